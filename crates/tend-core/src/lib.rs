@@ -1,0 +1,31 @@
+//! Tend's domain: types that parse, the ticket event model and its projection, the clock,
+//! access rules. Everything here is pure: no I/O, no database, no network.
+
+pub mod access;
+pub mod clock;
+pub mod html;
+pub mod import;
+pub mod ticket;
+pub mod types;
+
+pub use access::Viewer;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ticket::{Actor, ActorKind, Change, Ticket};
+pub use types::*;
+
+/// A value a client sent that does not parse. `field` names what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
