@@ -1,1 +1,136 @@
+//! Storage traits, the records they return, and their errors. One implementation per
+//! backend (tend-sqlite, tend-postgres); both pass the same integration suite.
 
+mod cursor;
+mod records;
+
+pub use cursor::{decode_id_cursor, encode_id_cursor, Cursor, SortKey, TicketSort};
+pub use records::*;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tend_core::import::ImportRecord;
+use tend_core::ticket::Patch;
+use tend_core::{Actor, Ticket, Viewer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing does not exist (or the viewer may not see it: same answer, no IDOR).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique value is taken, e.g. an e-mail or a group name.
+    #[error("{0}")]
+    Conflict(String),
+    /// A value refers to something that does not exist or is not allowed here.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The database failed. Logged, never shown.
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+impl From<tend_core::Invalid> for StoreError {
+    fn from(e: tend_core::Invalid) -> Self {
+        StoreError::Invalid { field: e.field, message: e.message }
+    }
+}
+
+impl StoreError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        StoreError::Invalid { field: field.into(), message: message.into() }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything Tend keeps. Writes run in one transaction each (the SQLite backend groups
+/// concurrent transactions into one commit); a write returns only once it is durable.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    /// A cheap round trip, for /readyz.
+    async fn ping(&self) -> Result<()>;
+
+    // --- agents, groups, tokens -------------------------------------------------------
+    async fn create_agent(&self, new: NewAgent, actor: Actor, now: DateTime<Utc>) -> Result<Agent>;
+    async fn update_agent(&self, id: i64, up: AgentUpdate, actor: Actor, now: DateTime<Utc>) -> Result<Agent>;
+    async fn get_agent(&self, id: i64) -> Result<Agent>;
+    async fn agent_by_email(&self, email: &str) -> Result<Option<Agent>>;
+    /// The stored argon2 hash of an agent's password, if they have one.
+    async fn agent_password_hash(&self, agent_id: i64) -> Result<Option<String>>;
+    async fn list_agents(&self) -> Result<Vec<Agent>>;
+    async fn create_group(&self, new: NewGroup, actor: Actor, now: DateTime<Utc>) -> Result<Group>;
+    async fn get_group(&self, id: i64) -> Result<Group>;
+    async fn list_groups(&self) -> Result<Vec<Group>>;
+    /// Replaces a group's members.
+    async fn set_group_members(&self, group_id: i64, agent_ids: Vec<i64>, actor: Actor, now: DateTime<Utc>) -> Result<Group>;
+    /// Stores a token by the SHA-256 of its secret; the secret itself is never stored.
+    async fn create_token(&self, agent_id: i64, name: String, token_hash: Vec<u8>, actor: Actor, now: DateTime<Utc>) -> Result<TokenInfo>;
+    /// The viewer a token stands for, if the token exists and its agent is active.
+    async fn viewer_by_token(&self, token_hash: &[u8]) -> Result<Option<Viewer>>;
+    /// The viewer for an agent (with their current groups).
+    async fn viewer(&self, agent_id: i64) -> Result<Viewer>;
+
+    // --- organizations and customers ---------------------------------------------------
+    async fn create_organization(&self, new: NewOrganization, now: DateTime<Utc>) -> Result<Organization>;
+    async fn update_organization(&self, id: i64, up: OrganizationUpdate, now: DateTime<Utc>) -> Result<Organization>;
+    async fn get_organization(&self, id: i64) -> Result<Organization>;
+    async fn list_organizations(&self, page: PageRequest) -> Result<Page<Organization>>;
+    async fn create_customer(&self, new: NewCustomer, now: DateTime<Utc>) -> Result<Customer>;
+    async fn update_customer(&self, id: i64, up: CustomerUpdate, now: DateTime<Utc>) -> Result<Customer>;
+    async fn get_customer(&self, id: i64) -> Result<Customer>;
+    async fn customer_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<Customer>>;
+    async fn list_customers(&self, q: CustomerQuery) -> Result<Page<Customer>>;
+    /// The events of all the customer's tickets the viewer may see, newest first.
+    async fn customer_timeline(&self, customer_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>>;
+
+    // --- custom fields -------------------------------------------------------------------
+    async fn create_field_def(&self, new: NewFieldDef, actor: Actor, now: DateTime<Utc>) -> Result<FieldDef>;
+    async fn list_field_defs(&self) -> Result<Vec<FieldDef>>;
+
+    // --- tickets ----------------------------------------------------------------------
+    /// Creates a ticket, its first message if any, and its events, in one transaction.
+    /// With an idempotency key, a second call with the same key returns the first ticket.
+    async fn create_ticket(&self, new: NewTicket, actor: Actor, now: DateTime<Utc>) -> Result<Created<Ticket>>;
+    /// The ticket if it exists and the viewer may see it.
+    async fn get_ticket(&self, id: i64, viewer: &Viewer) -> Result<Ticket>;
+    async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>>;
+    /// Applies a patch: computes the changes against the current state inside the transaction.
+    async fn update_ticket(&self, id: i64, patch: Patch, viewer: &Viewer, actor: Actor, now: DateTime<Utc>) -> Result<Ticket>;
+    async fn add_message(&self, ticket_id: i64, new: NewMessage, viewer: &Viewer, actor: Actor, now: DateTime<Utc>) -> Result<Message>;
+    async fn list_messages(&self, ticket_id: i64, viewer: &Viewer) -> Result<Vec<Message>>;
+    /// A ticket's events, oldest first.
+    async fn ticket_events(&self, ticket_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>>;
+    /// Attachment bytes, if the viewer may see the ticket it belongs to.
+    async fn get_attachment(&self, id: i64, viewer: &Viewer) -> Result<(Attachment, Vec<u8>)>;
+    async fn list_tags(&self) -> Result<Vec<TagCount>>;
+    /// Events with `seq > after`, in sequence order, only from committed transactions that
+    /// no earlier-numbered transaction can still precede (safe to tail).
+    async fn events_since(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
+
+    // --- import -----------------------------------------------------------------------
+    /// Writes a batch of validated records in one transaction; records whose external id
+    /// exists already are skipped. Missing groups, agents (inactive, no password),
+    /// organizations and customers are created.
+    async fn import(&self, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Result<ImportOutcome>;
+
+    // --- webhooks, audit --------------------------------------------------------------
+    async fn create_webhook(&self, new: NewWebhook, actor: Actor, now: DateTime<Utc>) -> Result<Webhook>;
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>>;
+    async fn get_webhook(&self, id: i64) -> Result<Webhook>;
+    async fn delete_webhook(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+    async fn list_audit(&self, page: PageRequest) -> Result<Page<AuditEntry>>;
+
+    // --- durable jobs -----------------------------------------------------------------
+    async fn enqueue_job(&self, job: NewJob) -> Result<i64>;
+    /// Leases up to `max` due jobs to `worker` until `now + lease`; a job whose lease ran out
+    /// can be leased again (the worker died).
+    async fn lease_jobs(&self, worker: &str, now: DateTime<Utc>, lease: chrono::Duration, max: i64) -> Result<Vec<Job>>;
+    async fn complete_job(&self, id: i64, worker: &str) -> Result<()>;
+    /// Records a failure: retried at `retry_at`, or moved to the dead letters when `None`.
+    async fn fail_job(&self, id: i64, worker: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()>;
+    async fn list_jobs(&self, state: JobState, limit: i64) -> Result<Vec<Job>>;
+    /// Numbers for /metrics: tickets, open tickets, queued and dead jobs, last event seq.
+    async fn stats(&self) -> Result<Stats>;
+}
