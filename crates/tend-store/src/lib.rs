@@ -134,3 +134,27 @@ pub trait Store: Send + Sync + 'static {
     /// Numbers for /metrics: tickets, open tickets, queued and dead jobs, last event seq.
     async fn stats(&self) -> Result<Stats>;
 }
+
+/// Hex SHA-256, the content address of attachment bytes.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Merges per-status result lists (each already in `sort` order and cut by the same cursor)
+/// into one page. Backends run one ordered index scan per status and merge here, instead of
+/// sorting every matching row.
+pub fn merge_pages(parts: Vec<Vec<Ticket>>, sort: TicketSort, limit: i64) -> Page<Ticket> {
+    let mut all: Vec<Ticket> = parts.into_iter().flatten().collect();
+    let key = |t: &Ticket| {
+        let c = Cursor::of(sort, t);
+        (c.key, c.id)
+    };
+    if sort.descending() {
+        all.sort_by_key(|t| std::cmp::Reverse(key(t)));
+    } else {
+        all.sort_by_key(key);
+    }
+    all.truncate(limit.max(0) as usize + 1);
+    Page::from_overfetch(all, limit, |t| Cursor::of(sort, t).encode())
+}
