@@ -1,0 +1,609 @@
+//! Tickets, messages, attachments, events, webhook outbox.
+
+use crate::db::{can_see, execute, query, query_one, query_one_raw, query_opt, to_json, us, DbExt};
+use crate::rows::{self, ATTACHMENT_COLS, EVENT_COLS, MESSAGE_COLS, TICKET_COLS};
+use crate::PgStore;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tend_core::ticket::{apply, diff, Patch};
+use tend_core::{Actor, ActorKind, Change, Ticket, Viewer};
+use tend_store::*;
+use tokio_postgres::types::ToSql;
+
+type Now = DateTime<Utc>;
+
+// --- shared write steps ----------------------------------------------------------------
+
+/// The ticket, locked for the rest of the transaction when `lock`.
+async fn load_ticket<C: GenericClient>(c: &C, id: i64, lock: bool) -> Result<Ticket> {
+    let sql = if lock {
+        format!("SELECT {TICKET_COLS} FROM tickets t WHERE t.id = $1 FOR UPDATE")
+    } else {
+        format!("SELECT {TICKET_COLS} FROM tickets t WHERE t.id = $1")
+    };
+    let row = query_opt(c, &sql, &[&id]).await?;
+    rows::ticket(&row.ok_or(StoreError::NotFound("ticket"))?)
+}
+
+/// NotFound("ticket") unless the ticket exists and the viewer may see it; `lock` takes the
+/// row lock that serialises writers of one ticket.
+async fn check_visible<C: GenericClient>(c: &C, id: i64, viewer: &Viewer, lock: bool) -> Result<()> {
+    let sql = if lock {
+        "SELECT assignee_id, group_id FROM tickets WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT assignee_id, group_id FROM tickets WHERE id = $1"
+    };
+    match query_opt(c, sql, &[&id]).await? {
+        Some(r) if can_see(viewer, r.get(0), r.get(1)) => Ok(()),
+        _ => Err(StoreError::NotFound("ticket")),
+    }
+}
+
+pub(crate) async fn check_assignee<C: GenericClient>(c: &C, id: i64) -> Result<()> {
+    match query_opt(c, "SELECT active FROM agents WHERE id = $1", &[&id]).await? {
+        Some(r) if r.get::<_, bool>(0) => Ok(()),
+        _ => Err(StoreError::invalid("assignee_id", format!("no active agent {id}"))),
+    }
+}
+
+pub(crate) async fn check_group<C: GenericClient>(c: &C, id: i64) -> Result<()> {
+    match query_opt(c, "SELECT id FROM groups WHERE id = $1", &[&id]).await? {
+        Some(_) => Ok(()),
+        None => Err(StoreError::invalid("group_id", format!("no group {id}"))),
+    }
+}
+
+/// Appends events to a ticket's log in one statement and returns their seqs, in order.
+/// Rows are inserted in ordinality order, so the sequence hands out ascending numbers in
+/// that order.
+async fn insert_events<C: GenericClient>(c: &C, ticket_id: i64, events: &[(Actor, Change, Now)]) -> Result<Vec<i64>> {
+    let kinds: Vec<&str> = events.iter().map(|(_, ch, _)| ch.kind()).collect();
+    let actor_kinds: Vec<&str> = events.iter().map(|(a, _, _)| a.kind.as_str()).collect();
+    let actor_ids: Vec<Option<i64>> = events.iter().map(|(a, _, _)| a.id).collect();
+    let data = events.iter().map(|(_, ch, _)| to_json(ch)).collect::<Result<Vec<_>>>()?;
+    let ats: Vec<Now> = events.iter().map(|(_, _, at)| *at).collect();
+    let rows = query(
+        c,
+        "INSERT INTO events (ticket_id, kind, actor_kind, actor_id, data, at) \
+         SELECT $1, u.kind, u.actor_kind, u.actor_id, u.data, u.at \
+         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::jsonb[], $6::timestamptz[]) \
+              WITH ORDINALITY AS u(kind, actor_kind, actor_id, data, at, n) \
+         ORDER BY u.n RETURNING seq",
+        &[&ticket_id, &kinds, &actor_kinds, &actor_ids, &data, &ats],
+    )
+    .await?;
+    let mut seqs: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
+/// The transactional outbox: one delivery job per (event, subscribed active webhook), in
+/// the transaction that writes the events.
+async fn enqueue_webhooks<C: GenericClient>(c: &C, events: &[(i64, &str)], now: Now) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let hooks = query(c, "SELECT id, events FROM webhooks WHERE active ORDER BY id", &[]).await?;
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let hooks: Vec<(i64, Vec<String>)> = hooks
+        .iter()
+        .map(|r| Ok((r.get(0), crate::db::from_json(r.get(1))?)))
+        .collect::<Result<_>>()?;
+    let mut payloads = Vec::new();
+    for (seq, kind) in events {
+        for (id, wants) in &hooks {
+            if webhook_wants(wants, kind) {
+                payloads.push(webhook_job_payload(*id, *seq));
+            }
+        }
+    }
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    execute(
+        c,
+        "INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts) \
+         SELECT $1, u.p, 'queued', $3, 0, $4 FROM unnest($2::jsonb[]) WITH ORDINALITY AS u(p, n) ORDER BY u.n",
+        &[&WEBHOOK_JOB, &payloads, &now, &WEBHOOK_MAX_ATTEMPTS],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A message and its attachments (bytes stored once per SHA-256).
+async fn insert_message<C: GenericClient>(c: &C, ticket_id: i64, author: Actor, m: &NewMessage, now: Now) -> Result<Message> {
+    let row = query_one(
+        c,
+        "INSERT INTO messages (ticket_id, author_kind, author_id, public, body_text, body_html, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        &[&ticket_id, &author.kind.as_str(), &author.id, &m.public, &m.body_text, &m.body_html, &now],
+    )
+    .await?;
+    let id: i64 = row.get(0);
+    let mut attachments = Vec::with_capacity(m.attachments.len());
+    for a in &m.attachments {
+        let sha = Sha256::digest(&a.data).to_vec();
+        execute(c, "INSERT INTO blobs (sha256, data) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&sha, &a.data]).await?;
+        let size = a.data.len() as i64;
+        let row = query_one(
+            c,
+            "INSERT INTO attachments (message_id, ticket_id, filename, content_type, size, sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[&id, &ticket_id, &a.filename, &a.content_type, &size, &sha],
+        )
+        .await?;
+        attachments.push(Attachment {
+            id: row.get(0),
+            message_id: id,
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size,
+            sha256: hex::encode(&sha),
+        });
+    }
+    Ok(Message {
+        id,
+        ticket_id,
+        author,
+        public: m.public,
+        body_text: m.body_text.clone(),
+        body_html: m.body_html.clone(),
+        created_at: now,
+        attachments,
+    })
+}
+
+async fn add_tags<C: GenericClient>(c: &C, ticket_id: i64, tags: &[String]) -> Result<()> {
+    if !tags.is_empty() {
+        execute(
+            c,
+            "INSERT INTO ticket_tags (tag, ticket_id) SELECT unnest($2::text[]), $1 ON CONFLICT DO NOTHING",
+            &[&ticket_id, &tags],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Finds the requester, or creates a customer for an unknown e-mail. Returns (id, organization).
+async fn resolve_requester(tx: &Transaction<'_>, r: &RequesterRef, now: Now) -> Result<(i64, Option<i64>)> {
+    const BY_EMAIL: &str = "SELECT c.id, c.organization_id FROM customer_identities i JOIN customers c ON c.id = i.customer_id \
+                            WHERE i.kind = 'email' AND lower(i.value) = lower($1)";
+    match r {
+        RequesterRef::Id(id) => match query_opt(tx, "SELECT organization_id FROM customers WHERE id = $1", &[id]).await? {
+            Some(row) => Ok((*id, row.get(0))),
+            None => Err(StoreError::invalid("requester_id", format!("no customer {id}"))),
+        },
+        RequesterRef::Email { email, name } => {
+            let email = email.trim();
+            if let Some(row) = query_opt(tx, BY_EMAIL, &[&email]).await? {
+                return Ok((row.get(0), row.get(1)));
+            }
+            let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+            let name = name.unwrap_or_else(|| crate::db::local_part(email));
+            let id: i64 = query_one(
+                tx,
+                "INSERT INTO customers (name, notes, created_at, updated_at) VALUES ($1, '', $2, $2) RETURNING id",
+                &[&name, &now],
+            )
+            .await?
+            .get(0);
+            let claimed = query_opt(
+                tx,
+                "INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'email', $2) \
+                 ON CONFLICT DO NOTHING RETURNING id",
+                &[&id, &email],
+            )
+            .await?;
+            if claimed.is_some() {
+                return Ok((id, None));
+            }
+            // A concurrent request created this customer first (ON CONFLICT waited for it to
+            // commit): drop ours and use theirs.
+            execute(tx, "DELETE FROM customers WHERE id = $1", &[&id]).await?;
+            let row = query_opt(tx, BY_EMAIL, &[&email]).await?.ok_or_else(|| StoreError::Conflict(format!("identity email:{email} is being created")))?;
+            Ok((row.get(0), row.get(1)))
+        }
+    }
+}
+
+// --- tickets ---------------------------------------------------------------------------
+
+pub(crate) async fn create_ticket(s: &PgStore, new: NewTicket, actor: Actor, now: Now) -> Result<Created<Ticket>> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let idem = match (&new.idempotency_key, actor.kind, actor.id) {
+        (Some(key), ActorKind::Agent, Some(agent)) => Some((agent, key.as_str())),
+        _ => None,
+    };
+    if let Some((agent, key)) = idem {
+        // Same agent + key: the second request waits for the first to commit, then replays it.
+        execute(&tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", &[&key, &agent]).await?;
+        let row = query_opt(&tx, "SELECT ticket_id FROM idempotency_keys WHERE agent_id = $1 AND key = $2", &[&agent, &key]).await?;
+        if let Some(row) = row {
+            let ticket = load_ticket(&tx, row.get(0), false).await?;
+            tx.commit().await.db()?;
+            return Ok(Created { value: ticket, replayed: true });
+        }
+    }
+    let (requester_id, organization_id) = resolve_requester(&tx, &new.requester, now).await?;
+    if let Some(a) = new.assignee_id {
+        check_assignee(&tx, a).await?;
+    }
+    if let Some(g) = new.group_id {
+        check_group(&tx, g).await?;
+    }
+    let mut tags = new.tags.clone();
+    tags.sort();
+    tags.dedup();
+    let created = Change::Created {
+        subject: new.subject.clone(),
+        status: new.status,
+        priority: new.priority,
+        channel: new.channel,
+        requester_id,
+        organization_id,
+        assignee_id: new.assignee_id,
+        group_id: new.group_id,
+        brand_id: new.brand_id,
+        tags,
+        fields: new.fields.clone(),
+    };
+    let mut t = created.initial(0, 0, now).ok_or_else(|| StoreError::Backend("not a Created change".into()))?;
+    t.external_id = new.external_id.clone();
+    let fields = to_json(&t.fields)?;
+    let row = query_one_raw(
+        &tx,
+        "INSERT INTO tickets (subject, status, priority, channel, requester_id, organization_id, assignee_id, group_id, \
+         brand_id, tags, fields, external_id, created_at, updated_at, solved_at, last_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 0) RETURNING id",
+        &[
+            &t.subject,
+            &t.status.as_str(),
+            &t.priority.as_str(),
+            &t.channel.as_str(),
+            &t.requester_id,
+            &t.organization_id,
+            &t.assignee_id,
+            &t.group_id,
+            &t.brand_id,
+            &t.tags,
+            &fields,
+            &t.external_id,
+            &now,
+            &t.solved_at,
+        ],
+    )
+    .await
+    .unique(|| format!("a ticket with external_id {} exists", new.external_id.clone().unwrap_or_default()))?;
+    t.id = row.get(0);
+    add_tags(&tx, t.id, &t.tags).await?;
+    let mut events = vec![(actor, created, now)];
+    if let Some(m) = &new.message {
+        let author = if new.message_by_requester { Actor::customer(requester_id) } else { actor };
+        let msg = insert_message(&tx, t.id, author, m, now).await?;
+        events.push((author, Change::MessageAdded { message_id: msg.id, public: m.public }, now));
+    }
+    let seqs = insert_events(&tx, t.id, &events).await?;
+    for ((_, change, at), seq) in events.iter().zip(&seqs) {
+        apply(&mut t, change, *seq, *at);
+    }
+    execute(&tx, "UPDATE tickets SET last_seq = $2, updated_at = $3 WHERE id = $1", &[&t.id, &t.last_seq, &t.updated_at]).await?;
+    let kinds: Vec<(i64, &str)> = seqs.iter().zip(&events).map(|(seq, (_, c, _))| (*seq, c.kind())).collect();
+    enqueue_webhooks(&tx, &kinds, now).await?;
+    if let Some((agent, key)) = idem {
+        execute(
+            &tx,
+            "INSERT INTO idempotency_keys (agent_id, key, ticket_id, created_at) VALUES ($1, $2, $3, $4)",
+            &[&agent, &key, &t.id, &now],
+        )
+        .await?;
+    }
+    tx.commit().await.db()?;
+    Ok(Created { value: t, replayed: false })
+}
+
+pub(crate) async fn get_ticket(s: &PgStore, id: i64, viewer: &Viewer) -> Result<Ticket> {
+    let c = s.conn().await?;
+    let t = load_ticket(&c, id, false).await?;
+    if viewer.can_see(&t) {
+        Ok(t)
+    } else {
+        Err(StoreError::NotFound("ticket"))
+    }
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+pub(crate) async fn list_tickets(s: &PgStore, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>> {
+    let mut params: Vec<Param> = Vec::new();
+    let mut p = |v: Param| {
+        params.push(v);
+        format!("${}", params.len())
+    };
+    let mut sql = format!("SELECT {TICKET_COLS} FROM tickets t WHERE TRUE");
+    if !viewer.sees_all() {
+        let a = p(Box::new(viewer.agent_id));
+        let g = p(Box::new(viewer.group_ids.clone()));
+        sql += &format!(" AND (t.assignee_id = {a} OR t.group_id = ANY({g}))");
+    }
+    if !q.statuses.is_empty() {
+        let v: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_string()).collect();
+        sql += &format!(" AND t.status = ANY({})", p(Box::new(v)));
+    }
+    if !q.priorities.is_empty() {
+        let v: Vec<String> = q.priorities.iter().map(|s| s.as_str().to_string()).collect();
+        sql += &format!(" AND t.priority = ANY({})", p(Box::new(v)));
+    }
+    match q.assignee_id {
+        Some(None) => sql += " AND t.assignee_id IS NULL",
+        Some(Some(a)) => sql += &format!(" AND t.assignee_id = {}", p(Box::new(a))),
+        None => {}
+    }
+    match q.group_id {
+        Some(None) => sql += " AND t.group_id IS NULL",
+        Some(Some(g)) => sql += &format!(" AND t.group_id = {}", p(Box::new(g))),
+        None => {}
+    }
+    if let Some(r) = q.requester_id {
+        sql += &format!(" AND t.requester_id = {}", p(Box::new(r)));
+    }
+    if let Some(o) = q.organization_id {
+        sql += &format!(" AND t.organization_id = {}", p(Box::new(o)));
+    }
+    if let Some(ch) = q.channel {
+        sql += &format!(" AND t.channel = {}", p(Box::new(ch.as_str())));
+    }
+    if let Some(tag) = &q.tag {
+        let tag = tag.trim().to_lowercase();
+        sql += &format!(" AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = {})", p(Box::new(tag)));
+    }
+    if let Some(after) = q.updated_after {
+        sql += &format!(" AND t.updated_at > {}", p(Box::new(us(after))));
+    }
+    if let Some(before) = q.updated_before {
+        sql += &format!(" AND t.updated_at < {}", p(Box::new(us(before))));
+    }
+    let desc = q.sort.descending();
+    let (col, dir, cmp) = match (q.sort.key(), desc) {
+        (SortKey::Updated, true) => ("t.updated_at", "DESC", "<"),
+        (SortKey::Updated, false) => ("t.updated_at", "ASC", ">"),
+        (SortKey::Created, true) => ("t.created_at", "DESC", "<"),
+        (SortKey::Created, false) => ("t.created_at", "ASC", ">"),
+        (SortKey::Id, true) => ("t.id", "DESC", "<"),
+        (SortKey::Id, false) => ("t.id", "ASC", ">"),
+    };
+    if let Some(cur) = q.cursor.filter(|c| c.sort == q.sort as u8) {
+        if q.sort.key() == SortKey::Id {
+            sql += &format!(" AND t.id {cmp} {}", p(Box::new(cur.id)));
+        } else {
+            let key = DateTime::from_timestamp_micros(cur.key).ok_or_else(|| StoreError::invalid("cursor", "is not valid"))?;
+            // Row comparison: (key < k) OR (key = k AND id < i), and it uses the index.
+            let k = p(Box::new(key));
+            let i = p(Box::new(cur.id));
+            sql += &format!(" AND ({col}, t.id) {cmp} ({k}, {i})");
+        }
+    }
+    let limit = q.limit.max(0);
+    if q.sort.key() == SortKey::Id {
+        sql += &format!(" ORDER BY t.id {dir}");
+    } else {
+        sql += &format!(" ORDER BY {col} {dir}, t.id {dir}");
+    }
+    sql += &format!(" LIMIT {}", p(Box::new(limit.saturating_add(1))));
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+    let c = s.conn().await?;
+    let items = query(&c, &sql, &refs).await?.iter().map(rows::ticket).collect::<Result<Vec<_>>>()?;
+    let sort = q.sort;
+    Ok(Page::from_overfetch(items, limit, |t| Cursor::of(sort, t).encode()))
+}
+
+pub(crate) async fn update_ticket(s: &PgStore, id: i64, patch: Patch, viewer: &Viewer, actor: Actor, now: Now) -> Result<Ticket> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let mut t = load_ticket(&tx, id, true).await?;
+    if !viewer.can_see(&t) {
+        return Err(StoreError::NotFound("ticket"));
+    }
+    if let Some(Some(a)) = patch.assignee_id {
+        if Some(a) != t.assignee_id {
+            check_assignee(&tx, a).await?;
+        }
+    }
+    if let Some(Some(g)) = patch.group_id {
+        if Some(g) != t.group_id {
+            check_group(&tx, g).await?;
+        }
+    }
+    let changes = diff(&t, &patch);
+    if changes.is_empty() {
+        return Ok(t);
+    }
+    let events: Vec<(Actor, Change, Now)> = changes.into_iter().map(|c| (actor, c, now)).collect();
+    let seqs = insert_events(&tx, id, &events).await?;
+    for ((_, change, at), seq) in events.iter().zip(&seqs) {
+        apply(&mut t, change, *seq, *at);
+        if let Change::TagsChanged { added, removed } = change {
+            if !removed.is_empty() {
+                execute(&tx, "DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = ANY($2)", &[&id, removed]).await?;
+            }
+            add_tags(&tx, id, added).await?;
+        }
+    }
+    let fields = to_json(&t.fields)?;
+    execute(
+        &tx,
+        "UPDATE tickets SET subject = $2, status = $3, priority = $4, assignee_id = $5, group_id = $6, tags = $7, \
+         fields = $8, updated_at = $9, solved_at = $10, last_seq = $11 WHERE id = $1",
+        &[
+            &id,
+            &t.subject,
+            &t.status.as_str(),
+            &t.priority.as_str(),
+            &t.assignee_id,
+            &t.group_id,
+            &t.tags,
+            &fields,
+            &t.updated_at,
+            &t.solved_at,
+            &t.last_seq,
+        ],
+    )
+    .await?;
+    let kinds: Vec<(i64, &str)> = seqs.iter().zip(&events).map(|(seq, (_, c, _))| (*seq, c.kind())).collect();
+    enqueue_webhooks(&tx, &kinds, now).await?;
+    tx.commit().await.db()?;
+    Ok(t)
+}
+
+pub(crate) async fn add_message(
+    s: &PgStore,
+    ticket_id: i64,
+    new: NewMessage,
+    viewer: &Viewer,
+    actor: Actor,
+    now: Now,
+) -> Result<Message> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    check_visible(&tx, ticket_id, viewer, true).await?;
+    let msg = insert_message(&tx, ticket_id, actor, &new, now).await?;
+    let change = Change::MessageAdded { message_id: msg.id, public: new.public };
+    let kind = change.kind();
+    let seqs = insert_events(&tx, ticket_id, &[(actor, change, now)]).await?;
+    let seq = seqs[0];
+    execute(&tx, "UPDATE tickets SET updated_at = $2, last_seq = $3 WHERE id = $1", &[&ticket_id, &now, &seq]).await?;
+    enqueue_webhooks(&tx, &[(seq, kind)], now).await?;
+    tx.commit().await.db()?;
+    Ok(msg)
+}
+
+pub(crate) async fn list_messages(s: &PgStore, ticket_id: i64, viewer: &Viewer) -> Result<Vec<Message>> {
+    let c = s.conn().await?;
+    check_visible(&c, ticket_id, viewer, false).await?;
+    let msg_sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.ticket_id = $1 ORDER BY m.id");
+    let att_sql = format!("SELECT {ATTACHMENT_COLS} FROM attachments x WHERE x.ticket_id = $1 ORDER BY x.id");
+    let (msgs, atts) = tokio::try_join!(query(&c, &msg_sql, &[&ticket_id]), query(&c, &att_sql, &[&ticket_id]))?;
+    let mut out: Vec<Message> = msgs.iter().map(rows::message).collect();
+    for a in atts.iter().map(rows::attachment) {
+        if let Ok(i) = out.binary_search_by_key(&a.message_id, |m| m.id) {
+            out[i].attachments.push(a);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn ticket_events(s: &PgStore, ticket_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>> {
+    let c = s.conn().await?;
+    check_visible(&c, ticket_id, viewer, false).await?;
+    let limit = page.limit.max(0);
+    let after = page.after_id.unwrap_or(0);
+    let sql = format!("SELECT {EVENT_COLS} FROM events e WHERE e.ticket_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3");
+    let items = query(&c, &sql, &[&ticket_id, &after, &limit.saturating_add(1)])
+        .await?
+        .iter()
+        .map(rows::event)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |e| encode_id_cursor(e.seq)))
+}
+
+pub(crate) async fn get_attachment(s: &PgStore, id: i64, viewer: &Viewer) -> Result<(Attachment, Vec<u8>)> {
+    let c = s.conn().await?;
+    let sql = format!(
+        "SELECT {ATTACHMENT_COLS}, t.assignee_id, t.group_id FROM attachments x JOIN tickets t ON t.id = x.ticket_id WHERE x.id = $1"
+    );
+    let row = query_opt(&c, &sql, &[&id]).await?.ok_or(StoreError::NotFound("attachment"))?;
+    if !can_see(viewer, row.get(6), row.get(7)) {
+        return Err(StoreError::NotFound("ticket"));
+    }
+    let att = rows::attachment(&row);
+    let sha: Vec<u8> = row.get(5);
+    let data = query_opt(&c, "SELECT data FROM blobs WHERE sha256 = $1", &[&sha])
+        .await?
+        .ok_or(StoreError::NotFound("attachment"))?
+        .get(0);
+    Ok((att, data))
+}
+
+pub(crate) async fn list_tags(s: &PgStore) -> Result<Vec<TagCount>> {
+    let c = s.conn().await?;
+    let rows = query(&c, "SELECT tag, count(*) FROM ticket_tags GROUP BY tag ORDER BY count(*) DESC, tag", &[]).await?;
+    Ok(rows.iter().map(|r| TagCount { tag: r.get(0), count: r.get(1) }).collect())
+}
+
+/// How long `events_since` waits for in-flight writers before answering "nothing yet".
+const TAIL_WAIT: Duration = Duration::from_secs(1);
+
+/// Tailing the log safely.
+///
+/// `seq` comes from a sequence, so it is handed out when a transaction inserts the event,
+/// not when it commits: transaction A may take seq 10, transaction B seq 11, and B commit
+/// first. A reader that returned 11 and moved its cursor past it would never see 10.
+///
+/// The brief's rule, `txid < pg_snapshot_xmin(pg_current_snapshot())` (only events of
+/// transactions older than every transaction still running), is applied, but alone it is
+/// not enough: xids are assigned at a transaction's first write, seqs at its event insert,
+/// so a transaction with an older xid can take a *higher* seq than one with a newer xid
+/// that is still running. So we also bound the answer by a seq watermark:
+///
+/// 1. read the sequence's current value `L`: every transaction holding a seq ≤ L has drawn
+///    it already, and (all our writers write a row before they insert events) has an xid;
+/// 2. then read `xmax` of a fresh snapshot: every such xid is below it;
+/// 3. wait until `pg_snapshot_xmin` of the current snapshot reaches that `xmax`, i.e. all
+///    those transactions have committed or rolled back (normally immediately: write
+///    transactions are short);
+/// 4. return events with `after < seq ≤ L` (plus the xmin rule, by then a no-op).
+///
+/// Nothing below the watermark can appear later, so a consumer that continues after the
+/// last seq it got never skips one. A writer that runs longer than `TAIL_WAIT` makes this
+/// call return no events; the consumer simply asks again.
+pub(crate) async fn events_since(s: &PgStore, after: i64, limit: i64) -> Result<Vec<Event>> {
+    let c = s.conn().await?;
+    let watermark: i64 = query_one(&c, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq", &[])
+        .await?
+        .get(0);
+    if watermark <= after || limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let xmax: String = query_one(&c, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text", &[]).await?.get(0);
+    let deadline = tokio::time::Instant::now() + TAIL_WAIT;
+    loop {
+        let done: bool = query_one(&c, "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8", &[&xmax])
+            .await?
+            .get(0);
+        if done {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Vec::new());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let sql = format!(
+        "SELECT {EVENT_COLS} FROM events e WHERE e.seq > $1 AND e.seq <= $2 \
+         AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.seq LIMIT $3"
+    );
+    query(&c, &sql, &[&after, &watermark, &limit]).await?.iter().map(rows::event).collect()
+}
+
+pub(crate) async fn stats(s: &PgStore) -> Result<Stats> {
+    let c = s.conn().await?;
+    let r = query_one(
+        &c,
+        "SELECT (SELECT count(*) FROM tickets), \
+                (SELECT count(*) FROM tickets WHERE status NOT IN ('solved', 'closed')), \
+                (SELECT count(*) FROM jobs WHERE state = 'queued'), \
+                (SELECT count(*) FROM jobs WHERE state = 'dead'), \
+                COALESCE((SELECT max(seq) FROM events), 0)",
+        &[],
+    )
+    .await?;
+    Ok(Stats { tickets: r.get(0), open_tickets: r.get(1), jobs_queued: r.get(2), jobs_dead: r.get(3), last_seq: r.get(4) })
+}

@@ -1,0 +1,142 @@
+//! The OpenAPI 3.1 document for /api/v1, served at /api/v1/openapi.json.
+
+use axum::response::IntoResponse;
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+pub async fn serve() -> impl IntoResponse {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let body = DOC.get_or_init(|| document().to_string()).clone();
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], body)
+}
+
+fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn ok(schema: Value) -> Value {
+    json!({ "description": "OK", "content": { "application/json": { "schema": schema } } })
+}
+
+fn page(item: &str) -> Value {
+    json!({ "type": "object", "properties": { "items": { "type": "array", "items": r(item) }, "next_cursor": { "type": ["string", "null"] } }, "required": ["items", "next_cursor"] })
+}
+
+fn items(item: &str) -> Value {
+    json!({ "type": "object", "properties": { "items": { "type": "array", "items": r(item) } } })
+}
+
+fn errors() -> Value {
+    let p = json!({ "description": "problem", "content": { "application/problem+json": { "schema": r("Problem") } } });
+    json!({ "400": p, "401": p, "403": p, "404": p, "409": p, "413": p, "415": p, "422": p, "429": p })
+}
+
+fn op(summary: &str, params: Value, body: Option<Value>, status: &str, resp: Value) -> Value {
+    let mut responses = errors();
+    responses[status] = resp;
+    let mut o = json!({ "summary": summary, "parameters": params, "responses": responses });
+    if let Some(b) = body {
+        o["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": b } } });
+    }
+    o
+}
+
+fn id() -> Value {
+    json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }])
+}
+
+fn q(name: &str, ty: &str, desc: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "schema": { "type": ty }, "description": desc })
+}
+
+fn paging() -> Vec<Value> {
+    vec![q("limit", "integer", "1–100, default 25"), q("cursor", "string", "next_cursor of the previous page")]
+}
+
+pub fn document() -> Value {
+    let status_enum = json!(["new", "open", "pending", "on_hold", "solved", "closed"]);
+    let priority_enum = json!(["low", "normal", "high", "urgent"]);
+    let channel_enum = json!(["email", "web", "portal", "chat", "phone", "social", "api"]);
+    let time = json!({ "type": "string", "format": "date-time" });
+    let opt_id = json!({ "type": ["integer", "null"] });
+    let mut ticket_params = vec![
+        q("status", "string", "comma-separated statuses"),
+        q("priority", "string", "comma-separated priorities"),
+        q("assignee_id", "string", "an agent id, 'me' or 'none'"),
+        q("group_id", "string", "a group id or 'none'"),
+        q("requester_id", "integer", ""),
+        q("organization_id", "integer", ""),
+        q("channel", "string", ""),
+        q("tag", "string", ""),
+        q("updated_after", "string", "RFC 3339"),
+        q("updated_before", "string", "RFC 3339"),
+        q("sort", "string", "-updated_at (default), updated_at, -created_at, created_at, -id, id"),
+    ];
+    ticket_params.extend(paging());
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Tend API", "version": env!("CARGO_PKG_VERSION"), "description": "Self-hosted customer service. Errors are RFC 9457 problem+json. Lists use cursor pagination." },
+        "servers": [{ "url": "/api/v1" }],
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/me": { "get": op("The agent behind the token", json!([]), None, "200", ok(r("Agent"))) },
+            "/sessions": { "post": { "summary": "Sign in with e-mail and password; returns a new API token (throttled)", "security": [], "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["email", "password"], "properties": { "email": { "type": "string" }, "password": { "type": "string" } } } } } }, "responses": { "201": ok(json!({ "type": "object" })), "401": errors()["401"], "429": errors()["429"] } } },
+            "/tokens": { "post": op("Create an API token for yourself", json!([]), Some(json!({ "type": "object", "required": ["name"], "properties": { "name": { "type": "string" } } })), "201", ok(json!({ "type": "object" }))) },
+            "/tickets": {
+                "get": op("List tickets you may see", Value::Array(ticket_params), None, "200", ok(page("Ticket"))),
+                "post": { "summary": "Create a ticket (send Idempotency-Key to make retries safe)", "parameters": [{ "name": "Idempotency-Key", "in": "header", "schema": { "type": "string" } }], "requestBody": { "required": true, "content": { "application/json": { "schema": r("CreateTicket") } } }, "responses": { "201": ok(r("Ticket")), "200": ok(r("Ticket")), "400": errors()["400"], "401": errors()["401"], "409": errors()["409"], "422": errors()["422"] } }
+            },
+            "/tickets/{id}": {
+                "get": op("Get a ticket", id(), None, "200", ok(r("Ticket"))),
+                "patch": op("Change a ticket; each change becomes an event", id(), Some(r("UpdateTicket")), "200", ok(r("Ticket")))
+            },
+            "/tickets/{id}/messages": {
+                "get": op("A ticket's messages", id(), None, "200", ok(items("Message"))),
+                "post": op("Reply (public) or add an internal note (public: false)", id(), Some(r("NewMessage")), "201", ok(r("Message")))
+            },
+            "/tickets/{id}/events": { "get": op("A ticket's timeline, oldest first", id(), None, "200", ok(page("Event"))) },
+            "/attachments/{id}": { "get": op("Download an attachment", id(), None, "200", json!({ "description": "the file" })) },
+            "/tags": { "get": op("Tags with their ticket counts", json!([]), None, "200", ok(json!({ "type": "object" }))) },
+            "/customers": {
+                "get": op("List or find customers", json!([q("email", "string", "exact e-mail"), q("phone", "string", "exact phone"), q("organization_id", "integer", ""), q("limit", "integer", ""), q("cursor", "string", "")]), None, "200", ok(page("Customer"))),
+                "post": op("Create a customer", json!([]), Some(r("CreateCustomer")), "201", ok(r("Customer")))
+            },
+            "/customers/{id}": { "get": op("Get a customer", id(), None, "200", ok(r("Customer"))), "patch": op("Change a customer", id(), Some(json!({ "type": "object" })), "200", ok(r("Customer"))) },
+            "/customers/{id}/timeline": { "get": op("Every event of the customer's tickets, newest first", id(), None, "200", ok(page("Event"))) },
+            "/organizations": { "get": op("List organizations", Value::Array(paging()), None, "200", ok(page("Organization"))), "post": op("Create an organization", json!([]), Some(json!({ "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "domains": { "type": "array", "items": { "type": "string" } }, "notes": { "type": "string" } } })), "201", ok(r("Organization"))) },
+            "/organizations/{id}": { "get": op("Get an organization", id(), None, "200", ok(r("Organization"))), "patch": op("Change an organization", id(), Some(json!({ "type": "object" })), "200", ok(r("Organization"))) },
+            "/agents": { "get": op("List agents", json!([]), None, "200", ok(items("Agent"))), "post": op("Create an agent (admin)", json!([]), Some(json!({ "type": "object", "required": ["email", "name", "role"], "properties": { "email": { "type": "string" }, "name": { "type": "string" }, "role": { "enum": ["admin", "supervisor", "agent"] }, "password": { "type": "string", "minLength": 10 } } })), "201", ok(r("Agent"))) },
+            "/agents/{id}": { "get": op("Get an agent", id(), None, "200", ok(r("Agent"))), "patch": op("Change an agent (admin; anyone may change their own password)", id(), Some(json!({ "type": "object" })), "200", ok(r("Agent"))) },
+            "/groups": { "get": op("List groups", json!([]), None, "200", ok(items("Group"))), "post": op("Create a group (admin)", json!([]), Some(json!({ "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "description": { "type": "string" } } })), "201", ok(r("Group"))) },
+            "/groups/{id}": { "get": op("Get a group", id(), None, "200", ok(r("Group"))) },
+            "/groups/{id}/members": { "put": op("Replace a group's members (admin)", id(), Some(json!({ "type": "object", "required": ["agent_ids"], "properties": { "agent_ids": { "type": "array", "items": { "type": "integer" } } } })), "200", ok(r("Group"))) },
+            "/field-definitions": { "get": op("Custom field definitions", json!([]), None, "200", ok(items("FieldDef"))), "post": op("Define a custom field (admin)", json!([]), Some(json!({ "type": "object", "required": ["key", "label", "type"], "properties": { "key": { "type": "string" }, "label": { "type": "string" }, "type": { "enum": ["text", "textarea", "integer", "decimal", "checkbox", "date", "dropdown"] }, "options": { "type": "array", "items": { "type": "string" } } } })), "201", ok(r("FieldDef"))) },
+            "/webhooks": { "get": op("List webhooks (admin)", json!([]), None, "200", ok(items("Webhook"))), "post": op("Subscribe a URL to event kinds (admin); deliveries are signed", json!([]), Some(json!({ "type": "object", "required": ["url", "events"], "properties": { "url": { "type": "string" }, "events": { "type": "array", "items": { "type": "string" } }, "secret": { "type": "string" } } })), "201", ok(r("Webhook"))) },
+            "/webhooks/{id}": { "get": op("Get a webhook (admin)", id(), None, "200", ok(r("Webhook"))), "delete": op("Delete a webhook (admin)", id(), None, "204", json!({ "description": "deleted" })) },
+            "/audit-log": { "get": op("Admin actions, newest first (admin, supervisor)", Value::Array(paging()), None, "200", ok(page("AuditEntry"))) },
+            "/jobs": { "get": op("Background jobs by state (admin); default: dead letters", json!([q("state", "string", "queued, done or dead"), q("limit", "integer", "")]), None, "200", ok(json!({ "type": "object" }))) },
+            "/imports": { "post": { "summary": "Import tickets with history as JSON Lines (admin); idempotent by external_id", "requestBody": { "required": true, "content": { "application/x-ndjson": { "schema": { "type": "string" } } } }, "responses": { "200": ok(json!({ "type": "object", "properties": { "created": { "type": "integer" }, "skipped": { "type": "integer" } } })), "422": errors()["422"] } } }
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Problem": { "type": "object", "properties": { "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" }, "detail": { "type": "string" }, "field": { "type": "string" } } },
+                "Ticket": { "type": "object", "properties": { "id": { "type": "integer" }, "subject": { "type": "string" }, "status": { "enum": status_enum }, "priority": { "enum": priority_enum }, "channel": { "enum": channel_enum }, "requester_id": { "type": "integer" }, "organization_id": opt_id, "assignee_id": opt_id, "group_id": opt_id, "brand_id": opt_id, "tags": { "type": "array", "items": { "type": "string" } }, "fields": { "type": "object" }, "external_id": { "type": ["string", "null"] }, "created_at": time, "updated_at": time, "solved_at": { "type": ["string", "null"], "format": "date-time" }, "last_seq": { "type": "integer" } } },
+                "CreateTicket": { "type": "object", "required": ["subject"], "additionalProperties": false, "properties": { "subject": { "type": "string", "maxLength": 500 }, "status": { "enum": status_enum }, "priority": { "enum": priority_enum }, "channel": { "enum": channel_enum }, "requester_id": { "type": "integer" }, "requester": { "type": "object", "required": ["email"], "properties": { "email": { "type": "string" }, "name": { "type": "string" } } }, "assignee_id": { "type": "integer" }, "group_id": { "type": "integer" }, "brand_id": { "type": "integer" }, "tags": { "type": "array", "items": { "type": "string" } }, "fields": { "type": "object" }, "external_id": { "type": "string" }, "comment": r("NewMessage") } },
+                "UpdateTicket": { "type": "object", "additionalProperties": false, "properties": { "subject": { "type": "string" }, "status": { "enum": status_enum }, "priority": { "enum": priority_enum }, "assignee_id": opt_id, "group_id": opt_id, "tags": { "type": "array", "items": { "type": "string" } }, "add_tags": { "type": "array", "items": { "type": "string" } }, "remove_tags": { "type": "array", "items": { "type": "string" } }, "fields": { "type": "object" } } },
+                "NewMessage": { "type": "object", "additionalProperties": false, "properties": { "body": { "type": "string" }, "html": { "type": "string", "description": "sanitized on arrival" }, "public": { "type": "boolean", "default": true }, "author": { "enum": ["requester", "agent"], "description": "first message of a new ticket only" }, "attachments": { "type": "array", "items": { "type": "object", "required": ["filename", "data_base64"], "properties": { "filename": { "type": "string" }, "content_type": { "type": "string" }, "data_base64": { "type": "string" } } } } } },
+                "Message": { "type": "object", "properties": { "id": { "type": "integer" }, "ticket_id": { "type": "integer" }, "author": r("Actor"), "public": { "type": "boolean" }, "body_text": { "type": "string" }, "body_html": { "type": "string" }, "created_at": time, "attachments": { "type": "array", "items": { "type": "object" } } } },
+                "Actor": { "type": "object", "properties": { "kind": { "enum": ["agent", "customer", "system"] }, "id": opt_id } },
+                "Event": { "type": "object", "properties": { "seq": { "type": "integer" }, "ticket_id": { "type": "integer" }, "actor": r("Actor"), "at": time, "kind": { "type": "string" }, "change": { "type": "object", "properties": { "type": { "type": "string" } } } } },
+                "Customer": { "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "organization_id": opt_id, "language": { "type": ["string", "null"] }, "time_zone": { "type": ["string", "null"] }, "notes": { "type": "string" }, "identities": { "type": "array", "items": { "type": "object", "properties": { "kind": { "enum": ["email", "phone", "social"] }, "value": { "type": "string" } } } }, "created_at": time, "updated_at": time } },
+                "CreateCustomer": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "type": "string" }, "emails": { "type": "array", "items": { "type": "string" } }, "phones": { "type": "array", "items": { "type": "string" } }, "social": { "type": "array", "items": { "type": "string" } }, "organization_id": { "type": "integer" }, "language": { "type": "string" }, "time_zone": { "type": "string" }, "notes": { "type": "string" } } },
+                "Organization": { "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "domains": { "type": "array", "items": { "type": "string" } }, "notes": { "type": "string" }, "created_at": time, "updated_at": time } },
+                "Agent": { "type": "object", "properties": { "id": { "type": "integer" }, "email": { "type": "string" }, "name": { "type": "string" }, "role": { "enum": ["admin", "supervisor", "agent"] }, "active": { "type": "boolean" }, "group_ids": { "type": "array", "items": { "type": "integer" } }, "created_at": time } },
+                "Group": { "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "description": { "type": "string" }, "member_ids": { "type": "array", "items": { "type": "integer" } }, "created_at": time } },
+                "FieldDef": { "type": "object", "properties": { "id": { "type": "integer" }, "key": { "type": "string" }, "label": { "type": "string" }, "field_type": { "type": "string" }, "options": { "type": "array", "items": { "type": "string" } }, "created_at": time } },
+                "Webhook": { "type": "object", "properties": { "id": { "type": "integer" }, "url": { "type": "string" }, "events": { "type": "array", "items": { "type": "string" } }, "active": { "type": "boolean" }, "created_at": time } },
+                "AuditEntry": { "type": "object", "properties": { "id": { "type": "integer" }, "actor": r("Actor"), "action": { "type": "string" }, "target": { "type": "string" }, "data": { "type": "object" }, "at": time } }
+            }
+        }
+    })
+}
