@@ -21,7 +21,9 @@ impl Viewer {
     }
     /// An agent sees tickets of their groups and tickets assigned to them.
     pub fn can_see(&self, t: &Ticket) -> bool {
-        self.sees_all() || t.assignee_id == Some(self.agent_id) || t.group_id.is_some_and(|g| self.group_ids.contains(&g))
+        self.sees_all()
+            || t.assignee_id == Some(self.agent_id)
+            || t.group_id.is_some_and(|g| self.group_ids.contains(&g))
     }
 }
 
@@ -47,14 +49,31 @@ mod tests {
         }
         .initial(1, 1, chrono::Utc::now())
         .unwrap();
-        let agent = Viewer { agent_id: 5, role: Role::Agent, group_ids: vec![1] };
+        let agent = Viewer {
+            agent_id: 5,
+            role: Role::Agent,
+            group_ids: vec![1],
+        };
         assert!(!agent.can_see(&t));
         t.assignee_id = Some(5);
         assert!(agent.can_see(&t));
         t.assignee_id = None;
         t.group_id = None;
         assert!(!agent.can_see(&t));
-        assert!(Viewer { agent_id: 9, role: Role::Supervisor, group_ids: vec![] }.can_see(&t));
-        assert!(Viewer { agent_id: 5, role: Role::Agent, group_ids: vec![2] }.can_see(&Ticket { group_id: Some(2), ..t }));
+        assert!(Viewer {
+            agent_id: 9,
+            role: Role::Supervisor,
+            group_ids: vec![]
+        }
+        .can_see(&t));
+        assert!(Viewer {
+            agent_id: 5,
+            role: Role::Agent,
+            group_ids: vec![2]
+        }
+        .can_see(&Ticket {
+            group_id: Some(2),
+            ..t
+        }));
     }
 }

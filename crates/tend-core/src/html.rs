@@ -34,7 +34,10 @@ pub fn text_to_html(text: &str) -> String {
 
 /// A plain-text rendering of HTML: tags dropped, block ends as line breaks, common entities decoded.
 pub fn html_to_text(html: &str) -> String {
-    let clean = ammonia::Builder::empty().add_tags(["p", "br", "div", "li", "tr"]).clean(html).to_string();
+    let clean = ammonia::Builder::empty()
+        .add_tags(["p", "br", "div", "li", "tr"])
+        .clean(html)
+        .to_string();
     let mut out = String::with_capacity(clean.len());
     let mut rest = clean.as_str();
     while let Some(start) = rest.find('<') {
@@ -44,13 +47,24 @@ pub fn html_to_text(html: &str) -> String {
             break;
         };
         let tag = &rest[start + 1..start + end];
-        if tag.starts_with("br") || tag.starts_with("/p") || tag.starts_with("/div") || tag.starts_with("/li") || tag.starts_with("/tr") {
+        if tag.starts_with("br")
+            || tag.starts_with("/p")
+            || tag.starts_with("/div")
+            || tag.starts_with("/li")
+            || tag.starts_with("/tr")
+        {
             out.push('\n');
         }
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
-    let decoded = out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&nbsp;", " ").replace("&amp;", "&");
+    let decoded = out
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&");
     decoded.trim().to_string()
 }
 
@@ -72,8 +86,14 @@ mod tests {
     #[test]
     fn text_round_trips_through_html() {
         let t = "a < b & \"c\"\nsecond line";
-        assert_eq!(text_to_html(t), "a &lt; b &amp; &quot;c&quot;<br>second line");
+        assert_eq!(
+            text_to_html(t),
+            "a &lt; b &amp; &quot;c&quot;<br>second line"
+        );
         assert_eq!(html_to_text(&text_to_html(t)), t);
-        assert_eq!(html_to_text("<p>one</p><p>two <b>bold</b></p>"), "one\ntwo bold");
+        assert_eq!(
+            html_to_text("<p>one</p><p>two <b>bold</b></p>"),
+            "one\ntwo bold"
+        );
     }
 }

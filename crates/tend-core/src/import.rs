@@ -106,7 +106,11 @@ impl ImportRecord {
 
     /// Checks and normalises a record (tags, language, lengths, time order).
     pub fn validate(mut self) -> Result<ImportRecord, Invalid> {
-        self.external_id = parse_line("external_id", &self.external_id, crate::limits::EXTERNAL_ID_MAX)?;
+        self.external_id = parse_line(
+            "external_id",
+            &self.external_id,
+            crate::limits::EXTERNAL_ID_MAX,
+        )?;
         self.subject = parse_line("subject", &self.subject, crate::limits::SUBJECT_MAX)?;
         self.tags = parse_tags(&self.tags)?;
         if let Some(l) = &self.requester.language {
@@ -116,15 +120,25 @@ impl ImportRecord {
             self.requester.name = Some(parse_line("requester.name", n, crate::limits::NAME_MAX)?);
         }
         for (i, m) in self.messages.iter().enumerate() {
-            crate::check_len(&format!("messages[{i}].body"), &m.body, crate::limits::BODY_MAX)?;
+            crate::check_len(
+                &format!("messages[{i}].body"),
+                &m.body,
+                crate::limits::BODY_MAX,
+            )?;
             if m.created_at < self.created_at {
-                return Err(Invalid::new(format!("messages[{i}].created_at"), "is before the ticket's created_at"));
+                return Err(Invalid::new(
+                    format!("messages[{i}].created_at"),
+                    "is before the ticket's created_at",
+                ));
             }
         }
         let mut last = self.created_at;
         for (i, s) in self.history.iter().enumerate() {
             if s.at < last {
-                return Err(Invalid::new(format!("history[{i}].at"), "steps must be in time order, after created_at"));
+                return Err(Invalid::new(
+                    format!("history[{i}].at"),
+                    "steps must be in time order, after created_at",
+                ));
             }
             last = s.at;
         }
@@ -135,7 +149,11 @@ impl ImportRecord {
     pub fn updated_at(&self) -> DateTime<Utc> {
         let m = self.messages.iter().map(|m| m.created_at).max();
         let h = self.history.last().map(|s| s.at);
-        [Some(self.created_at), m, h].into_iter().flatten().max().unwrap_or(self.created_at)
+        [Some(self.created_at), m, h]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(self.created_at)
     }
 
     /// The status the ticket is created with: the record's final status unless the history
@@ -177,9 +195,11 @@ mod tests {
     fn bad_lines_name_the_field() {
         let e = ImportRecord::parse_line(&OK.replace("\"subject\"", "\"subjekt\"")).unwrap_err();
         assert_eq!(e.field, "subjekt");
-        let e = ImportRecord::parse_line(&OK.replace("ana@example.com\",\"name", "ana\",\"name")).unwrap_err();
+        let e = ImportRecord::parse_line(&OK.replace("ana@example.com\",\"name", "ana\",\"name"))
+            .unwrap_err();
         assert!(e.message.contains("@"), "{e}");
-        let e = ImportRecord::parse_line(&OK.replace("11:00:00Z\",\"by", "09:00:00Z\",\"by")).unwrap_err();
+        let e = ImportRecord::parse_line(&OK.replace("11:00:00Z\",\"by", "09:00:00Z\",\"by"))
+            .unwrap_err();
         assert_eq!(e.field, "history[0].at");
         assert!(ImportRecord::parse_line("{").is_err());
     }
@@ -199,7 +219,11 @@ pub trait Resolve {
 /// One thing to write, in order: a message (index into `messages`) or a change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    Message { index: usize, author: crate::Actor, public: bool },
+    Message {
+        index: usize,
+        author: crate::Actor,
+        public: bool,
+    },
     Change(crate::Change),
 }
 
@@ -224,12 +248,24 @@ pub fn plan(rec: &ImportRecord, ids: &dyn Resolve) -> Plan {
     let created = Change::Created {
         subject: rec.subject.clone(),
         status: rec.initial_status(),
-        priority: if sets_priority { Priority::Normal } else { rec.priority },
+        priority: if sets_priority {
+            Priority::Normal
+        } else {
+            rec.priority
+        },
         channel: rec.channel,
         requester_id: requester,
         organization_id: ids.organization(),
-        assignee_id: if sets_assignee { None } else { rec.assignee.as_ref().map(|e| ids.agent(e)) },
-        group_id: if sets_group { None } else { rec.group.as_deref().map(|g| ids.group(g)) },
+        assignee_id: if sets_assignee {
+            None
+        } else {
+            rec.assignee.as_ref().map(|e| ids.agent(e))
+        },
+        group_id: if sets_group {
+            None
+        } else {
+            rec.group.as_deref().map(|g| ids.group(g))
+        },
         brand_id: None,
         tags: rec.tags.clone(),
         fields: rec.fields.clone(),
@@ -242,18 +278,33 @@ pub fn plan(rec: &ImportRecord, ids: &dyn Resolve) -> Plan {
     // (time, tie-break, item): a history step sorts after a message at the same instant.
     let mut timed: Vec<(DateTime<Utc>, u8, usize, Item)> = Vec::new();
     for (i, m) in rec.messages.iter().enumerate() {
-        let author = if m.author_is_agent { Actor::agent(ids.agent(&m.author)) } else { Actor::customer(ids.customer(&m.author)) };
+        let author = if m.author_is_agent {
+            Actor::agent(ids.agent(&m.author))
+        } else {
+            Actor::customer(ids.customer(&m.author))
+        };
         timed.push((m.created_at, 0, i, Item::Message(i, author, m.public)));
     }
     for (i, s) in rec.history.iter().enumerate() {
-        let actor = s.by.as_ref().map(|e| Actor::agent(ids.agent(e))).unwrap_or(Actor::SYSTEM);
+        let actor =
+            s.by.as_ref()
+                .map(|e| Actor::agent(ids.agent(e)))
+                .unwrap_or(Actor::SYSTEM);
         timed.push((s.at, 1, i, Item::History(i, actor)));
     }
     timed.sort_by_key(|(at, tie, i, _)| (*at, *tie, *i));
     let mut out = Vec::with_capacity(timed.len() + 1);
     for (at, _, _, item) in timed {
         match item {
-            Item::Message(index, author, public) => out.push((at, author, Step::Message { index, author, public })),
+            Item::Message(index, author, public) => out.push((
+                at,
+                author,
+                Step::Message {
+                    index,
+                    author,
+                    public,
+                },
+            )),
             Item::History(i, actor) => {
                 let s = &rec.history[i];
                 let patch = crate::ticket::Patch {
@@ -272,9 +323,20 @@ pub fn plan(rec: &ImportRecord, ids: &dyn Resolve) -> Plan {
     }
     if state.status != rec.status {
         let at = rec.updated_at();
-        out.push((at, Actor::SYSTEM, Step::Change(Change::StatusChanged { from: state.status, to: rec.status })));
+        out.push((
+            at,
+            Actor::SYSTEM,
+            Step::Change(Change::StatusChanged {
+                from: state.status,
+                to: rec.status,
+            }),
+        ));
     }
-    Plan { created, created_by: Actor::customer(requester), steps: out }
+    Plan {
+        created,
+        created_by: Actor::customer(requester),
+        steps: out,
+    }
 }
 
 #[cfg(test)]
@@ -291,7 +353,11 @@ mod plan_tests {
             None
         }
         fn agent(&self, e: &Email) -> i64 {
-            if e.as_str().starts_with("bo") { 2 } else { 3 }
+            if e.as_str().starts_with("bo") {
+                2
+            } else {
+                3
+            }
         }
         fn customer(&self, _: &Email) -> i64 {
             10
@@ -310,13 +376,38 @@ mod plan_tests {
                      {"at":"2026-01-02T11:00:00Z","by":"bo@shop.example","status":"solved"}]}"#;
         let rec = ImportRecord::parse_line(&line.replace('\n', "")).unwrap();
         let p = plan(&rec, &Ids);
-        let Change::Created { status, group_id, assignee_id, .. } = &p.created else { panic!() };
-        assert_eq!((*status, *group_id, *assignee_id), (Status::New, Some(5), None));
-        let kinds: Vec<String> = p.steps.iter().map(|(_, _, s)| match s {
-            Step::Message { index, .. } => format!("m{index}"),
-            Step::Change(c) => c.kind().to_string(),
-        }).collect();
-        assert_eq!(kinds, ["m0", "ticket.status_changed", "ticket.assignee_changed", "m1", "ticket.status_changed", "ticket.status_changed"]);
+        let Change::Created {
+            status,
+            group_id,
+            assignee_id,
+            ..
+        } = &p.created
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (*status, *group_id, *assignee_id),
+            (Status::New, Some(5), None)
+        );
+        let kinds: Vec<String> = p
+            .steps
+            .iter()
+            .map(|(_, _, s)| match s {
+                Step::Message { index, .. } => format!("m{index}"),
+                Step::Change(c) => c.kind().to_string(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "m0",
+                "ticket.status_changed",
+                "ticket.assignee_changed",
+                "m1",
+                "ticket.status_changed",
+                "ticket.status_changed"
+            ]
+        );
         assert_eq!(p.steps[3].1, Actor::agent(2));
         // The record says closed; the history stops at solved, so the system closes it.
         assert_eq!(p.steps[5].1, Actor::SYSTEM);

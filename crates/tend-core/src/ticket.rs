@@ -41,12 +41,21 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub const SYSTEM: Actor = Actor { kind: ActorKind::System, id: None };
+    pub const SYSTEM: Actor = Actor {
+        kind: ActorKind::System,
+        id: None,
+    };
     pub fn agent(id: i64) -> Actor {
-        Actor { kind: ActorKind::Agent, id: Some(id) }
+        Actor {
+            kind: ActorKind::Agent,
+            id: Some(id),
+        }
     }
     pub fn customer(id: i64) -> Actor {
-        Actor { kind: ActorKind::Customer, id: Some(id) }
+        Actor {
+            kind: ActorKind::Customer,
+            id: Some(id),
+        }
     }
 }
 
@@ -156,7 +165,19 @@ impl Change {
     /// The state a ticket is in right after its `Created` event.
     pub fn initial(&self, id: i64, seq: i64, at: DateTime<Utc>) -> Option<Ticket> {
         match self.clone() {
-            Change::Created { subject, status, priority, channel, requester_id, organization_id, assignee_id, group_id, brand_id, tags, fields } => Some(Ticket {
+            Change::Created {
+                subject,
+                status,
+                priority,
+                channel,
+                requester_id,
+                organization_id,
+                assignee_id,
+                group_id,
+                brand_id,
+                tags,
+                fields,
+            } => Some(Ticket {
                 id,
                 subject,
                 status,
@@ -245,27 +266,42 @@ pub fn diff(t: &Ticket, p: &Patch) -> Vec<Change> {
     let mut out = Vec::new();
     if let Some(s) = &p.subject {
         if *s != t.subject {
-            out.push(Change::SubjectChanged { from: t.subject.clone(), to: s.clone() });
+            out.push(Change::SubjectChanged {
+                from: t.subject.clone(),
+                to: s.clone(),
+            });
         }
     }
     if let Some(s) = p.status {
         if s != t.status {
-            out.push(Change::StatusChanged { from: t.status, to: s });
+            out.push(Change::StatusChanged {
+                from: t.status,
+                to: s,
+            });
         }
     }
     if let Some(x) = p.priority {
         if x != t.priority {
-            out.push(Change::PriorityChanged { from: t.priority, to: x });
+            out.push(Change::PriorityChanged {
+                from: t.priority,
+                to: x,
+            });
         }
     }
     if let Some(a) = p.assignee_id {
         if a != t.assignee_id {
-            out.push(Change::AssigneeChanged { from: t.assignee_id, to: a });
+            out.push(Change::AssigneeChanged {
+                from: t.assignee_id,
+                to: a,
+            });
         }
     }
     if let Some(g) = p.group_id {
         if g != t.group_id {
-            out.push(Change::GroupChanged { from: t.group_id, to: g });
+            out.push(Change::GroupChanged {
+                from: t.group_id,
+                to: g,
+            });
         }
     }
     let mut want: Vec<String> = p.tags.clone().unwrap_or_else(|| t.tags.clone());
@@ -275,8 +311,17 @@ pub fn diff(t: &Ticket, p: &Patch) -> Vec<Change> {
             want.push(a.clone());
         }
     }
-    let added: Vec<String> = want.iter().filter(|x| !t.tags.contains(x)).cloned().collect();
-    let removed: Vec<String> = t.tags.iter().filter(|x| !want.contains(x)).cloned().collect();
+    let added: Vec<String> = want
+        .iter()
+        .filter(|x| !t.tags.contains(x))
+        .cloned()
+        .collect();
+    let removed: Vec<String> = t
+        .tags
+        .iter()
+        .filter(|x| !want.contains(x))
+        .cloned()
+        .collect();
     if !added.is_empty() || !removed.is_empty() {
         let (mut added, mut removed) = (added, removed);
         added.sort();
@@ -287,7 +332,11 @@ pub fn diff(t: &Ticket, p: &Patch) -> Vec<Change> {
     for (k, v) in &p.fields {
         let cur = t.fields.get(k).cloned().unwrap_or(serde_json::Value::Null);
         if cur != *v {
-            out.push(Change::FieldChanged { key: k.clone(), from: cur, to: v.clone() });
+            out.push(Change::FieldChanged {
+                key: k.clone(),
+                from: cur,
+                to: v.clone(),
+            });
         }
     }
     out
@@ -298,7 +347,9 @@ mod tests {
     use super::*;
 
     fn at(h: u32) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(&format!("2026-03-01T{h:02}:00:00Z")).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(&format!("2026-03-01T{h:02}:00:00Z"))
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn created() -> Change {
@@ -320,7 +371,13 @@ mod tests {
     #[test]
     fn replaying_the_diff_reaches_the_patch() {
         let mut t = created().initial(1, 1, at(9)).unwrap();
-        let mut p = Patch { status: Some(Status::Solved), assignee_id: Some(Some(3)), add_tags: vec!["vip".into()], remove_tags: vec!["shipping".into()], ..Patch::default() };
+        let mut p = Patch {
+            status: Some(Status::Solved),
+            assignee_id: Some(Some(3)),
+            add_tags: vec!["vip".into()],
+            remove_tags: vec!["shipping".into()],
+            ..Patch::default()
+        };
         p.fields.insert("order".into(), serde_json::json!("A-1"));
         let changes = diff(&t, &p);
         assert_eq!(changes.len(), 4);
@@ -333,14 +390,33 @@ mod tests {
         assert_eq!(t.tags, vec!["vip".to_string()]);
         assert_eq!(t.fields["order"], serde_json::json!("A-1"));
         assert_eq!(t.last_seq, 5);
-        assert!(diff(&t, &p).is_empty(), "a second identical patch changes nothing");
+        assert!(
+            diff(&t, &p).is_empty(),
+            "a second identical patch changes nothing"
+        );
     }
 
     #[test]
     fn reopening_clears_solved_at_and_clearing_a_field_removes_it() {
         let mut t = created().initial(1, 1, at(9)).unwrap();
-        apply(&mut t, &Change::StatusChanged { from: Status::New, to: Status::Solved }, 2, at(10));
-        apply(&mut t, &Change::StatusChanged { from: Status::Solved, to: Status::Open }, 3, at(11));
+        apply(
+            &mut t,
+            &Change::StatusChanged {
+                from: Status::New,
+                to: Status::Solved,
+            },
+            2,
+            at(10),
+        );
+        apply(
+            &mut t,
+            &Change::StatusChanged {
+                from: Status::Solved,
+                to: Status::Open,
+            },
+            3,
+            at(11),
+        );
         assert_eq!(t.solved_at, None);
         t.fields.insert("x".into(), serde_json::json!(1));
         let mut p = Patch::default();
@@ -352,10 +428,20 @@ mod tests {
 
     #[test]
     fn change_kinds_are_listed() {
-        for c in [created(), Change::MessageAdded { message_id: 1, public: true }] {
+        for c in [
+            created(),
+            Change::MessageAdded {
+                message_id: 1,
+                public: true,
+            },
+        ] {
             assert!(Change::KINDS.contains(&c.kind()));
         }
-        let json = serde_json::to_value(Change::StatusChanged { from: Status::Open, to: Status::Pending }).unwrap();
+        let json = serde_json::to_value(Change::StatusChanged {
+            from: Status::Open,
+            to: Status::Pending,
+        })
+        .unwrap();
         assert_eq!(json["type"], "status_changed");
         assert_eq!(json["to"], "pending");
     }

@@ -109,8 +109,12 @@ impl Email {
         if s.len() > 254 {
             return Err(bad("is longer than 254 characters"));
         }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c)) {
-            return Err(bad("contains a space, control character or one of <>()[],;:\\\""));
+        if s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c))
+        {
+            return Err(bad(
+                "contains a space, control character or one of <>()[],;:\\\"",
+            ));
         }
         let (local, domain) = s
             .rsplit_once('@')
@@ -160,12 +164,22 @@ pub fn parse_tag(raw: &str) -> Result<String, Invalid> {
         return Err(Invalid::new("tags", "a tag is empty"));
     }
     if t.chars().count() > limits::TAG_MAX {
-        return Err(Invalid::new("tags", format!("tag '{}' is longer than {} characters", truncate_for_message(&t), limits::TAG_MAX)));
+        return Err(Invalid::new(
+            "tags",
+            format!(
+                "tag '{}' is longer than {} characters",
+                truncate_for_message(&t),
+                limits::TAG_MAX
+            ),
+        ));
     }
     if !t.chars().all(|c| c.is_alphanumeric() || "_-:.".contains(c)) {
         return Err(Invalid::new(
             "tags",
-            format!("tag '{}' may only hold letters, digits, _ - : and .", truncate_for_message(&t)),
+            format!(
+                "tag '{}' may only hold letters, digits, _ - : and .",
+                truncate_for_message(&t)
+            ),
         ));
     }
     Ok(t)
@@ -177,7 +191,10 @@ pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, Invalid> {
     out.sort();
     out.dedup();
     if out.len() > limits::TAGS_PER_TICKET {
-        return Err(Invalid::new("tags", format!("at most {} tags per ticket", limits::TAGS_PER_TICKET)));
+        return Err(Invalid::new(
+            "tags",
+            format!("at most {} tags per ticket", limits::TAGS_PER_TICKET),
+        ));
     }
     Ok(out)
 }
@@ -189,10 +206,16 @@ pub fn parse_line(field: &str, raw: &str, max: usize) -> Result<String, Invalid>
         return Err(Invalid::new(field, "must not be empty"));
     }
     if s.chars().count() > max {
-        return Err(Invalid::new(field, format!("is longer than {max} characters")));
+        return Err(Invalid::new(
+            field,
+            format!("is longer than {max} characters"),
+        ));
     }
     if s.chars().any(|c| c.is_control() && c != '\t') {
-        return Err(Invalid::new(field, "must be one line without control characters"));
+        return Err(Invalid::new(
+            field,
+            "must be one line without control characters",
+        ));
     }
     Ok(s.to_string())
 }
@@ -208,7 +231,15 @@ pub fn check_len(field: &str, s: &str, max: usize) -> Result<(), Invalid> {
 /// A BCP 47 language tag such as `en`, `de-CH` or `pt-BR`, normalised to the usual case.
 pub fn parse_language(raw: &str) -> Result<String, Invalid> {
     let s = raw.trim();
-    let bad = || Invalid::new("language", format!("'{}' is not a BCP 47 language tag such as en, de-CH or pt-BR", truncate_for_message(s)));
+    let bad = || {
+        Invalid::new(
+            "language",
+            format!(
+                "'{}' is not a BCP 47 language tag such as en, de-CH or pt-BR",
+                truncate_for_message(s)
+            ),
+        )
+    };
     if s.is_empty() || s.len() > 35 {
         return Err(bad());
     }
@@ -241,14 +272,34 @@ pub fn parse_time_zone(raw: &str) -> Result<String, Invalid> {
     let s = raw.trim();
     s.parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_string())
-        .map_err(|_| Invalid::new("time_zone", format!("'{}' is not an IANA time zone name such as Europe/Berlin", truncate_for_message(s))))
+        .map_err(|_| {
+            Invalid::new(
+                "time_zone",
+                format!(
+                    "'{}' is not an IANA time zone name such as Europe/Berlin",
+                    truncate_for_message(s)
+                ),
+            )
+        })
 }
 
 /// A custom field key: lower-case letters, digits and `_`, starting with a letter.
 pub fn parse_field_key(raw: &str) -> Result<String, Invalid> {
     let s = raw.trim();
-    if s.is_empty() || s.len() > 64 || !s.starts_with(|c: char| c.is_ascii_lowercase()) || !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return Err(Invalid::new("key", format!("'{}' must start with a-z and hold only a-z, 0-9 and _ (at most 64)", truncate_for_message(s))));
+    if s.is_empty()
+        || s.len() > 64
+        || !s.starts_with(|c: char| c.is_ascii_lowercase())
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(Invalid::new(
+            "key",
+            format!(
+                "'{}' must start with a-z and hold only a-z, 0-9 and _ (at most 64)",
+                truncate_for_message(s)
+            ),
+        ));
     }
     Ok(s.to_string())
 }
@@ -271,7 +322,12 @@ pub fn parse_http_url(field: &str, raw: &str) -> Result<String, Invalid> {
 }
 
 /// Checks one custom field value against its definition; `null` clears a field.
-pub fn check_field_value(key: &str, ty: FieldType, options: &[String], v: &serde_json::Value) -> Result<(), Invalid> {
+pub fn check_field_value(
+    key: &str,
+    ty: FieldType,
+    options: &[String],
+    v: &serde_json::Value,
+) -> Result<(), Invalid> {
     use serde_json::Value;
     let field = format!("fields.{key}");
     if v.is_null() {
@@ -295,7 +351,14 @@ pub fn check_field_value(key: &str, ty: FieldType, options: &[String], v: &serde
         FieldType::Dropdown => match v.as_str() {
             Some(s) if options.iter().any(|o| o == s) => true,
             Some(s) => {
-                return Err(Invalid::new(field, format!("'{}' is not one of the options: {}", truncate_for_message(s), options.join(", "))))
+                return Err(Invalid::new(
+                    field,
+                    format!(
+                        "'{}' is not one of the options: {}",
+                        truncate_for_message(s),
+                        options.join(", ")
+                    ),
+                ))
             }
             None => false,
         },
@@ -321,7 +384,10 @@ mod tests {
 
     #[test]
     fn emails_parse_or_say_why() {
-        assert_eq!(Email::parse(" Ana@Example.COM ").unwrap().as_str(), "Ana@example.com");
+        assert_eq!(
+            Email::parse(" Ana@Example.COM ").unwrap().as_str(),
+            "Ana@example.com"
+        );
         assert!(Email::parse("nope").unwrap_err().message.contains("no @"));
         assert!(Email::parse("a@b").is_err());
         assert!(Email::parse("a b@c.de").is_err());
@@ -339,12 +405,18 @@ mod tests {
         assert_eq!("on-hold".parse::<Status>().unwrap(), Status::OnHold);
         let e = "done".parse::<Status>().unwrap_err();
         assert!(e.message.contains("new, open, pending"));
-        assert_eq!(serde_json::from_str::<Status>("\"hold\"").unwrap(), Status::OnHold);
+        assert_eq!(
+            serde_json::from_str::<Status>("\"hold\"").unwrap(),
+            Status::OnHold
+        );
     }
 
     #[test]
     fn tags_are_normalised() {
-        assert_eq!(parse_tags(&["VIP".into(), "vip".into(), "a:b".into()]).unwrap(), vec!["a:b", "vip"]);
+        assert_eq!(
+            parse_tags(&["VIP".into(), "vip".into(), "a:b".into()]).unwrap(),
+            vec!["a:b", "vip"]
+        );
         assert!(parse_tag("has space").is_err());
         assert!(parse_tag("").is_err());
         assert!(parse_tag(&"x".repeat(65)).is_err());
@@ -364,10 +436,18 @@ mod tests {
         let opts = vec!["a".to_string(), "b".to_string()];
         assert!(check_field_value("k", FieldType::Integer, &[], &serde_json::json!(3)).is_ok());
         assert!(check_field_value("k", FieldType::Integer, &[], &serde_json::json!("3")).is_err());
-        assert!(check_field_value("k", FieldType::Date, &[], &serde_json::json!("2026-02-30")).is_err());
-        assert!(check_field_value("k", FieldType::Date, &[], &serde_json::json!("2026-02-28")).is_ok());
-        assert!(check_field_value("k", FieldType::Dropdown, &opts, &serde_json::json!("c")).is_err());
-        assert!(check_field_value("k", FieldType::Dropdown, &opts, &serde_json::json!("b")).is_ok());
+        assert!(
+            check_field_value("k", FieldType::Date, &[], &serde_json::json!("2026-02-30")).is_err()
+        );
+        assert!(
+            check_field_value("k", FieldType::Date, &[], &serde_json::json!("2026-02-28")).is_ok()
+        );
+        assert!(
+            check_field_value("k", FieldType::Dropdown, &opts, &serde_json::json!("c")).is_err()
+        );
+        assert!(
+            check_field_value("k", FieldType::Dropdown, &opts, &serde_json::json!("b")).is_ok()
+        );
         assert!(check_field_value("k", FieldType::Checkbox, &[], &serde_json::Value::Null).is_ok());
     }
 

@@ -54,14 +54,54 @@ pub struct AgentSeed {
 
 /// The demo team. Passwords are set by the demo loader, not here.
 pub const AGENTS: &[AgentSeed] = &[
-    AgentSeed { email: "admin@demo.tend.test", name: "Alex Admin", role: "admin", groups: &["Support", "Billing", "Shipping", "Returns"] },
-    AgentSeed { email: "sam@demo.tend.test", name: "Sam Supervisor", role: "supervisor", groups: &["Support", "Shipping"] },
-    AgentSeed { email: "lena@demo.tend.test", name: "Lena Vogel", role: "agent", groups: &["Support", "Returns"] },
-    AgentSeed { email: "marc@demo.tend.test", name: "Marc Dubois", role: "agent", groups: &["Support"] },
-    AgentSeed { email: "sofia@demo.tend.test", name: "Sofía García", role: "agent", groups: &["Billing"] },
-    AgentSeed { email: "tom@demo.tend.test", name: "Tom Baker", role: "agent", groups: &["Shipping", "Returns"] },
-    AgentSeed { email: "ines@demo.tend.test", name: "Inês Costa", role: "agent", groups: &["Billing", "Support"] },
-    AgentSeed { email: "jan@demo.tend.test", name: "Jan de Vries", role: "agent", groups: &["Shipping"] },
+    AgentSeed {
+        email: "admin@demo.tend.test",
+        name: "Alex Admin",
+        role: "admin",
+        groups: &["Support", "Billing", "Shipping", "Returns"],
+    },
+    AgentSeed {
+        email: "sam@demo.tend.test",
+        name: "Sam Supervisor",
+        role: "supervisor",
+        groups: &["Support", "Shipping"],
+    },
+    AgentSeed {
+        email: "lena@demo.tend.test",
+        name: "Lena Vogel",
+        role: "agent",
+        groups: &["Support", "Returns"],
+    },
+    AgentSeed {
+        email: "marc@demo.tend.test",
+        name: "Marc Dubois",
+        role: "agent",
+        groups: &["Support"],
+    },
+    AgentSeed {
+        email: "sofia@demo.tend.test",
+        name: "Sofía García",
+        role: "agent",
+        groups: &["Billing"],
+    },
+    AgentSeed {
+        email: "tom@demo.tend.test",
+        name: "Tom Baker",
+        role: "agent",
+        groups: &["Shipping", "Returns"],
+    },
+    AgentSeed {
+        email: "ines@demo.tend.test",
+        name: "Inês Costa",
+        role: "agent",
+        groups: &["Billing", "Support"],
+    },
+    AgentSeed {
+        email: "jan@demo.tend.test",
+        name: "Jan de Vries",
+        role: "agent",
+        groups: &["Shipping"],
+    },
 ];
 
 struct Topic {
@@ -89,9 +129,24 @@ const TOPICS: &[Topic] = &[
 /// Words that appear in about 1 % of tickets (benchmarks search for them).
 pub const RARE_WORDS: &[&str] = &["zebrafish", "quokka", "marzipan", "theremin"];
 
-const FIRST: &[&str] = &["Anna", "Ben", "Chloé", "David", "Elif", "Felix", "Greta", "Hugo", "Isabel", "Jonas", "Karin", "Luca", "Mia", "Noah", "Olga", "Pablo", "Rosa", "Stefan", "Tara", "Umut", "Vera", "Willem", "Yara", "Zoe"];
-const LAST: &[&str] = &["Müller", "Schmidt", "Martin", "Bernard", "García", "López", "Jansen", "de Jong", "Rossi", "Smith", "Brown", "Kowalski", "Novak", "Silva", "Weber", "Fischer", "Moreau", "Petit", "Bakker", "Visser"];
-const ORGS: &[&str] = &["Acme Retail GmbH", "Blue Harbor Hotels", "Café Central", "Nordwind Logistics", "Pixel & Paper", "Studio Lumen"];
+const FIRST: &[&str] = &[
+    "Anna", "Ben", "Chloé", "David", "Elif", "Felix", "Greta", "Hugo", "Isabel", "Jonas", "Karin",
+    "Luca", "Mia", "Noah", "Olga", "Pablo", "Rosa", "Stefan", "Tara", "Umut", "Vera", "Willem",
+    "Yara", "Zoe",
+];
+const LAST: &[&str] = &[
+    "Müller", "Schmidt", "Martin", "Bernard", "García", "López", "Jansen", "de Jong", "Rossi",
+    "Smith", "Brown", "Kowalski", "Novak", "Silva", "Weber", "Fischer", "Moreau", "Petit",
+    "Bakker", "Visser",
+];
+const ORGS: &[&str] = &[
+    "Acme Retail GmbH",
+    "Blue Harbor Hotels",
+    "Café Central",
+    "Nordwind Logistics",
+    "Pixel & Paper",
+    "Studio Lumen",
+];
 
 const AGENT_REPLIES: &[&str] = &[
     "Thanks for reaching out! I have checked your order and will get back to you shortly.",
@@ -100,7 +155,13 @@ const AGENT_REPLIES: &[&str] = &[
     "I have issued the refund; it will show on your statement within 3–5 business days.",
     "Could you send us a photo of the label and your order number, please?",
 ];
-const CUSTOMER_REPLIES: &[&str] = &["Thank you, that helps.", "Any news on my order? Thanks", "Here is the photo you asked for.", "It still has not arrived, please check again.", "Great, thanks a lot!"];
+const CUSTOMER_REPLIES: &[&str] = &[
+    "Thank you, that helps.",
+    "Any news on my order? Thanks",
+    "Here is the photo you asked for.",
+    "It still has not arrived, please check again.",
+    "Great, thanks a lot!",
+];
 
 /// Options for a generated data set.
 pub struct Spec {
@@ -115,7 +176,13 @@ pub struct Spec {
 
 impl Spec {
     pub fn new(tickets: u64, now: DateTime<Utc>) -> Spec {
-        Spec { tickets, seed: 42, now, days: 90, max_messages: 20 }
+        Spec {
+            tickets,
+            seed: 42,
+            now,
+            days: 90,
+            max_messages: 20,
+        }
     }
 }
 
@@ -144,9 +211,22 @@ impl Generator {
         let first = r.pick(FIRST);
         let last = r.pick(LAST);
         let lang = LANGS[r.skewed(LANGS.len())];
-        let org = if r.chance(0.15) { Some(*r.pick(ORGS)) } else { None };
-        let local: String = format!("{}.{}{}", first, last, n).to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
-        (format!("{first} {last}"), format!("{local}@example.com"), lang, org)
+        let org = if r.chance(0.15) {
+            Some(*r.pick(ORGS))
+        } else {
+            None
+        };
+        let local: String = format!("{}.{}{}", first, last, n)
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        (
+            format!("{first} {last}"),
+            format!("{local}@example.com"),
+            lang,
+            org,
+        )
     }
 
     /// Ticket `i` as one import record.
@@ -158,11 +238,20 @@ impl Generator {
         let li = LANGS.iter().position(|l| *l == lang).unwrap_or(0);
         // Newer tickets are more likely (volume grows); ages in minutes.
         let span = self.spec.days * 24 * 60;
-        let age_min = (span as f64 * (1.0 - (r.below(1_000_000) as f64 / 1_000_000.0).sqrt())) as i64;
+        let age_min =
+            (span as f64 * (1.0 - (r.below(1_000_000) as f64 / 1_000_000.0).sqrt())) as i64;
         let created = self.spec.now - Duration::minutes(age_min.max(5));
-        let channel = *r.pick(&["email", "email", "email", "email", "web", "web", "portal", "chat", "phone", "social", "api"]);
-        let priority = *r.pick(&["normal", "normal", "normal", "normal", "normal", "low", "high", "high", "urgent"]);
-        let candidates: Vec<&AgentSeed> = AGENTS.iter().filter(|a| a.groups.contains(&topic.group) && a.role == "agent").collect();
+        let channel = *r.pick(&[
+            "email", "email", "email", "email", "web", "web", "portal", "chat", "phone", "social",
+            "api",
+        ]);
+        let priority = *r.pick(&[
+            "normal", "normal", "normal", "normal", "normal", "low", "high", "high", "urgent",
+        ]);
+        let candidates: Vec<&AgentSeed> = AGENTS
+            .iter()
+            .filter(|a| a.groups.contains(&topic.group) && a.role == "agent")
+            .collect();
         let agent = candidates[r.below(candidates.len() as u64) as usize];
         let mut body = topic.bodies[li].to_string();
         if r.chance(0.01) {
@@ -178,7 +267,11 @@ impl Generator {
         // Old tickets are mostly closed; fresh ones open.
         let age_days = age_min / (24 * 60);
         let status = if age_days > 14 {
-            if r.chance(0.9) { "closed" } else { "solved" }
+            if r.chance(0.9) {
+                "closed"
+            } else {
+                "solved"
+            }
         } else if age_days > 3 {
             *r.pick(&["solved", "solved", "closed", "pending", "open"])
         } else {
@@ -189,7 +282,11 @@ impl Generator {
         let mut history = Vec::new();
         let first_reply_gap = Duration::minutes(5 + r.below(8 * 60) as i64);
         for k in 1..n_msgs {
-            t += if k == 1 { first_reply_gap } else { Duration::minutes(10 + r.below(36 * 60) as i64) };
+            t += if k == 1 {
+                first_reply_gap
+            } else {
+                Duration::minutes(10 + r.below(36 * 60) as i64)
+            };
             if t > self.spec.now {
                 break;
             }
@@ -197,7 +294,11 @@ impl Generator {
                 history.push(json!({ "at": t, "by": agent.email, "status": "open", "assignee": agent.email }));
             }
             let by_agent = k % 2 == 1;
-            let (author, text) = if by_agent { (agent.email.to_string(), *r.pick(AGENT_REPLIES)) } else { (email.clone(), *r.pick(CUSTOMER_REPLIES)) };
+            let (author, text) = if by_agent {
+                (agent.email.to_string(), *r.pick(AGENT_REPLIES))
+            } else {
+                (email.clone(), *r.pick(CUSTOMER_REPLIES))
+            };
             messages.push(json!({ "author": author, "author_is_agent": by_agent, "public": by_agent && r.chance(0.9) || !by_agent, "body": text, "created_at": t }));
         }
         if matches!(status, "solved" | "closed") {
@@ -240,7 +341,9 @@ mod tests {
 
     #[test]
     fn deterministic_and_well_formed() {
-        let now = DateTime::parse_from_rfc3339("2026-11-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let g = Generator::new(Spec::new(500, now));
         assert_eq!(g.record(7), g.record(7));
         let mut rare = 0;
@@ -249,7 +352,9 @@ mod tests {
             let r = g.record(i);
             let m = r["messages"].as_array().unwrap();
             assert!(!m.is_empty() && m.len() <= 20);
-            if r.to_string().contains("zebrafish") || RARE_WORDS.iter().any(|w| r.to_string().contains(w)) {
+            if r.to_string().contains("zebrafish")
+                || RARE_WORDS.iter().any(|w| r.to_string().contains(w))
+            {
                 rare += 1;
             }
             if r["status"] == "closed" {
@@ -260,7 +365,8 @@ mod tests {
         }
         for i in 0..500 {
             let line = g.record(i).to_string();
-            tend_core::import::ImportRecord::parse_line(&line).unwrap_or_else(|e| panic!("record {i} does not import: {e}\n{line}"));
+            tend_core::import::ImportRecord::parse_line(&line)
+                .unwrap_or_else(|e| panic!("record {i} does not import: {e}\n{line}"));
         }
         assert!(rare < 25, "rare words stay rare: {rare}");
         assert!(closed > 100, "old tickets are mostly closed: {closed}");

@@ -15,11 +15,19 @@ pub fn time(v: i64) -> DateTime<Utc> {
 }
 
 pub fn parse<T: std::str::FromStr>(s: String, what: &str) -> rusqlite::Result<T> {
-    s.parse::<T>().map_err(|_| rusqlite::Error::InvalidColumnType(0, format!("bad {what}: {s}"), rusqlite::types::Type::Text))
+    s.parse::<T>().map_err(|_| {
+        rusqlite::Error::InvalidColumnType(
+            0,
+            format!("bad {what}: {s}"),
+            rusqlite::types::Type::Text,
+        )
+    })
 }
 
 pub fn json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 pub fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -33,7 +41,13 @@ pub fn is_unique(e: &rusqlite::Error) -> bool {
 
 /// Maps a unique violation to `Conflict(msg)`, anything else to a backend error.
 pub fn unique_or(msg: impl FnOnce() -> String) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |e| if is_unique(&e) { StoreError::Conflict(msg()) } else { db(e) }
+    move |e| {
+        if is_unique(&e) {
+            StoreError::Conflict(msg())
+        } else {
+            db(e)
+        }
+    }
 }
 
 pub const TICKET_COLS: &str = "id, subject, status, priority, channel, requester_id, organization_id, assignee_id, group_id, brand_id, tags, fields, external_id, created_at, updated_at, solved_at, last_seq";
@@ -69,18 +83,35 @@ pub fn load_ticket(c: &Connection, id: i64) -> Result<Option<Ticket>> {
 }
 
 pub fn actor(kind: String, id: Option<i64>) -> Actor {
-    Actor { kind: ActorKind::parse(&kind), id }
+    Actor {
+        kind: ActorKind::parse(&kind),
+        id,
+    }
 }
 
 pub const EVENT_COLS: &str = "seq, ticket_id, actor_kind, actor_id, at, data";
 
 pub fn event_row(r: &Row) -> rusqlite::Result<Event> {
     let change: Change = json(&r.get::<_, String>(5)?)?;
-    Ok(Event { seq: r.get(0)?, ticket_id: r.get(1)?, actor: actor(r.get(2)?, r.get(3)?), at: time(r.get(4)?), kind: change.kind().to_string(), change })
+    Ok(Event {
+        seq: r.get(0)?,
+        ticket_id: r.get(1)?,
+        actor: actor(r.get(2)?, r.get(3)?),
+        at: time(r.get(4)?),
+        kind: change.kind().to_string(),
+        change,
+    })
 }
 
 /// Appends an event and queues its webhook deliveries in the same transaction.
-pub fn append_event(c: &Connection, ticket_id: i64, who: Actor, at: DateTime<Utc>, change: &Change, outbox: bool) -> Result<i64> {
+pub fn append_event(
+    c: &Connection,
+    ticket_id: i64,
+    who: Actor,
+    at: DateTime<Utc>,
+    change: &Change,
+    outbox: bool,
+) -> Result<i64> {
     c.prepare_cached("INSERT INTO events(ticket_id, kind, actor_kind, actor_id, data, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .map_err(db)?
         .execute(params![ticket_id, change.kind(), who.kind.as_str(), who.id, to_json(change), us(at)])
@@ -97,14 +128,28 @@ pub fn append_event(c: &Connection, ticket_id: i64, who: Actor, at: DateTime<Utc
         for (hook, events) in hooks {
             let events: Vec<String> = serde_json::from_str(&events).unwrap_or_default();
             if tend_store::webhook_wants(&events, change.kind()) {
-                crate::jobs::enqueue(c, tend_store::WEBHOOK_JOB, &tend_store::webhook_job_payload(hook, seq), at, tend_store::WEBHOOK_MAX_ATTEMPTS, at)?;
+                crate::jobs::enqueue(
+                    c,
+                    tend_store::WEBHOOK_JOB,
+                    &tend_store::webhook_job_payload(hook, seq),
+                    at,
+                    tend_store::WEBHOOK_MAX_ATTEMPTS,
+                    at,
+                )?;
             }
         }
     }
     Ok(seq)
 }
 
-pub fn audit(c: &Connection, who: Actor, action: &str, target: String, data: serde_json::Value, at: DateTime<Utc>) -> Result<()> {
+pub fn audit(
+    c: &Connection,
+    who: Actor,
+    action: &str,
+    target: String,
+    data: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<()> {
     c.prepare_cached("INSERT INTO audit_log(actor_kind, actor_id, action, target, data, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .map_err(db)?
         .execute(params![who.kind.as_str(), who.id, action, target, data.to_string(), us(at)])

@@ -2,7 +2,9 @@
 //! sequence numbers assigned in memory (this is the only writer), one row write per ticket.
 
 use crate::conv::{to_json, us};
-use crate::people::{customer_id_by_identity, insert_agent, insert_customer, insert_group, insert_organization};
+use crate::people::{
+    customer_id_by_identity, insert_agent, insert_customer, insert_group, insert_organization,
+};
 use crate::tickets::{insert_message, insert_ticket_row};
 use crate::{db, SqliteStore};
 use chrono::{DateTime, Utc};
@@ -54,19 +56,41 @@ impl Cache<'_> {
         if let Some(id) = self.ids.agents.get(&k) {
             return Ok(*id);
         }
-        let found: Option<i64> = self.c.prepare_cached("SELECT id FROM agents WHERE email = ?1").map_err(db)?.query_row([e.as_str()], |r| r.get(0)).optional().map_err(db)?;
+        let found: Option<i64> = self
+            .c
+            .prepare_cached("SELECT id FROM agents WHERE email = ?1")
+            .map_err(db)?
+            .query_row([e.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
         let id = match found {
             Some(id) => id,
             None => {
                 let name = e.as_str().split('@').next().unwrap_or("agent").to_string();
-                insert_agent(self.c, &NewAgent { email: e.as_str().into(), name, role: Role::Agent, password_hash: None, active: false }, self.now)?
+                insert_agent(
+                    self.c,
+                    &NewAgent {
+                        email: e.as_str().into(),
+                        name,
+                        role: Role::Agent,
+                        password_hash: None,
+                        active: false,
+                    },
+                    self.now,
+                )?
             }
         };
         self.ids.agents.insert(k, id);
         Ok(id)
     }
 
-    fn customer(&mut self, e: &Email, name: Option<&str>, language: Option<&str>, org: Option<i64>) -> Result<i64> {
+    fn customer(
+        &mut self,
+        e: &Email,
+        name: Option<&str>,
+        language: Option<&str>,
+        org: Option<i64>,
+    ) -> Result<i64> {
         let k = e.as_str().to_lowercase();
         if let Some(id) = self.ids.customers.get(&k) {
             return Ok(*id);
@@ -74,12 +98,21 @@ impl Cache<'_> {
         let id = match customer_id_by_identity(self.c, IdentityKind::Email, e.as_str())? {
             Some(id) => id,
             None => {
-                let name = name.map(str::to_string).unwrap_or_else(|| e.as_str().split('@').next().unwrap_or("customer").to_string());
+                let name = name.map(str::to_string).unwrap_or_else(|| {
+                    e.as_str()
+                        .split('@')
+                        .next()
+                        .unwrap_or("customer")
+                        .to_string()
+                });
                 let new = NewCustomer {
                     name,
                     organization_id: org,
                     language: language.map(str::to_string),
-                    identities: vec![Identity { kind: IdentityKind::Email, value: e.as_str().into() }],
+                    identities: vec![Identity {
+                        kind: IdentityKind::Email,
+                        value: e.as_str().into(),
+                    }],
                     ..Default::default()
                 };
                 insert_customer(self.c, &new, self.now)?
@@ -94,7 +127,13 @@ impl Cache<'_> {
         if let Some(id) = self.ids.groups.get(&k) {
             return Ok(*id);
         }
-        let found: Option<i64> = self.c.prepare_cached("SELECT id FROM groups WHERE name = ?1").map_err(db)?.query_row([name], |r| r.get(0)).optional().map_err(db)?;
+        let found: Option<i64> = self
+            .c
+            .prepare_cached("SELECT id FROM groups WHERE name = ?1")
+            .map_err(db)?
+            .query_row([name], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
         let id = match found {
             Some(id) => id,
             None => insert_group(self.c, name, "", self.now)?,
@@ -108,33 +147,79 @@ impl Cache<'_> {
         if let Some(id) = self.orgs.get(&k) {
             return Ok(*id);
         }
-        let found: Option<i64> = self.c.prepare_cached("SELECT id FROM organizations WHERE name = ?1").map_err(db)?.query_row([name], |r| r.get(0)).optional().map_err(db)?;
+        let found: Option<i64> = self
+            .c
+            .prepare_cached("SELECT id FROM organizations WHERE name = ?1")
+            .map_err(db)?
+            .query_row([name], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
         let id = match found {
             Some(id) => id,
-            None => insert_organization(self.c, &NewOrganization { name: name.into(), domains: vec![], notes: String::new() }, self.now)?,
+            None => insert_organization(
+                self.c,
+                &NewOrganization {
+                    name: name.into(),
+                    domains: vec![],
+                    notes: String::new(),
+                },
+                self.now,
+            )?,
         };
         self.orgs.insert(k, id);
         Ok(id)
     }
 }
 
-fn import_tx(c: &Connection, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Result<ImportOutcome> {
+fn import_tx(
+    c: &Connection,
+    batch: Vec<ImportRecord>,
+    now: DateTime<Utc>,
+) -> Result<ImportOutcome> {
     let mut out = ImportOutcome::default();
-    let mut cache = Cache { c, now, ids: Ids::default(), orgs: HashMap::new() };
+    let mut cache = Cache {
+        c,
+        now,
+        ids: Ids::default(),
+        orgs: HashMap::new(),
+    };
     let mut seen: HashSet<String> = HashSet::new();
-    let mut seq: i64 = c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0)).map_err(db)?;
+    let mut seq: i64 = c
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+        .map_err(db)?;
     for rec in batch {
-        let exists: bool = c.prepare_cached("SELECT EXISTS(SELECT 1 FROM tickets WHERE external_id = ?1)").map_err(db)?.query_row([&rec.external_id], |r| r.get(0)).map_err(db)?;
+        let exists: bool = c
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM tickets WHERE external_id = ?1)")
+            .map_err(db)?
+            .query_row([&rec.external_id], |r| r.get(0))
+            .map_err(db)?;
         if exists || !seen.insert(rec.external_id.clone()) {
             out.skipped += 1;
             continue;
         }
-        let org = rec.organization.as_deref().map(|o| cache.organization(o)).transpose()?;
+        let org = rec
+            .organization
+            .as_deref()
+            .map(|o| cache.organization(o))
+            .transpose()?;
         cache.ids.organization = org;
-        cache.ids.requester = cache.customer(&rec.requester.email, rec.requester.name.as_deref(), rec.requester.language.as_deref(), org)?;
+        cache.ids.requester = cache.customer(
+            &rec.requester.email,
+            rec.requester.name.as_deref(),
+            rec.requester.language.as_deref(),
+            org,
+        )?;
         // The ticket's organization is its requester's (an existing customer may have another).
-        cache.ids.organization = c.prepare_cached("SELECT organization_id FROM customers WHERE id = ?1").map_err(db)?.query_row([cache.ids.requester], |r| r.get(0)).map_err(db)?;
-        for e in rec.assignee.iter().chain(rec.history.iter().flat_map(|s| s.by.iter().chain(s.assignee.iter()))) {
+        cache.ids.organization = c
+            .prepare_cached("SELECT organization_id FROM customers WHERE id = ?1")
+            .map_err(db)?
+            .query_row([cache.ids.requester], |r| r.get(0))
+            .map_err(db)?;
+        for e in rec.assignee.iter().chain(
+            rec.history
+                .iter()
+                .flat_map(|s| s.by.iter().chain(s.assignee.iter())),
+        ) {
             cache.agent(e)?;
         }
         for m in &rec.messages {
@@ -144,7 +229,11 @@ fn import_tx(c: &Connection, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Re
                 cache.customer(&m.author, None, None, None)?;
             }
         }
-        for g in rec.group.iter().chain(rec.history.iter().flat_map(|s| s.group.iter())) {
+        for g in rec
+            .group
+            .iter()
+            .chain(rec.history.iter().flat_map(|s| s.group.iter()))
+        {
             cache.group(g)?;
         }
         let p = plan(&rec, &cache.ids);
@@ -170,11 +259,40 @@ fn import_tx(c: &Connection, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Re
         for ((at, who, step), s) in p.steps.iter().zip(step_seqs) {
             match step {
                 Step::Change(ch) => insert_event(c, s, id, *who, *at, ch)?,
-                Step::Message { index, author, public } => {
+                Step::Message {
+                    index,
+                    author,
+                    public,
+                } => {
                     let m = &rec.messages[*index];
-                    let html = m.html.as_deref().map(tend_core::html::sanitize).unwrap_or_else(|| tend_core::html::text_to_html(&m.body));
-                    let msg = insert_message(c, id, *author, &NewMessage { public: *public, body_text: m.body.clone(), body_html: html, attachments: vec![] }, *at)?;
-                    insert_event(c, s, id, *author, *at, &tend_core::Change::MessageAdded { message_id: msg.id, public: *public })?;
+                    let html = m
+                        .html
+                        .as_deref()
+                        .map(tend_core::html::sanitize)
+                        .unwrap_or_else(|| tend_core::html::text_to_html(&m.body));
+                    let msg = insert_message(
+                        c,
+                        id,
+                        *author,
+                        &NewMessage {
+                            public: *public,
+                            body_text: m.body.clone(),
+                            body_html: html,
+                            attachments: vec![],
+                        },
+                        *at,
+                    )?;
+                    insert_event(
+                        c,
+                        s,
+                        id,
+                        *author,
+                        *at,
+                        &tend_core::Change::MessageAdded {
+                            message_id: msg.id,
+                            public: *public,
+                        },
+                    )?;
                 }
             }
         }
@@ -183,7 +301,14 @@ fn import_tx(c: &Connection, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Re
     Ok(out)
 }
 
-fn insert_event(c: &Connection, seq: i64, ticket_id: i64, who: tend_core::Actor, at: DateTime<Utc>, ch: &tend_core::Change) -> Result<()> {
+fn insert_event(
+    c: &Connection,
+    seq: i64,
+    ticket_id: i64,
+    who: tend_core::Actor,
+    at: DateTime<Utc>,
+    ch: &tend_core::Change,
+) -> Result<()> {
     c.prepare_cached("INSERT INTO events(seq, ticket_id, kind, actor_kind, actor_id, data, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         .map_err(db)?
         .execute(params![seq, ticket_id, ch.kind(), who.kind.as_str(), who.id, to_json(ch), us(at)])
@@ -192,7 +317,11 @@ fn insert_event(c: &Connection, seq: i64, ticket_id: i64, who: tend_core::Actor,
 }
 
 impl SqliteStore {
-    pub(crate) async fn import_impl(&self, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Result<ImportOutcome> {
+    pub(crate) async fn import_impl(
+        &self,
+        batch: Vec<ImportRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<ImportOutcome> {
         self.write(move |c| import_tx(c, batch, now)).await
     }
 }

@@ -6,7 +6,14 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, Row};
 use tend_store::{Job, JobState, NewJob, Result, Stats, StoreError};
 
-pub fn enqueue(c: &Connection, kind: &str, payload: &serde_json::Value, run_at: DateTime<Utc>, max_attempts: i32, now: DateTime<Utc>) -> Result<i64> {
+pub fn enqueue(
+    c: &Connection,
+    kind: &str,
+    payload: &serde_json::Value,
+    run_at: DateTime<Utc>,
+    max_attempts: i32,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     c.prepare_cached("INSERT INTO jobs(kind, payload, state, run_at, max_attempts, updated_at) VALUES (?1, ?2, 'queued', ?3, ?4, ?5)")
         .map_err(db)?
         .execute(params![kind, payload.to_string(), us(run_at), max_attempts, us(now)])
@@ -31,10 +38,26 @@ fn job_row(r: &Row) -> rusqlite::Result<Job> {
 
 impl SqliteStore {
     pub(crate) async fn enqueue_job_impl(&self, job: NewJob) -> Result<i64> {
-        self.write(move |c| enqueue(c, &job.kind, &job.payload, job.run_at, job.max_attempts, job.run_at)).await
+        self.write(move |c| {
+            enqueue(
+                c,
+                &job.kind,
+                &job.payload,
+                job.run_at,
+                job.max_attempts,
+                job.run_at,
+            )
+        })
+        .await
     }
 
-    pub(crate) async fn lease_jobs_impl(&self, worker: String, now: DateTime<Utc>, lease: chrono::Duration, max: i64) -> Result<Vec<Job>> {
+    pub(crate) async fn lease_jobs_impl(
+        &self,
+        worker: String,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        max: i64,
+    ) -> Result<Vec<Job>> {
         self.write(move |c| {
             let due: Vec<Job> = c
                 .prepare_cached(&format!("SELECT {JOB_COLS} FROM jobs WHERE state = 'queued' AND run_at <= ?1 AND (locked_until IS NULL OR locked_until <= ?1) ORDER BY run_at, id LIMIT ?2"))
@@ -79,7 +102,13 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn fail_job_impl(&self, id: i64, worker: String, error: String, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+    pub(crate) async fn fail_job_impl(
+        &self,
+        id: i64,
+        worker: String,
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         self.write(move |c| {
             let error: String = error.chars().take(2000).collect();
             let n = match retry_at {
@@ -103,12 +132,14 @@ impl SqliteStore {
 
     pub(crate) async fn list_jobs_impl(&self, state: JobState, limit: i64) -> Result<Vec<Job>> {
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {JOB_COLS} FROM jobs WHERE state = ?1 ORDER BY id DESC LIMIT ?2"))
-                .map_err(db)?
-                .query_map(params![state.as_str(), limit], job_row)
-                .map_err(db)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(db)
+            c.prepare_cached(&format!(
+                "SELECT {JOB_COLS} FROM jobs WHERE state = ?1 ORDER BY id DESC LIMIT ?2"
+            ))
+            .map_err(db)?
+            .query_map(params![state.as_str(), limit], job_row)
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)
         })
         .await
     }

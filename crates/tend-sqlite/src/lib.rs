@@ -50,10 +50,13 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let c = Connection::open_with_flags(path, flags).map_err(db)?;
-    c.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db)?;
     c.execute_batch(if read_only {
         "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"
     } else {
@@ -66,12 +69,24 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection> {
 
 fn migrate(c: &mut Connection) -> Result<()> {
     c.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)").map_err(db)?;
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
+    let tx = c
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
     for (version, sql) in MIGRATIONS {
-        let done: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0)).map_err(db)?;
+        let done: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [version],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
         if !done {
             tx.execute_batch(sql).map_err(db)?;
-            tx.execute("INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)", rusqlite::params![version, chrono::Utc::now().timestamp_micros()]).map_err(db)?;
+            tx.execute(
+                "INSERT INTO schema_migrations(version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![version, chrono::Utc::now().timestamp_micros()],
+            )
+            .map_err(db)?;
         }
     }
     tx.commit().map_err(db)
@@ -83,13 +98,17 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Backend(format!("cannot create {}: {e}", dir.display()))
+                })?;
             }
         }
         let mut w = open_conn(&path, false)?;
         migrate(&mut w)?;
         let readers_n = 4;
-        let readers = (0..readers_n).map(|_| open_conn(&path, true)).collect::<Result<Vec<_>>>()?;
+        let readers = (0..readers_n)
+            .map(|_| open_conn(&path, true))
+            .collect::<Result<Vec<_>>>()?;
         let (tx, rx) = mpsc::channel::<WriteJob>();
         let handle = std::thread::Builder::new()
             .name("tend-sqlite-writer".into())
@@ -112,21 +131,36 @@ impl SqliteStore {
 
     /// Stops accepting writes and waits for the writer to finish what it has.
     pub fn close(&self) {
-        self.inner.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(h) = self.inner.writer_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        self.inner
+            .writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(h) = self
+            .inner
+            .writer_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             let _ = h.join();
         }
     }
 
     /// Runs `f` in the next group commit; returns once that commit is durable.
-    pub(crate) async fn write<R: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<R> + Send + 'static) -> Result<R> {
+    pub(crate) async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
         let (tx, rx) = oneshot::channel::<Result<R>>();
         let job: WriteJob = Box::new(move |conn| {
             let res = match conn {
                 None => Err(StoreError::Backend("could not start a transaction".into())),
                 Some(conn) => match std::panic::catch_unwind(AssertUnwindSafe(|| f(conn))) {
                     Ok(r) => r,
-                    Err(_) => Err(StoreError::Backend("a write panicked; it was rolled back".into())),
+                    Err(_) => Err(StoreError::Backend(
+                        "a write panicked; it was rolled back".into(),
+                    )),
                 },
             };
             let ok = res.is_ok();
@@ -137,20 +171,43 @@ impl SqliteStore {
         });
         {
             let guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-            let sender = guard.as_ref().ok_or_else(|| StoreError::Backend("store is closed".into()))?;
-            sender.send(job).map_err(|_| StoreError::Backend("writer stopped".into()))?;
+            let sender = guard
+                .as_ref()
+                .ok_or_else(|| StoreError::Backend("store is closed".into()))?;
+            sender
+                .send(job)
+                .map_err(|_| StoreError::Backend("writer stopped".into()))?;
         }
-        rx.await.map_err(|_| StoreError::Backend("writer stopped".into()))?
+        rx.await
+            .map_err(|_| StoreError::Backend("writer stopped".into()))?
     }
 
     /// Runs `f` on a pooled read-only connection.
-    pub(crate) async fn read<R: Send + 'static>(&self, f: impl FnOnce(&Connection) -> Result<R> + Send + 'static) -> Result<R> {
-        let _permit = self.inner.permits.acquire().await.map_err(|_| StoreError::Backend("store is closed".into()))?;
+    pub(crate) async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Backend("store is closed".into()))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop().ok_or_else(|| StoreError::Backend("no reader".into()))?;
-            let res = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn))).unwrap_or_else(|_| Err(StoreError::Backend("a read panicked".into())));
-            inner.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            let conn = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+                .ok_or_else(|| StoreError::Backend("no reader".into()))?;
+            let res = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn)))
+                .unwrap_or_else(|_| Err(StoreError::Backend("a read panicked".into())));
+            inner
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
             res
         })
         .await
@@ -219,12 +276,19 @@ impl Store for SqliteStore {
         "sqlite"
     }
     async fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db)).await
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
+            .await
     }
     async fn create_agent(&self, new: NewAgent, actor: Actor, now: DateTime<Utc>) -> Result<Agent> {
         self.create_agent_impl(new, actor, now).await
     }
-    async fn update_agent(&self, id: i64, up: AgentUpdate, actor: Actor, now: DateTime<Utc>) -> Result<Agent> {
+    async fn update_agent(
+        &self,
+        id: i64,
+        up: AgentUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Agent> {
         self.update_agent_impl(id, up, actor, now).await
     }
     async fn get_agent(&self, id: i64) -> Result<Agent> {
@@ -248,11 +312,26 @@ impl Store for SqliteStore {
     async fn list_groups(&self) -> Result<Vec<Group>> {
         self.list_groups_impl().await
     }
-    async fn set_group_members(&self, group_id: i64, agent_ids: Vec<i64>, actor: Actor, now: DateTime<Utc>) -> Result<Group> {
-        self.set_group_members_impl(group_id, agent_ids, actor, now).await
+    async fn set_group_members(
+        &self,
+        group_id: i64,
+        agent_ids: Vec<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Group> {
+        self.set_group_members_impl(group_id, agent_ids, actor, now)
+            .await
     }
-    async fn create_token(&self, agent_id: i64, name: String, token_hash: Vec<u8>, actor: Actor, now: DateTime<Utc>) -> Result<TokenInfo> {
-        self.create_token_impl(agent_id, name, token_hash, actor, now).await
+    async fn create_token(
+        &self,
+        agent_id: i64,
+        name: String,
+        token_hash: Vec<u8>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TokenInfo> {
+        self.create_token_impl(agent_id, name, token_hash, actor, now)
+            .await
     }
     async fn viewer_by_token(&self, token_hash: &[u8]) -> Result<Option<Viewer>> {
         self.viewer_by_token_impl(token_hash.to_vec()).await
@@ -260,10 +339,19 @@ impl Store for SqliteStore {
     async fn viewer(&self, agent_id: i64) -> Result<Viewer> {
         self.viewer_impl(agent_id).await
     }
-    async fn create_organization(&self, new: NewOrganization, now: DateTime<Utc>) -> Result<Organization> {
+    async fn create_organization(
+        &self,
+        new: NewOrganization,
+        now: DateTime<Utc>,
+    ) -> Result<Organization> {
         self.create_organization_impl(new, now).await
     }
-    async fn update_organization(&self, id: i64, up: OrganizationUpdate, now: DateTime<Utc>) -> Result<Organization> {
+    async fn update_organization(
+        &self,
+        id: i64,
+        up: OrganizationUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Organization> {
         self.update_organization_impl(id, up, now).await
     }
     async fn get_organization(&self, id: i64) -> Result<Organization> {
@@ -275,28 +363,54 @@ impl Store for SqliteStore {
     async fn create_customer(&self, new: NewCustomer, now: DateTime<Utc>) -> Result<Customer> {
         self.create_customer_impl(new, now).await
     }
-    async fn update_customer(&self, id: i64, up: CustomerUpdate, now: DateTime<Utc>) -> Result<Customer> {
+    async fn update_customer(
+        &self,
+        id: i64,
+        up: CustomerUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Customer> {
         self.update_customer_impl(id, up, now).await
     }
     async fn get_customer(&self, id: i64) -> Result<Customer> {
         self.get_customer_impl(id).await
     }
-    async fn customer_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<Customer>> {
-        self.customer_by_identity_impl(kind, value.to_string()).await
+    async fn customer_by_identity(
+        &self,
+        kind: IdentityKind,
+        value: &str,
+    ) -> Result<Option<Customer>> {
+        self.customer_by_identity_impl(kind, value.to_string())
+            .await
     }
     async fn list_customers(&self, q: CustomerQuery) -> Result<Page<Customer>> {
         self.list_customers_impl(q).await
     }
-    async fn customer_timeline(&self, customer_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>> {
-        self.customer_timeline_impl(customer_id, viewer.clone(), page).await
+    async fn customer_timeline(
+        &self,
+        customer_id: i64,
+        viewer: &Viewer,
+        page: PageRequest,
+    ) -> Result<Page<Event>> {
+        self.customer_timeline_impl(customer_id, viewer.clone(), page)
+            .await
     }
-    async fn create_field_def(&self, new: NewFieldDef, actor: Actor, now: DateTime<Utc>) -> Result<FieldDef> {
+    async fn create_field_def(
+        &self,
+        new: NewFieldDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<FieldDef> {
         self.create_field_def_impl(new, actor, now).await
     }
     async fn list_field_defs(&self) -> Result<Vec<FieldDef>> {
         self.list_field_defs_impl().await
     }
-    async fn create_ticket(&self, new: NewTicket, actor: Actor, now: DateTime<Utc>) -> Result<Created<Ticket>> {
+    async fn create_ticket(
+        &self,
+        new: NewTicket,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Created<Ticket>> {
         self.create_ticket_impl(new, actor, now).await
     }
     async fn get_ticket(&self, id: i64, viewer: &Viewer) -> Result<Ticket> {
@@ -305,17 +419,39 @@ impl Store for SqliteStore {
     async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>> {
         self.list_tickets_impl(q.clone(), viewer.clone()).await
     }
-    async fn update_ticket(&self, id: i64, patch: Patch, viewer: &Viewer, actor: Actor, now: DateTime<Utc>) -> Result<Ticket> {
-        self.update_ticket_impl(id, patch, viewer.clone(), actor, now).await
+    async fn update_ticket(
+        &self,
+        id: i64,
+        patch: Patch,
+        viewer: &Viewer,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket> {
+        self.update_ticket_impl(id, patch, viewer.clone(), actor, now)
+            .await
     }
-    async fn add_message(&self, ticket_id: i64, new: NewMessage, viewer: &Viewer, actor: Actor, now: DateTime<Utc>) -> Result<Message> {
-        self.add_message_impl(ticket_id, new, viewer.clone(), actor, now).await
+    async fn add_message(
+        &self,
+        ticket_id: i64,
+        new: NewMessage,
+        viewer: &Viewer,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Message> {
+        self.add_message_impl(ticket_id, new, viewer.clone(), actor, now)
+            .await
     }
     async fn list_messages(&self, ticket_id: i64, viewer: &Viewer) -> Result<Vec<Message>> {
         self.list_messages_impl(ticket_id, viewer.clone()).await
     }
-    async fn ticket_events(&self, ticket_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>> {
-        self.ticket_events_impl(ticket_id, viewer.clone(), page).await
+    async fn ticket_events(
+        &self,
+        ticket_id: i64,
+        viewer: &Viewer,
+        page: PageRequest,
+    ) -> Result<Page<Event>> {
+        self.ticket_events_impl(ticket_id, viewer.clone(), page)
+            .await
     }
     async fn get_attachment(&self, id: i64, viewer: &Viewer) -> Result<(Attachment, Vec<u8>)> {
         self.get_attachment_impl(id, viewer.clone()).await
@@ -329,7 +465,12 @@ impl Store for SqliteStore {
     async fn import(&self, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Result<ImportOutcome> {
         self.import_impl(batch, now).await
     }
-    async fn create_webhook(&self, new: NewWebhook, actor: Actor, now: DateTime<Utc>) -> Result<Webhook> {
+    async fn create_webhook(
+        &self,
+        new: NewWebhook,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook> {
         self.create_webhook_impl(new, actor, now).await
     }
     async fn list_webhooks(&self) -> Result<Vec<Webhook>> {
@@ -347,14 +488,28 @@ impl Store for SqliteStore {
     async fn enqueue_job(&self, job: NewJob) -> Result<i64> {
         self.enqueue_job_impl(job).await
     }
-    async fn lease_jobs(&self, worker: &str, now: DateTime<Utc>, lease: chrono::Duration, max: i64) -> Result<Vec<Job>> {
-        self.lease_jobs_impl(worker.to_string(), now, lease, max).await
+    async fn lease_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        max: i64,
+    ) -> Result<Vec<Job>> {
+        self.lease_jobs_impl(worker.to_string(), now, lease, max)
+            .await
     }
     async fn complete_job(&self, id: i64, worker: &str) -> Result<()> {
         self.complete_job_impl(id, worker.to_string()).await
     }
-    async fn fail_job(&self, id: i64, worker: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
-        self.fail_job_impl(id, worker.to_string(), error.to_string(), retry_at).await
+    async fn fail_job(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.fail_job_impl(id, worker.to_string(), error.to_string(), retry_at)
+            .await
     }
     async fn list_jobs(&self, state: JobState, limit: i64) -> Result<Vec<Job>> {
         self.list_jobs_impl(state, limit).await

@@ -11,7 +11,15 @@ use tend_store::*;
 const AGENT_COLS: &str = "id, email, name, role, active, created_at";
 
 fn agent_row(r: &Row) -> rusqlite::Result<Agent> {
-    Ok(Agent { id: r.get(0)?, email: r.get(1)?, name: r.get(2)?, role: parse(r.get(3)?, "role")?, active: r.get(4)?, group_ids: vec![], created_at: time(r.get(5)?) })
+    Ok(Agent {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        name: r.get(2)?,
+        role: parse(r.get(3)?, "role")?,
+        active: r.get(4)?,
+        group_ids: vec![],
+        created_at: time(r.get(5)?),
+    })
 }
 
 fn agent_groups(c: &Connection, id: i64) -> Result<Vec<i64>> {
@@ -39,7 +47,15 @@ fn load_group(c: &Connection, id: i64) -> Result<Group> {
     let mut g = c
         .prepare_cached("SELECT id, name, description, created_at FROM groups WHERE id = ?1")
         .map_err(db)?
-        .query_row([id], |r| Ok(Group { id: r.get(0)?, name: r.get(1)?, description: r.get(2)?, member_ids: vec![], created_at: time(r.get(3)?) }))
+        .query_row([id], |r| {
+            Ok(Group {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                description: r.get(2)?,
+                member_ids: vec![],
+                created_at: time(r.get(3)?),
+            })
+        })
         .optional()
         .map_err(db)?
         .ok_or(StoreError::NotFound("group"))?;
@@ -61,7 +77,12 @@ pub fn insert_agent(c: &Connection, new: &NewAgent, now: DateTime<Utc>) -> Resul
     Ok(c.last_insert_rowid())
 }
 
-pub fn insert_group(c: &Connection, name: &str, description: &str, now: DateTime<Utc>) -> Result<i64> {
+pub fn insert_group(
+    c: &Connection,
+    name: &str,
+    description: &str,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     c.prepare_cached("INSERT INTO groups(name, description, created_at) VALUES (?1, ?2, ?3)")
         .map_err(db)?
         .execute(params![name, description, us(now)])
@@ -69,7 +90,11 @@ pub fn insert_group(c: &Connection, name: &str, description: &str, now: DateTime
     Ok(c.last_insert_rowid())
 }
 
-pub fn insert_organization(c: &Connection, new: &NewOrganization, now: DateTime<Utc>) -> Result<i64> {
+pub fn insert_organization(
+    c: &Connection,
+    new: &NewOrganization,
+    now: DateTime<Utc>,
+) -> Result<i64> {
     c.prepare_cached("INSERT INTO organizations(name, domains, notes, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)")
         .map_err(db)?
         .execute(params![new.name, to_json(&new.domains), new.notes, us(now)])
@@ -78,23 +103,39 @@ pub fn insert_organization(c: &Connection, new: &NewOrganization, now: DateTime<
 }
 
 fn org_row(r: &Row) -> rusqlite::Result<Organization> {
-    Ok(Organization { id: r.get(0)?, name: r.get(1)?, domains: json(&r.get::<_, String>(2)?)?, notes: r.get(3)?, created_at: time(r.get(4)?), updated_at: time(r.get(5)?) })
+    Ok(Organization {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        domains: json(&r.get::<_, String>(2)?)?,
+        notes: r.get(3)?,
+        created_at: time(r.get(4)?),
+        updated_at: time(r.get(5)?),
+    })
 }
 
 fn load_org(c: &Connection, id: i64) -> Result<Organization> {
-    c.prepare_cached("SELECT id, name, domains, notes, created_at, updated_at FROM organizations WHERE id = ?1")
-        .map_err(db)?
-        .query_row([id], org_row)
-        .optional()
-        .map_err(db)?
-        .ok_or(StoreError::NotFound("organization"))
+    c.prepare_cached(
+        "SELECT id, name, domains, notes, created_at, updated_at FROM organizations WHERE id = ?1",
+    )
+    .map_err(db)?
+    .query_row([id], org_row)
+    .optional()
+    .map_err(db)?
+    .ok_or(StoreError::NotFound("organization"))
 }
 
 pub fn check_org(c: &Connection, id: Option<i64>) -> Result<()> {
     if let Some(id) = id {
-        let n: i64 = c.prepare_cached("SELECT COUNT(*) FROM organizations WHERE id = ?1").map_err(db)?.query_row([id], |r| r.get(0)).map_err(db)?;
+        let n: i64 = c
+            .prepare_cached("SELECT COUNT(*) FROM organizations WHERE id = ?1")
+            .map_err(db)?
+            .query_row([id], |r| r.get(0))
+            .map_err(db)?;
         if n == 0 {
-            return Err(StoreError::invalid("organization_id", format!("no organization {id}")));
+            return Err(StoreError::invalid(
+                "organization_id",
+                format!("no organization {id}"),
+            ));
         }
     }
     Ok(())
@@ -102,19 +143,27 @@ pub fn check_org(c: &Connection, id: Option<i64>) -> Result<()> {
 
 pub fn add_identity(c: &Connection, customer_id: i64, idt: &Identity) -> Result<()> {
     let owner: Option<i64> = c
-        .prepare_cached("SELECT customer_id FROM customer_identities WHERE kind = ?1 AND value = ?2")
+        .prepare_cached(
+            "SELECT customer_id FROM customer_identities WHERE kind = ?1 AND value = ?2",
+        )
         .map_err(db)?
         .query_row(params![idt.kind.as_str(), idt.value], |r| r.get(0))
         .optional()
         .map_err(db)?;
     match owner {
         Some(o) if o == customer_id => Ok(()),
-        Some(o) => Err(StoreError::Conflict(format!("identity {}:{} belongs to customer {o}", idt.kind.as_str(), idt.value))),
+        Some(o) => Err(StoreError::Conflict(format!(
+            "identity {}:{} belongs to customer {o}",
+            idt.kind.as_str(),
+            idt.value
+        ))),
         None => {
-            c.prepare_cached("INSERT INTO customer_identities(customer_id, kind, value) VALUES (?1, ?2, ?3)")
-                .map_err(db)?
-                .execute(params![customer_id, idt.kind.as_str(), idt.value])
-                .map_err(db)?;
+            c.prepare_cached(
+                "INSERT INTO customer_identities(customer_id, kind, value) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(db)?
+            .execute(params![customer_id, idt.kind.as_str(), idt.value])
+            .map_err(db)?;
             Ok(())
         }
     }
@@ -133,7 +182,11 @@ pub fn insert_customer(c: &Connection, new: &NewCustomer, now: DateTime<Utc>) ->
     Ok(id)
 }
 
-pub fn customer_id_by_identity(c: &Connection, kind: IdentityKind, value: &str) -> Result<Option<i64>> {
+pub fn customer_id_by_identity(
+    c: &Connection,
+    kind: IdentityKind,
+    value: &str,
+) -> Result<Option<i64>> {
     c.prepare_cached("SELECT customer_id FROM customer_identities WHERE kind = ?1 AND value = ?2")
         .map_err(db)?
         .query_row(params![kind.as_str(), value], |r| r.get(0))
@@ -141,7 +194,8 @@ pub fn customer_id_by_identity(c: &Connection, kind: IdentityKind, value: &str) 
         .map_err(db)
 }
 
-const CUSTOMER_COLS: &str = "id, name, organization_id, language, time_zone, notes, created_at, updated_at";
+const CUSTOMER_COLS: &str =
+    "id, name, organization_id, language, time_zone, notes, created_at, updated_at";
 
 fn customer_row(r: &Row) -> rusqlite::Result<Customer> {
     Ok(Customer {
@@ -159,9 +213,16 @@ fn customer_row(r: &Row) -> rusqlite::Result<Customer> {
 
 fn with_identities(c: &Connection, mut cu: Customer) -> Result<Customer> {
     cu.identities = c
-        .prepare_cached("SELECT kind, value FROM customer_identities WHERE customer_id = ?1 ORDER BY id")
+        .prepare_cached(
+            "SELECT kind, value FROM customer_identities WHERE customer_id = ?1 ORDER BY id",
+        )
         .map_err(db)?
-        .query_map([cu.id], |r| Ok(Identity { kind: IdentityKind::parse(&r.get::<_, String>(0)?), value: r.get(1)? }))
+        .query_map([cu.id], |r| {
+            Ok(Identity {
+                kind: IdentityKind::parse(&r.get::<_, String>(0)?),
+                value: r.get(1)?,
+            })
+        })
         .map_err(db)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db)?;
@@ -170,7 +231,9 @@ fn with_identities(c: &Connection, mut cu: Customer) -> Result<Customer> {
 
 pub fn load_customer(c: &Connection, id: i64) -> Result<Customer> {
     let cu = c
-        .prepare_cached(&format!("SELECT {CUSTOMER_COLS} FROM customers WHERE id = ?1"))
+        .prepare_cached(&format!(
+            "SELECT {CUSTOMER_COLS} FROM customers WHERE id = ?1"
+        ))
         .map_err(db)?
         .query_row([id], customer_row)
         .optional()
@@ -180,20 +243,36 @@ pub fn load_customer(c: &Connection, id: i64) -> Result<Customer> {
 }
 
 fn field_row(r: &Row) -> rusqlite::Result<FieldDef> {
-    Ok(FieldDef { id: r.get(0)?, key: r.get(1)?, label: r.get(2)?, field_type: parse(r.get(3)?, "field type")?, options: json(&r.get::<_, String>(4)?)?, created_at: time(r.get(5)?) })
+    Ok(FieldDef {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        label: r.get(2)?,
+        field_type: parse(r.get(3)?, "field type")?,
+        options: json(&r.get::<_, String>(4)?)?,
+        created_at: time(r.get(5)?),
+    })
 }
 
 fn webhook_row(r: &Row) -> rusqlite::Result<Webhook> {
-    Ok(Webhook { id: r.get(0)?, url: r.get(1)?, events: json(&r.get::<_, String>(2)?)?, secret: r.get(3)?, active: r.get(4)?, created_at: time(r.get(5)?) })
+    Ok(Webhook {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        events: json(&r.get::<_, String>(2)?)?,
+        secret: r.get(3)?,
+        active: r.get(4)?,
+        created_at: time(r.get(5)?),
+    })
 }
 
 fn load_webhook(c: &Connection, id: i64) -> Result<Webhook> {
-    c.prepare_cached("SELECT id, url, events, secret, active, created_at FROM webhooks WHERE id = ?1")
-        .map_err(db)?
-        .query_row([id], webhook_row)
-        .optional()
-        .map_err(db)?
-        .ok_or(StoreError::NotFound("webhook"))
+    c.prepare_cached(
+        "SELECT id, url, events, secret, active, created_at FROM webhooks WHERE id = ?1",
+    )
+    .map_err(db)?
+    .query_row([id], webhook_row)
+    .optional()
+    .map_err(db)?
+    .ok_or(StoreError::NotFound("webhook"))
 }
 
 fn page_by_id<T>(items: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Page<T> {
@@ -201,16 +280,34 @@ fn page_by_id<T>(items: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Page<T> {
 }
 
 impl SqliteStore {
-    pub(crate) async fn create_agent_impl(&self, new: NewAgent, by: Actor, now: DateTime<Utc>) -> Result<Agent> {
+    pub(crate) async fn create_agent_impl(
+        &self,
+        new: NewAgent,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Agent> {
         self.write(move |c| {
             let id = insert_agent(c, &new, now)?;
-            audit(c, by, "agent.created", format!("agent:{id}"), json!({"email": new.email, "name": new.name, "role": new.role}), now)?;
+            audit(
+                c,
+                by,
+                "agent.created",
+                format!("agent:{id}"),
+                json!({"email": new.email, "name": new.name, "role": new.role}),
+                now,
+            )?;
             load_agent(c, id)
         })
         .await
     }
 
-    pub(crate) async fn update_agent_impl(&self, id: i64, up: AgentUpdate, by: Actor, now: DateTime<Utc>) -> Result<Agent> {
+    pub(crate) async fn update_agent_impl(
+        &self,
+        id: i64,
+        up: AgentUpdate,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Agent> {
         self.write(move |c| {
             load_agent(c, id)?;
             if let Some(n) = &up.name {
@@ -237,7 +334,12 @@ impl SqliteStore {
 
     pub(crate) async fn agent_by_email_impl(&self, email: String) -> Result<Option<Agent>> {
         self.read(move |c| {
-            let id: Option<i64> = c.prepare_cached("SELECT id FROM agents WHERE email = ?1").map_err(db)?.query_row([&email], |r| r.get(0)).optional().map_err(db)?;
+            let id: Option<i64> = c
+                .prepare_cached("SELECT id FROM agents WHERE email = ?1")
+                .map_err(db)?
+                .query_row([&email], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
             id.map(|id| load_agent(c, id)).transpose()
         })
         .await
@@ -257,16 +359,34 @@ impl SqliteStore {
 
     pub(crate) async fn list_agents_impl(&self) -> Result<Vec<Agent>> {
         self.read(|c| {
-            let ids: Vec<i64> = c.prepare_cached("SELECT id FROM agents ORDER BY id").map_err(db)?.query_map([], |r| r.get(0)).map_err(db)?.collect::<rusqlite::Result<_>>().map_err(db)?;
+            let ids: Vec<i64> = c
+                .prepare_cached("SELECT id FROM agents ORDER BY id")
+                .map_err(db)?
+                .query_map([], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
             ids.into_iter().map(|id| load_agent(c, id)).collect()
         })
         .await
     }
 
-    pub(crate) async fn create_group_impl(&self, new: NewGroup, by: Actor, now: DateTime<Utc>) -> Result<Group> {
+    pub(crate) async fn create_group_impl(
+        &self,
+        new: NewGroup,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Group> {
         self.write(move |c| {
             let id = insert_group(c, &new.name, &new.description, now)?;
-            audit(c, by, "group.created", format!("group:{id}"), json!({"name": new.name}), now)?;
+            audit(
+                c,
+                by,
+                "group.created",
+                format!("group:{id}"),
+                json!({"name": new.name}),
+                now,
+            )?;
             load_group(c, id)
         })
         .await
@@ -278,13 +398,25 @@ impl SqliteStore {
 
     pub(crate) async fn list_groups_impl(&self) -> Result<Vec<Group>> {
         self.read(|c| {
-            let ids: Vec<i64> = c.prepare_cached("SELECT id FROM groups ORDER BY name").map_err(db)?.query_map([], |r| r.get(0)).map_err(db)?.collect::<rusqlite::Result<_>>().map_err(db)?;
+            let ids: Vec<i64> = c
+                .prepare_cached("SELECT id FROM groups ORDER BY name")
+                .map_err(db)?
+                .query_map([], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
             ids.into_iter().map(|id| load_group(c, id)).collect()
         })
         .await
     }
 
-    pub(crate) async fn set_group_members_impl(&self, group_id: i64, mut agent_ids: Vec<i64>, by: Actor, now: DateTime<Utc>) -> Result<Group> {
+    pub(crate) async fn set_group_members_impl(
+        &self,
+        group_id: i64,
+        mut agent_ids: Vec<i64>,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Group> {
         self.write(move |c| {
             load_group(c, group_id)?;
             agent_ids.sort();
@@ -294,17 +426,36 @@ impl SqliteStore {
                     return Err(StoreError::invalid("agent_ids", format!("no agent {a}")));
                 }
             }
-            c.execute("DELETE FROM group_members WHERE group_id = ?1", [group_id]).map_err(db)?;
+            c.execute("DELETE FROM group_members WHERE group_id = ?1", [group_id])
+                .map_err(db)?;
             for a in &agent_ids {
-                c.execute("INSERT INTO group_members(group_id, agent_id) VALUES (?1, ?2)", params![group_id, a]).map_err(db)?;
+                c.execute(
+                    "INSERT INTO group_members(group_id, agent_id) VALUES (?1, ?2)",
+                    params![group_id, a],
+                )
+                .map_err(db)?;
             }
-            audit(c, by, "group.members_set", format!("group:{group_id}"), json!({"agent_ids": agent_ids}), now)?;
+            audit(
+                c,
+                by,
+                "group.members_set",
+                format!("group:{group_id}"),
+                json!({"agent_ids": agent_ids}),
+                now,
+            )?;
             load_group(c, group_id)
         })
         .await
     }
 
-    pub(crate) async fn create_token_impl(&self, agent_id: i64, name: String, hash: Vec<u8>, by: Actor, now: DateTime<Utc>) -> Result<TokenInfo> {
+    pub(crate) async fn create_token_impl(
+        &self,
+        agent_id: i64,
+        name: String,
+        hash: Vec<u8>,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TokenInfo> {
         self.write(move |c| {
             load_agent(c, agent_id)?;
             c.execute("INSERT INTO api_tokens(agent_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)", params![agent_id, name, hash, us(now)]).map_err(db)?;
@@ -334,12 +485,20 @@ impl SqliteStore {
     pub(crate) async fn viewer_impl(&self, agent_id: i64) -> Result<Viewer> {
         self.read(move |c| {
             let a = load_agent(c, agent_id)?;
-            Ok(Viewer { agent_id, role: a.role, group_ids: a.group_ids })
+            Ok(Viewer {
+                agent_id,
+                role: a.role,
+                group_ids: a.group_ids,
+            })
         })
         .await
     }
 
-    pub(crate) async fn create_organization_impl(&self, new: NewOrganization, now: DateTime<Utc>) -> Result<Organization> {
+    pub(crate) async fn create_organization_impl(
+        &self,
+        new: NewOrganization,
+        now: DateTime<Utc>,
+    ) -> Result<Organization> {
         self.write(move |c| {
             let id = insert_organization(c, &new, now)?;
             load_org(c, id)
@@ -347,7 +506,12 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn update_organization_impl(&self, id: i64, up: OrganizationUpdate, now: DateTime<Utc>) -> Result<Organization> {
+    pub(crate) async fn update_organization_impl(
+        &self,
+        id: i64,
+        up: OrganizationUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Organization> {
         self.write(move |c| {
             let cur = load_org(c, id)?;
             let name = up.name.unwrap_or(cur.name);
@@ -365,7 +529,10 @@ impl SqliteStore {
         self.read(move |c| load_org(c, id)).await
     }
 
-    pub(crate) async fn list_organizations_impl(&self, page: PageRequest) -> Result<Page<Organization>> {
+    pub(crate) async fn list_organizations_impl(
+        &self,
+        page: PageRequest,
+    ) -> Result<Page<Organization>> {
         self.read(move |c| {
             let items = c
                 .prepare_cached("SELECT id, name, domains, notes, created_at, updated_at FROM organizations WHERE id < ?1 ORDER BY id DESC LIMIT ?2")
@@ -379,7 +546,11 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn create_customer_impl(&self, new: NewCustomer, now: DateTime<Utc>) -> Result<Customer> {
+    pub(crate) async fn create_customer_impl(
+        &self,
+        new: NewCustomer,
+        now: DateTime<Utc>,
+    ) -> Result<Customer> {
         self.write(move |c| {
             let id = insert_customer(c, &new, now)?;
             load_customer(c, id)
@@ -387,7 +558,12 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn update_customer_impl(&self, id: i64, up: CustomerUpdate, now: DateTime<Utc>) -> Result<Customer> {
+    pub(crate) async fn update_customer_impl(
+        &self,
+        id: i64,
+        up: CustomerUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Customer> {
         self.write(move |c| {
             let cur = load_customer(c, id)?;
             let org = up.organization_id.unwrap_or(cur.organization_id);
@@ -409,8 +585,17 @@ impl SqliteStore {
         self.read(move |c| load_customer(c, id)).await
     }
 
-    pub(crate) async fn customer_by_identity_impl(&self, kind: IdentityKind, value: String) -> Result<Option<Customer>> {
-        self.read(move |c| customer_id_by_identity(c, kind, &value)?.map(|id| load_customer(c, id)).transpose()).await
+    pub(crate) async fn customer_by_identity_impl(
+        &self,
+        kind: IdentityKind,
+        value: String,
+    ) -> Result<Option<Customer>> {
+        self.read(move |c| {
+            customer_id_by_identity(c, kind, &value)?
+                .map(|id| load_customer(c, id))
+                .transpose()
+        })
+        .await
     }
 
     pub(crate) async fn list_customers_impl(&self, q: CustomerQuery) -> Result<Page<Customer>> {
@@ -442,7 +627,12 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn create_field_def_impl(&self, new: NewFieldDef, by: Actor, now: DateTime<Utc>) -> Result<FieldDef> {
+    pub(crate) async fn create_field_def_impl(
+        &self,
+        new: NewFieldDef,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<FieldDef> {
         self.write(move |c| {
             c.execute(
                 "INSERT INTO field_defs(key, label, field_type, options, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -468,7 +658,12 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn create_webhook_impl(&self, new: NewWebhook, by: Actor, now: DateTime<Utc>) -> Result<Webhook> {
+    pub(crate) async fn create_webhook_impl(
+        &self,
+        new: NewWebhook,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook> {
         self.write(move |c| {
             c.execute("INSERT INTO webhooks(url, events, secret, active, created_at) VALUES (?1, ?2, ?3, 1, ?4)", params![new.url, to_json(&new.events), new.secret, us(now)]).map_err(db)?;
             let id = c.last_insert_rowid();
@@ -480,12 +675,14 @@ impl SqliteStore {
 
     pub(crate) async fn list_webhooks_impl(&self) -> Result<Vec<Webhook>> {
         self.read(|c| {
-            c.prepare_cached("SELECT id, url, events, secret, active, created_at FROM webhooks ORDER BY id")
-                .map_err(db)?
-                .query_map([], webhook_row)
-                .map_err(db)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(db)
+            c.prepare_cached(
+                "SELECT id, url, events, secret, active, created_at FROM webhooks ORDER BY id",
+            )
+            .map_err(db)?
+            .query_map([], webhook_row)
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)
         })
         .await
     }
@@ -494,11 +691,24 @@ impl SqliteStore {
         self.read(move |c| load_webhook(c, id)).await
     }
 
-    pub(crate) async fn delete_webhook_impl(&self, id: i64, by: Actor, now: DateTime<Utc>) -> Result<()> {
+    pub(crate) async fn delete_webhook_impl(
+        &self,
+        id: i64,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.write(move |c| {
             let w = load_webhook(c, id)?;
-            c.execute("DELETE FROM webhooks WHERE id = ?1", [id]).map_err(db)?;
-            audit(c, by, "webhook.deleted", format!("webhook:{id}"), json!({"url": w.url}), now)
+            c.execute("DELETE FROM webhooks WHERE id = ?1", [id])
+                .map_err(db)?;
+            audit(
+                c,
+                by,
+                "webhook.deleted",
+                format!("webhook:{id}"),
+                json!({"url": w.url}),
+                now,
+            )
         })
         .await
     }

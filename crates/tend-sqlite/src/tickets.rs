@@ -1,6 +1,9 @@
 //! Tickets: the projection row, its events, messages and attachments.
 
-use crate::conv::{actor, append_event, event_row, load_ticket, placeholders, ticket_row, time, to_json, unique_or, us, EVENT_COLS, TICKET_COLS};
+use crate::conv::{
+    actor, append_event, event_row, load_ticket, placeholders, ticket_row, time, to_json,
+    unique_or, us, EVENT_COLS, TICKET_COLS,
+};
 use crate::people::{customer_id_by_identity, insert_customer, load_customer};
 use crate::{db, SqliteStore};
 use chrono::{DateTime, Utc};
@@ -26,9 +29,16 @@ pub fn visible_ticket(c: &Connection, id: i64, viewer: &Viewer) -> Result<Ticket
 
 pub fn check_assignee(c: &Connection, id: Option<i64>) -> Result<()> {
     if let Some(id) = id {
-        let ok: bool = c.prepare_cached("SELECT EXISTS(SELECT 1 FROM agents WHERE id = ?1 AND active = 1)").map_err(db)?.query_row([id], |r| r.get(0)).map_err(db)?;
+        let ok: bool = c
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM agents WHERE id = ?1 AND active = 1)")
+            .map_err(db)?
+            .query_row([id], |r| r.get(0))
+            .map_err(db)?;
         if !ok {
-            return Err(StoreError::invalid("assignee_id", format!("no active agent {id}")));
+            return Err(StoreError::invalid(
+                "assignee_id",
+                format!("no active agent {id}"),
+            ));
         }
     }
     Ok(())
@@ -36,7 +46,11 @@ pub fn check_assignee(c: &Connection, id: Option<i64>) -> Result<()> {
 
 pub fn check_group(c: &Connection, id: Option<i64>) -> Result<()> {
     if let Some(id) = id {
-        let ok: bool = c.prepare_cached("SELECT EXISTS(SELECT 1 FROM groups WHERE id = ?1)").map_err(db)?.query_row([id], |r| r.get(0)).map_err(db)?;
+        let ok: bool = c
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM groups WHERE id = ?1)")
+            .map_err(db)?
+            .query_row([id], |r| r.get(0))
+            .map_err(db)?;
         if !ok {
             return Err(StoreError::invalid("group_id", format!("no group {id}")));
         }
@@ -71,7 +85,10 @@ pub fn insert_ticket_row(c: &Connection, t: &Ticket) -> Result<i64> {
     .map_err(unique_or(|| format!("a ticket with external_id {} exists", t.external_id.clone().unwrap_or_default())))?;
     let id = c.last_insert_rowid();
     for tag in &t.tags {
-        c.prepare_cached("INSERT INTO ticket_tags(tag, ticket_id) VALUES (?1, ?2)").map_err(db)?.execute(params![tag, id]).map_err(db)?;
+        c.prepare_cached("INSERT INTO ticket_tags(tag, ticket_id) VALUES (?1, ?2)")
+            .map_err(db)?
+            .execute(params![tag, id])
+            .map_err(db)?;
     }
     Ok(id)
 }
@@ -84,16 +101,28 @@ pub fn save_ticket(c: &Connection, t: &Ticket, old_tags: &[String]) -> Result<()
     .execute(params![t.id, t.subject, t.status.as_str(), t.priority.as_str(), t.assignee_id, t.group_id, to_json(&t.tags), to_json(&t.fields), us(t.updated_at), t.solved_at.map(us), t.last_seq])
     .map_err(db)?;
     for gone in old_tags.iter().filter(|x| !t.tags.contains(x)) {
-        c.prepare_cached("DELETE FROM ticket_tags WHERE tag = ?1 AND ticket_id = ?2").map_err(db)?.execute(params![gone, t.id]).map_err(db)?;
+        c.prepare_cached("DELETE FROM ticket_tags WHERE tag = ?1 AND ticket_id = ?2")
+            .map_err(db)?
+            .execute(params![gone, t.id])
+            .map_err(db)?;
     }
     for new in t.tags.iter().filter(|x| !old_tags.contains(x)) {
-        c.prepare_cached("INSERT OR IGNORE INTO ticket_tags(tag, ticket_id) VALUES (?1, ?2)").map_err(db)?.execute(params![new, t.id]).map_err(db)?;
+        c.prepare_cached("INSERT OR IGNORE INTO ticket_tags(tag, ticket_id) VALUES (?1, ?2)")
+            .map_err(db)?
+            .execute(params![new, t.id])
+            .map_err(db)?;
     }
     Ok(())
 }
 
 /// Inserts a message and its attachments (bytes stored once per content hash).
-pub fn insert_message(c: &Connection, ticket_id: i64, author: Actor, m: &NewMessage, at: DateTime<Utc>) -> Result<Message> {
+pub fn insert_message(
+    c: &Connection,
+    ticket_id: i64,
+    author: Actor,
+    m: &NewMessage,
+    at: DateTime<Utc>,
+) -> Result<Message> {
     c.prepare_cached("INSERT INTO messages(ticket_id, author_kind, author_id, public, body_text, body_html, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         .map_err(db)?
         .execute(params![ticket_id, author.kind.as_str(), author.id, m.public, m.body_text, m.body_html, us(at)])
@@ -102,14 +131,33 @@ pub fn insert_message(c: &Connection, ticket_id: i64, author: Actor, m: &NewMess
     let mut attachments = Vec::with_capacity(m.attachments.len());
     for a in &m.attachments {
         let sha = sha256_hex(&a.data);
-        c.prepare_cached("INSERT OR IGNORE INTO blobs(sha256, data) VALUES (?1, ?2)").map_err(db)?.execute(params![sha, a.data]).map_err(db)?;
+        c.prepare_cached("INSERT OR IGNORE INTO blobs(sha256, data) VALUES (?1, ?2)")
+            .map_err(db)?
+            .execute(params![sha, a.data])
+            .map_err(db)?;
         c.prepare_cached("INSERT INTO attachments(message_id, ticket_id, filename, content_type, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             .map_err(db)?
             .execute(params![id, ticket_id, a.filename, a.content_type, a.data.len() as i64, sha])
             .map_err(db)?;
-        attachments.push(Attachment { id: c.last_insert_rowid(), message_id: id, filename: a.filename.clone(), content_type: a.content_type.clone(), size: a.data.len() as i64, sha256: sha });
+        attachments.push(Attachment {
+            id: c.last_insert_rowid(),
+            message_id: id,
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            size: a.data.len() as i64,
+            sha256: sha,
+        });
     }
-    Ok(Message { id, ticket_id, author, public: m.public, body_text: m.body_text.clone(), body_html: m.body_html.clone(), created_at: at, attachments })
+    Ok(Message {
+        id,
+        ticket_id,
+        author,
+        public: m.public,
+        body_text: m.body_text.clone(),
+        body_html: m.body_html.clone(),
+        created_at: at,
+        attachments,
+    })
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -125,32 +173,69 @@ fn attachments_of(c: &Connection, message_id: i64) -> Result<Vec<Attachment>> {
         .map_err(db)
 }
 
-fn create_ticket_tx(c: &Connection, new: NewTicket, by: Actor, now: DateTime<Utc>) -> Result<Created<Ticket>> {
+fn create_ticket_tx(
+    c: &Connection,
+    new: NewTicket,
+    by: Actor,
+    now: DateTime<Utc>,
+) -> Result<Created<Ticket>> {
     let agent_key = match (by.id, &new.idempotency_key) {
-        (Some(agent), Some(key)) if by.kind == tend_core::ActorKind::Agent => Some((agent, key.clone())),
+        (Some(agent), Some(key)) if by.kind == tend_core::ActorKind::Agent => {
+            Some((agent, key.clone()))
+        }
         _ => None,
     };
     if let Some((agent, key)) = &agent_key {
-        let seen: Option<i64> = c.prepare_cached("SELECT ticket_id FROM idempotency_keys WHERE agent_id = ?1 AND key = ?2").map_err(db)?.query_row(params![agent, key], |r| r.get(0)).optional().map_err(db)?;
+        let seen: Option<i64> = c
+            .prepare_cached(
+                "SELECT ticket_id FROM idempotency_keys WHERE agent_id = ?1 AND key = ?2",
+            )
+            .map_err(db)?
+            .query_row(params![agent, key], |r| r.get(0))
+            .optional()
+            .map_err(db)?;
         if let Some(id) = seen {
             let t = load_ticket(c, id)?.ok_or_else(hidden)?;
-            return Ok(Created { value: t, replayed: true });
+            return Ok(Created {
+                value: t,
+                replayed: true,
+            });
         }
     }
     let requester_id = match &new.requester {
         RequesterRef::Id(id) => {
-            load_customer(c, *id).map_err(|_| StoreError::invalid("requester_id", format!("no customer {id}")))?;
+            load_customer(c, *id)
+                .map_err(|_| StoreError::invalid("requester_id", format!("no customer {id}")))?;
             *id
         }
-        RequesterRef::Email { email, name } => match customer_id_by_identity(c, IdentityKind::Email, email)? {
-            Some(id) => id,
-            None => {
-                let name = name.clone().unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
-                insert_customer(c, &NewCustomer { name, identities: vec![Identity { kind: IdentityKind::Email, value: email.clone() }], ..Default::default() }, now)?
+        RequesterRef::Email { email, name } => {
+            match customer_id_by_identity(c, IdentityKind::Email, email)? {
+                Some(id) => id,
+                None => {
+                    let name = name
+                        .clone()
+                        .unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
+                    insert_customer(
+                        c,
+                        &NewCustomer {
+                            name,
+                            identities: vec![Identity {
+                                kind: IdentityKind::Email,
+                                value: email.clone(),
+                            }],
+                            ..Default::default()
+                        },
+                        now,
+                    )?
+                }
             }
-        },
+        }
     };
-    let organization_id: Option<i64> = c.prepare_cached("SELECT organization_id FROM customers WHERE id = ?1").map_err(db)?.query_row([requester_id], |r| r.get(0)).map_err(db)?;
+    let organization_id: Option<i64> = c
+        .prepare_cached("SELECT organization_id FROM customers WHERE id = ?1")
+        .map_err(db)?
+        .query_row([requester_id], |r| r.get(0))
+        .map_err(db)?;
     check_assignee(c, new.assignee_id)?;
     check_group(c, new.group_id)?;
     let created = Change::Created {
@@ -172,18 +257,45 @@ fn create_ticket_tx(c: &Connection, new: NewTicket, by: Actor, now: DateTime<Utc
     t.id = id;
     t.last_seq = append_event(c, id, by, now, &created, true)?;
     if let Some(m) = &new.message {
-        let author = if new.message_by_requester { Actor::customer(requester_id) } else { by };
+        let author = if new.message_by_requester {
+            Actor::customer(requester_id)
+        } else {
+            by
+        };
         let msg = insert_message(c, id, author, m, now)?;
-        t.last_seq = append_event(c, id, author, now, &Change::MessageAdded { message_id: msg.id, public: m.public }, true)?;
+        t.last_seq = append_event(
+            c,
+            id,
+            author,
+            now,
+            &Change::MessageAdded {
+                message_id: msg.id,
+                public: m.public,
+            },
+            true,
+        )?;
     }
-    c.prepare_cached("UPDATE tickets SET last_seq = ?2 WHERE id = ?1").map_err(db)?.execute(params![id, t.last_seq]).map_err(db)?;
+    c.prepare_cached("UPDATE tickets SET last_seq = ?2 WHERE id = ?1")
+        .map_err(db)?
+        .execute(params![id, t.last_seq])
+        .map_err(db)?;
     if let Some((agent, key)) = agent_key {
         c.prepare_cached("INSERT INTO idempotency_keys(agent_id, key, ticket_id, created_at) VALUES (?1, ?2, ?3, ?4)").map_err(db)?.execute(params![agent, key, id, us(now)]).map_err(db)?;
     }
-    Ok(Created { value: t, replayed: false })
+    Ok(Created {
+        value: t,
+        replayed: false,
+    })
 }
 
-fn update_ticket_tx(c: &Connection, id: i64, patch: Patch, viewer: &Viewer, by: Actor, now: DateTime<Utc>) -> Result<Ticket> {
+fn update_ticket_tx(
+    c: &Connection,
+    id: i64,
+    patch: Patch,
+    viewer: &Viewer,
+    by: Actor,
+    now: DateTime<Utc>,
+) -> Result<Ticket> {
     let mut t = visible_ticket(c, id, viewer)?;
     if let Some(a) = patch.assignee_id {
         check_assignee(c, a)?;
@@ -204,11 +316,31 @@ fn update_ticket_tx(c: &Connection, id: i64, patch: Patch, viewer: &Viewer, by: 
     Ok(t)
 }
 
-fn add_message_tx(c: &Connection, id: i64, m: NewMessage, viewer: &Viewer, by: Actor, now: DateTime<Utc>) -> Result<Message> {
+fn add_message_tx(
+    c: &Connection,
+    id: i64,
+    m: NewMessage,
+    viewer: &Viewer,
+    by: Actor,
+    now: DateTime<Utc>,
+) -> Result<Message> {
     let t = visible_ticket(c, id, viewer)?;
     let msg = insert_message(c, id, by, &m, now)?;
-    let seq = append_event(c, id, by, now, &Change::MessageAdded { message_id: msg.id, public: m.public }, true)?;
-    c.prepare_cached("UPDATE tickets SET updated_at = ?2, last_seq = ?3 WHERE id = ?1").map_err(db)?.execute(params![t.id, us(now), seq]).map_err(db)?;
+    let seq = append_event(
+        c,
+        id,
+        by,
+        now,
+        &Change::MessageAdded {
+            message_id: msg.id,
+            public: m.public,
+        },
+        true,
+    )?;
+    c.prepare_cached("UPDATE tickets SET updated_at = ?2, last_seq = ?3 WHERE id = ?1")
+        .map_err(db)?
+        .execute(params![t.id, us(now), seq])
+        .map_err(db)?;
     Ok(msg)
 }
 
@@ -220,14 +352,22 @@ fn visibility_sql(viewer: &Viewer, col_prefix: &str, args: &mut Vec<Value>) -> O
     args.push(Value::Integer(viewer.agent_id));
     let mut cond = format!("({col_prefix}assignee_id = ?");
     if !viewer.group_ids.is_empty() {
-        cond.push_str(&format!(" OR {col_prefix}group_id IN ({})", placeholders(viewer.group_ids.len())));
+        cond.push_str(&format!(
+            " OR {col_prefix}group_id IN ({})",
+            placeholders(viewer.group_ids.len())
+        ));
         args.extend(viewer.group_ids.iter().map(|g| Value::Integer(*g)));
     }
     cond.push(')');
     Some(cond)
 }
 
-fn list_one(c: &Connection, q: &TicketQuery, status: Option<Status>, viewer: &Viewer) -> Result<Vec<Ticket>> {
+fn list_one(
+    c: &Connection,
+    q: &TicketQuery,
+    status: Option<Status>,
+    viewer: &Viewer,
+) -> Result<Vec<Ticket>> {
     let mut conds: Vec<String> = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     if let Some(s) = status {
@@ -235,7 +375,10 @@ fn list_one(c: &Connection, q: &TicketQuery, status: Option<Status>, viewer: &Vi
         args.push(Value::Text(s.as_str().into()));
     }
     if !q.priorities.is_empty() {
-        conds.push(format!("priority IN ({})", placeholders(q.priorities.len())));
+        conds.push(format!(
+            "priority IN ({})",
+            placeholders(q.priorities.len())
+        ));
         args.extend(q.priorities.iter().map(|p| Value::Text(p.as_str().into())));
     }
     match q.assignee_id {
@@ -286,25 +429,51 @@ fn list_one(c: &Connection, q: &TicketQuery, status: Option<Status>, viewer: &Vi
         SortKey::Created => "created_at",
         SortKey::Id => "id",
     };
-    let (cmp, dir) = if q.sort.descending() { ("<", "DESC") } else { (">", "ASC") };
+    let (cmp, dir) = if q.sort.descending() {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     if let Some(cur) = q.cursor {
         if col == "id" {
             conds.push(format!("id {cmp} ?"));
             args.push(Value::Integer(cur.id));
         } else {
             conds.push(format!("({col} {cmp} ? OR ({col} = ? AND id {cmp} ?))"));
-            args.extend([Value::Integer(cur.key), Value::Integer(cur.key), Value::Integer(cur.id)]);
+            args.extend([
+                Value::Integer(cur.key),
+                Value::Integer(cur.key),
+                Value::Integer(cur.id),
+            ]);
         }
     }
-    let where_sql = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
-    let order = if col == "id" { format!("id {dir}") } else { format!("{col} {dir}, id {dir}") };
+    let where_sql = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    let order = if col == "id" {
+        format!("id {dir}")
+    } else {
+        format!("{col} {dir}, id {dir}")
+    };
     args.push(Value::Integer(q.limit + 1));
     let sql = format!("SELECT {TICKET_COLS} FROM tickets {where_sql} ORDER BY {order} LIMIT ?");
-    c.prepare_cached(&sql).map_err(db)?.query_map(params_from_iter(args), ticket_row).map_err(db)?.collect::<rusqlite::Result<_>>().map_err(db)
+    c.prepare_cached(&sql)
+        .map_err(db)?
+        .query_map(params_from_iter(args), ticket_row)
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)
 }
 
 impl SqliteStore {
-    pub(crate) async fn create_ticket_impl(&self, new: NewTicket, by: Actor, now: DateTime<Utc>) -> Result<Created<Ticket>> {
+    pub(crate) async fn create_ticket_impl(
+        &self,
+        new: NewTicket,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Created<Ticket>> {
         self.write(move |c| create_ticket_tx(c, new, by, now)).await
     }
 
@@ -312,25 +481,48 @@ impl SqliteStore {
         self.read(move |c| visible_ticket(c, id, &viewer)).await
     }
 
-    pub(crate) async fn list_tickets_impl(&self, q: TicketQuery, viewer: Viewer) -> Result<Page<Ticket>> {
+    pub(crate) async fn list_tickets_impl(
+        &self,
+        q: TicketQuery,
+        viewer: Viewer,
+    ) -> Result<Page<Ticket>> {
         self.read(move |c| {
             // One ordered index scan per status, merged: cheaper than sorting every match.
             let parts = if q.statuses.is_empty() {
                 vec![list_one(c, &q, None, &viewer)?]
             } else {
-                q.statuses.iter().map(|s| list_one(c, &q, Some(*s), &viewer)).collect::<Result<Vec<_>>>()?
+                q.statuses
+                    .iter()
+                    .map(|s| list_one(c, &q, Some(*s), &viewer))
+                    .collect::<Result<Vec<_>>>()?
             };
             Ok(merge_pages(parts, q.sort, q.limit))
         })
         .await
     }
 
-    pub(crate) async fn update_ticket_impl(&self, id: i64, patch: Patch, viewer: Viewer, by: Actor, now: DateTime<Utc>) -> Result<Ticket> {
-        self.write(move |c| update_ticket_tx(c, id, patch, &viewer, by, now)).await
+    pub(crate) async fn update_ticket_impl(
+        &self,
+        id: i64,
+        patch: Patch,
+        viewer: Viewer,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket> {
+        self.write(move |c| update_ticket_tx(c, id, patch, &viewer, by, now))
+            .await
     }
 
-    pub(crate) async fn add_message_impl(&self, id: i64, m: NewMessage, viewer: Viewer, by: Actor, now: DateTime<Utc>) -> Result<Message> {
-        self.write(move |c| add_message_tx(c, id, m, &viewer, by, now)).await
+    pub(crate) async fn add_message_impl(
+        &self,
+        id: i64,
+        m: NewMessage,
+        viewer: Viewer,
+        by: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Message> {
+        self.write(move |c| add_message_tx(c, id, m, &viewer, by, now))
+            .await
     }
 
     pub(crate) async fn list_messages_impl(&self, id: i64, viewer: Viewer) -> Result<Vec<Message>> {
@@ -355,7 +547,12 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn ticket_events_impl(&self, id: i64, viewer: Viewer, page: PageRequest) -> Result<Page<Event>> {
+    pub(crate) async fn ticket_events_impl(
+        &self,
+        id: i64,
+        viewer: Viewer,
+        page: PageRequest,
+    ) -> Result<Page<Event>> {
         self.read(move |c| {
             visible_ticket(c, id, &viewer)?;
             let items = c
@@ -370,7 +567,12 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn customer_timeline_impl(&self, customer_id: i64, viewer: Viewer, page: PageRequest) -> Result<Page<Event>> {
+    pub(crate) async fn customer_timeline_impl(
+        &self,
+        customer_id: i64,
+        viewer: Viewer,
+        page: PageRequest,
+    ) -> Result<Page<Event>> {
         self.read(move |c| {
             load_customer(c, customer_id)?;
             let mut args: Vec<Value> = vec![Value::Integer(customer_id), Value::Integer(page.after_id.unwrap_or(i64::MAX))];
@@ -386,7 +588,11 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn get_attachment_impl(&self, id: i64, viewer: Viewer) -> Result<(Attachment, Vec<u8>)> {
+    pub(crate) async fn get_attachment_impl(
+        &self,
+        id: i64,
+        viewer: Viewer,
+    ) -> Result<(Attachment, Vec<u8>)> {
         self.read(move |c| {
             let row = c
                 .prepare_cached("SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.sha256, a.ticket_id, b.data FROM attachments a JOIN blobs b ON b.sha256 = a.sha256 WHERE a.id = ?1")
@@ -416,12 +622,14 @@ impl SqliteStore {
     pub(crate) async fn events_since_impl(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         // One writer assigns seq in commit order, so anything committed is safe to read.
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {EVENT_COLS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"))
-                .map_err(db)?
-                .query_map(params![after, limit], event_row)
-                .map_err(db)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(db)
+            c.prepare_cached(&format!(
+                "SELECT {EVENT_COLS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))
+            .map_err(db)?
+            .query_map(params![after, limit], event_row)
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)
         })
         .await
     }

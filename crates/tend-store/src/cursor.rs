@@ -54,7 +54,10 @@ impl TicketSort {
         }
     }
     pub fn descending(self) -> bool {
-        matches!(self, TicketSort::UpdatedDesc | TicketSort::CreatedDesc | TicketSort::IdDesc)
+        matches!(
+            self,
+            TicketSort::UpdatedDesc | TicketSort::CreatedDesc | TicketSort::IdDesc
+        )
     }
 }
 
@@ -72,7 +75,11 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn new(sort: TicketSort, key: i64, id: i64) -> Cursor {
-        Cursor { sort: sort as u8, key, id }
+        Cursor {
+            sort: sort as u8,
+            key,
+            id,
+        }
     }
     pub fn encode(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
@@ -80,7 +87,9 @@ impl Cursor {
     }
     /// Decodes a cursor made for `sort`; `None` if it is garbage or for another sort.
     pub fn decode(s: &str, sort: TicketSort) -> Option<Cursor> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()?;
         let c: Cursor = serde_json::from_slice(&bytes).ok()?;
         (c.sort == sort as u8).then_some(c)
     }
@@ -101,8 +110,14 @@ pub fn encode_id_cursor(id: i64) -> String {
 }
 
 pub fn decode_id_cursor(s: &str) -> Option<i64> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
-    std::str::from_utf8(&bytes).ok()?.strip_prefix("id:")?.parse().ok()
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
+    std::str::from_utf8(&bytes)
+        .ok()?
+        .strip_prefix("id:")?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -112,9 +127,15 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
         let c = Cursor::new(TicketSort::UpdatedDesc, 1_700_000_000_000_000, 42);
-        assert_eq!(Cursor::decode(&c.encode(), TicketSort::UpdatedDesc), Some(c));
+        assert_eq!(
+            Cursor::decode(&c.encode(), TicketSort::UpdatedDesc),
+            Some(c)
+        );
         assert_eq!(Cursor::decode(&c.encode(), TicketSort::IdAsc), None);
-        assert_eq!(Cursor::decode("not a cursor", TicketSort::UpdatedDesc), None);
+        assert_eq!(
+            Cursor::decode("not a cursor", TicketSort::UpdatedDesc),
+            None
+        );
         assert_eq!(decode_id_cursor(&encode_id_cursor(9)), Some(9));
         assert_eq!(decode_id_cursor("!!"), None);
     }

@@ -31,13 +31,19 @@ pub enum StoreError {
 
 impl From<tend_core::Invalid> for StoreError {
     fn from(e: tend_core::Invalid) -> Self {
-        StoreError::Invalid { field: e.field, message: e.message }
+        StoreError::Invalid {
+            field: e.field,
+            message: e.message,
+        }
     }
 }
 
 impl StoreError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::Invalid { field: field.into(), message: message.into() }
+        StoreError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -54,7 +60,13 @@ pub trait Store: Send + Sync + 'static {
 
     // --- agents, groups, tokens -------------------------------------------------------
     async fn create_agent(&self, new: NewAgent, actor: Actor, now: DateTime<Utc>) -> Result<Agent>;
-    async fn update_agent(&self, id: i64, up: AgentUpdate, actor: Actor, now: DateTime<Utc>) -> Result<Agent>;
+    async fn update_agent(
+        &self,
+        id: i64,
+        up: AgentUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Agent>;
     async fn get_agent(&self, id: i64) -> Result<Agent>;
     async fn agent_by_email(&self, email: &str) -> Result<Option<Agent>>;
     /// The stored argon2 hash of an agent's password, if they have one.
@@ -64,44 +76,109 @@ pub trait Store: Send + Sync + 'static {
     async fn get_group(&self, id: i64) -> Result<Group>;
     async fn list_groups(&self) -> Result<Vec<Group>>;
     /// Replaces a group's members.
-    async fn set_group_members(&self, group_id: i64, agent_ids: Vec<i64>, actor: Actor, now: DateTime<Utc>) -> Result<Group>;
+    async fn set_group_members(
+        &self,
+        group_id: i64,
+        agent_ids: Vec<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Group>;
     /// Stores a token by the SHA-256 of its secret; the secret itself is never stored.
-    async fn create_token(&self, agent_id: i64, name: String, token_hash: Vec<u8>, actor: Actor, now: DateTime<Utc>) -> Result<TokenInfo>;
+    async fn create_token(
+        &self,
+        agent_id: i64,
+        name: String,
+        token_hash: Vec<u8>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TokenInfo>;
     /// The viewer a token stands for, if the token exists and its agent is active.
     async fn viewer_by_token(&self, token_hash: &[u8]) -> Result<Option<Viewer>>;
     /// The viewer for an agent (with their current groups).
     async fn viewer(&self, agent_id: i64) -> Result<Viewer>;
 
     // --- organizations and customers ---------------------------------------------------
-    async fn create_organization(&self, new: NewOrganization, now: DateTime<Utc>) -> Result<Organization>;
-    async fn update_organization(&self, id: i64, up: OrganizationUpdate, now: DateTime<Utc>) -> Result<Organization>;
+    async fn create_organization(
+        &self,
+        new: NewOrganization,
+        now: DateTime<Utc>,
+    ) -> Result<Organization>;
+    async fn update_organization(
+        &self,
+        id: i64,
+        up: OrganizationUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Organization>;
     async fn get_organization(&self, id: i64) -> Result<Organization>;
     async fn list_organizations(&self, page: PageRequest) -> Result<Page<Organization>>;
     async fn create_customer(&self, new: NewCustomer, now: DateTime<Utc>) -> Result<Customer>;
-    async fn update_customer(&self, id: i64, up: CustomerUpdate, now: DateTime<Utc>) -> Result<Customer>;
+    async fn update_customer(
+        &self,
+        id: i64,
+        up: CustomerUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Customer>;
     async fn get_customer(&self, id: i64) -> Result<Customer>;
-    async fn customer_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<Customer>>;
+    async fn customer_by_identity(
+        &self,
+        kind: IdentityKind,
+        value: &str,
+    ) -> Result<Option<Customer>>;
     async fn list_customers(&self, q: CustomerQuery) -> Result<Page<Customer>>;
     /// The events of all the customer's tickets the viewer may see, newest first.
-    async fn customer_timeline(&self, customer_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>>;
+    async fn customer_timeline(
+        &self,
+        customer_id: i64,
+        viewer: &Viewer,
+        page: PageRequest,
+    ) -> Result<Page<Event>>;
 
     // --- custom fields -------------------------------------------------------------------
-    async fn create_field_def(&self, new: NewFieldDef, actor: Actor, now: DateTime<Utc>) -> Result<FieldDef>;
+    async fn create_field_def(
+        &self,
+        new: NewFieldDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<FieldDef>;
     async fn list_field_defs(&self) -> Result<Vec<FieldDef>>;
 
     // --- tickets ----------------------------------------------------------------------
     /// Creates a ticket, its first message if any, and its events, in one transaction.
     /// With an idempotency key, a second call with the same key returns the first ticket.
-    async fn create_ticket(&self, new: NewTicket, actor: Actor, now: DateTime<Utc>) -> Result<Created<Ticket>>;
+    async fn create_ticket(
+        &self,
+        new: NewTicket,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Created<Ticket>>;
     /// The ticket if it exists and the viewer may see it.
     async fn get_ticket(&self, id: i64, viewer: &Viewer) -> Result<Ticket>;
     async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>>;
     /// Applies a patch: computes the changes against the current state inside the transaction.
-    async fn update_ticket(&self, id: i64, patch: Patch, viewer: &Viewer, actor: Actor, now: DateTime<Utc>) -> Result<Ticket>;
-    async fn add_message(&self, ticket_id: i64, new: NewMessage, viewer: &Viewer, actor: Actor, now: DateTime<Utc>) -> Result<Message>;
+    async fn update_ticket(
+        &self,
+        id: i64,
+        patch: Patch,
+        viewer: &Viewer,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket>;
+    async fn add_message(
+        &self,
+        ticket_id: i64,
+        new: NewMessage,
+        viewer: &Viewer,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Message>;
     async fn list_messages(&self, ticket_id: i64, viewer: &Viewer) -> Result<Vec<Message>>;
     /// A ticket's events, oldest first.
-    async fn ticket_events(&self, ticket_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>>;
+    async fn ticket_events(
+        &self,
+        ticket_id: i64,
+        viewer: &Viewer,
+        page: PageRequest,
+    ) -> Result<Page<Event>>;
     /// Attachment bytes, if the viewer may see the ticket it belongs to.
     async fn get_attachment(&self, id: i64, viewer: &Viewer) -> Result<(Attachment, Vec<u8>)>;
     async fn list_tags(&self) -> Result<Vec<TagCount>>;
@@ -116,7 +193,12 @@ pub trait Store: Send + Sync + 'static {
     async fn import(&self, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Result<ImportOutcome>;
 
     // --- webhooks, audit --------------------------------------------------------------
-    async fn create_webhook(&self, new: NewWebhook, actor: Actor, now: DateTime<Utc>) -> Result<Webhook>;
+    async fn create_webhook(
+        &self,
+        new: NewWebhook,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook>;
     async fn list_webhooks(&self) -> Result<Vec<Webhook>>;
     async fn get_webhook(&self, id: i64) -> Result<Webhook>;
     async fn delete_webhook(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
@@ -126,10 +208,22 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue_job(&self, job: NewJob) -> Result<i64>;
     /// Leases up to `max` due jobs to `worker` until `now + lease`; a job whose lease ran out
     /// can be leased again (the worker died).
-    async fn lease_jobs(&self, worker: &str, now: DateTime<Utc>, lease: chrono::Duration, max: i64) -> Result<Vec<Job>>;
+    async fn lease_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        max: i64,
+    ) -> Result<Vec<Job>>;
     async fn complete_job(&self, id: i64, worker: &str) -> Result<()>;
     /// Records a failure: retried at `retry_at`, or moved to the dead letters when `None`.
-    async fn fail_job(&self, id: i64, worker: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()>;
+    async fn fail_job(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
     async fn list_jobs(&self, state: JobState, limit: i64) -> Result<Vec<Job>>;
     /// Numbers for /metrics: tickets, open tickets, queued and dead jobs, last event seq.
     async fn stats(&self) -> Result<Stats>;

@@ -129,7 +129,10 @@ pub struct Customer {
 
 impl Customer {
     pub fn email(&self) -> Option<&str> {
-        self.identities.iter().find(|i| i.kind == IdentityKind::Email).map(|i| i.value.as_str())
+        self.identities
+            .iter()
+            .find(|i| i.kind == IdentityKind::Email)
+            .map(|i| i.value.as_str())
     }
 }
 
@@ -312,16 +315,27 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        PageRequest { after_id: None, limit: 50 }
+        PageRequest {
+            after_id: None,
+            limit: 50,
+        }
     }
 }
 
 impl<T> Page<T> {
     /// Builds a page from `limit + 1` fetched items: the extra one only says there is more.
-    pub fn from_overfetch(mut items: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+    pub fn from_overfetch(
+        mut items: Vec<T>,
+        limit: i64,
+        cursor_of: impl Fn(&T) -> String,
+    ) -> Page<T> {
         let more = items.len() as i64 > limit;
         items.truncate(limit.max(0) as usize);
-        let next_cursor = if more { items.last().map(cursor_of) } else { None };
+        let next_cursor = if more {
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
         Page { items, next_cursor }
     }
 }

@@ -22,7 +22,10 @@ pub const TOKEN_PREFIX: &str = "tend_";
 pub fn generate_token() -> String {
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);
-    format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+    format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
 }
 
 pub fn hash_token(token: &str) -> Vec<u8> {
@@ -32,22 +35,34 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 pub fn hash_password(pw: &str) -> Result<String, AppError> {
     let mut raw = [0u8; 16];
     rand::rng().fill_bytes(&mut raw);
-    let salt = SaltString::encode_b64(&raw).map_err(|e| AppError::Internal(format!("salt: {e}")))?;
-    Argon2::default().hash_password(pw.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| AppError::Internal(format!("argon2: {e}")))
+    let salt =
+        SaltString::encode_b64(&raw).map_err(|e| AppError::Internal(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(pw.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
 }
 
 pub fn verify_password(pw: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok()).unwrap_or(false)
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
 }
 
 /// Checks a new password: 10 to 1,000 characters.
 pub fn check_password(pw: &str) -> Result<(), AppError> {
     let n = pw.chars().count();
     if n < 10 {
-        return Err(AppError::invalid("password", "must be at least 10 characters"));
+        return Err(AppError::invalid(
+            "password",
+            "must be at least 10 characters",
+        ));
     }
     if n > 1000 {
-        return Err(AppError::invalid("password", "must be at most 1,000 characters"));
+        return Err(AppError::invalid(
+            "password",
+            "must be at most 1,000 characters",
+        ));
     }
     Ok(())
 }
@@ -61,7 +76,11 @@ pub struct LoginLimiter {
 
 impl Default for LoginLimiter {
     fn default() -> Self {
-        LoginLimiter { failures: Mutex::new(HashMap::new()), max_failures: 5, window: Duration::minutes(15) }
+        LoginLimiter {
+            failures: Mutex::new(HashMap::new()),
+            max_failures: 5,
+            window: Duration::minutes(15),
+        }
     }
 }
 
@@ -75,7 +94,9 @@ impl LoginLimiter {
                 if v.len() >= self.max_failures {
                     let oldest = v.iter().min().copied().unwrap_or(now);
                     let wait = (oldest + self.window - now).num_seconds().max(1) as u64;
-                    return Err(AppError::TooManyRequests { retry_after_secs: wait });
+                    return Err(AppError::TooManyRequests {
+                        retry_after_secs: wait,
+                    });
                 }
             }
         }
@@ -103,7 +124,11 @@ impl LoginLimiter {
 pub struct Authenticator;
 
 impl Authenticator {
-    pub async fn viewer_for_token(&self, store: &dyn Store, token: &str) -> Result<Option<Viewer>, AppError> {
+    pub async fn viewer_for_token(
+        &self,
+        store: &dyn Store,
+        token: &str,
+    ) -> Result<Option<Viewer>, AppError> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
             return Ok(None);
         }
@@ -141,7 +166,10 @@ mod tests {
             l.check(&["a@x.de"], t0).unwrap();
             l.fail(&["a@x.de"], t0);
         }
-        assert!(matches!(l.check(&["a@x.de"], t0), Err(AppError::TooManyRequests { .. })));
+        assert!(matches!(
+            l.check(&["a@x.de"], t0),
+            Err(AppError::TooManyRequests { .. })
+        ));
         assert!(l.check(&["b@x.de"], t0).is_ok());
         assert!(l.check(&["a@x.de"], t0 + Duration::minutes(16)).is_ok());
     }

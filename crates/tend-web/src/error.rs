@@ -47,7 +47,10 @@ struct Problem<'a> {
 
 impl AppError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> AppError {
-        AppError::Invalid { field: field.into(), message: message.into() }
+        AppError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
     pub fn not_found(what: impl Into<String>) -> AppError {
         AppError::NotFound(what.into())
@@ -84,11 +87,17 @@ impl AppError {
     }
     fn detail(&self) -> String {
         match self {
-            AppError::BadRequest(m) | AppError::Forbidden(m) | AppError::Conflict(m) | AppError::PayloadTooLarge(m) | AppError::UnsupportedMediaType(m) => m.clone(),
+            AppError::BadRequest(m)
+            | AppError::Forbidden(m)
+            | AppError::Conflict(m)
+            | AppError::PayloadTooLarge(m)
+            | AppError::UnsupportedMediaType(m) => m.clone(),
             AppError::Invalid { field, message } => format!("{field}: {message}"),
             AppError::Unauthorized(m) => m.clone(),
             AppError::NotFound(what) => format!("{what} not found (or you may not see it)"),
-            AppError::TooManyRequests { retry_after_secs } => format!("too many attempts; try again in {retry_after_secs} s"),
+            AppError::TooManyRequests { retry_after_secs } => {
+                format!("too many attempts; try again in {retry_after_secs} s")
+            }
             AppError::Internal(_) => "something went wrong on our side; it has been logged".into(),
             AppError::Unavailable(_) => "the service is not ready; try again shortly".into(),
         }
@@ -108,7 +117,10 @@ impl From<StoreError> for AppError {
 
 impl From<tend_core::Invalid> for AppError {
     fn from(e: tend_core::Invalid) -> Self {
-        AppError::Invalid { field: e.field, message: e.message }
+        AppError::Invalid {
+            field: e.field,
+            message: e.message,
+        }
     }
 }
 
@@ -116,18 +128,32 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         match &self {
-            AppError::Internal(m) | AppError::Unavailable(m) => tracing::error!(error = %m, status = status.as_u16(), "request failed"),
+            AppError::Internal(m) | AppError::Unavailable(m) => {
+                tracing::error!(error = %m, status = status.as_u16(), "request failed")
+            }
             _ => tracing::debug!(error = %self, status = status.as_u16(), "request rejected"),
         }
         let field = match &self {
             AppError::Invalid { field, .. } => Some(field.as_str()),
             _ => None,
         };
-        let body = Problem { kind: format!("https://tend.dev/problems/{}", self.slug()), title: status.canonical_reason().unwrap_or("Error"), status: status.as_u16(), detail: self.detail(), field };
+        let body = Problem {
+            kind: format!("https://tend.dev/problems/{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            field,
+        };
         let mut resp = (status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let AppError::Unauthorized(_) = self {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tend\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tend\""),
+            );
         }
         if let AppError::TooManyRequests { retry_after_secs } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {

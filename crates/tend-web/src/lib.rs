@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tend_core::Clock;
 use tend_store::Store;
 
-pub use error::{AppError, ApiResult};
+pub use error::{ApiResult, AppError};
 
 /// Largest request body accepted (imports have their own, larger limit).
 pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -36,7 +36,13 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> AppState {
-        AppState { store, clock, auth: Arc::new(auth::Authenticator), login_limiter: Arc::new(auth::LoginLimiter::default()), metrics: Arc::new(metrics::Metrics::default()) }
+        AppState {
+            store,
+            clock,
+            auth: Arc::new(auth::Authenticator),
+            login_limiter: Arc::new(auth::LoginLimiter::default()),
+            metrics: Arc::new(metrics::Metrics::default()),
+        }
     }
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
@@ -51,7 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .nest("/api/v1", api::router())
         .fallback(|| async { AppError::not_found("page") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

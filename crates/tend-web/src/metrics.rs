@@ -27,7 +27,9 @@ pub struct Metrics {
 impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, secs: f64) {
         let mut m = self.http.lock().unwrap_or_else(|e| e.into_inner());
-        let s = m.entry((method.to_string(), route.to_string(), status)).or_default();
+        let s = m
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default();
         s.count += 1;
         s.sum += secs;
         for (i, b) in BUCKETS.iter().enumerate() {
@@ -41,50 +43,91 @@ impl Metrics {
 pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let resp = next.run(req).await;
-    s.metrics.observe(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    s.metrics.observe(
+        &method,
+        &route,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     resp
 }
 
 pub async fn render(State(s): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
     {
-    out.push_str("# HELP tend_http_requests_total HTTP requests by method, route and status.\n# TYPE tend_http_requests_total counter\n");
-    let m = s.metrics.http.lock().unwrap_or_else(|e| e.into_inner());
-    for ((method, route, status), v) in m.iter() {
-        let _ = writeln!(out, "tend_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {}", v.count);
-    }
-    out.push_str("# HELP tend_http_request_duration_seconds Request latency.\n# TYPE tend_http_request_duration_seconds histogram\n");
-    let mut by_route: BTreeMap<(&str, &str), (u64, f64, [u64; BUCKETS.len()])> = BTreeMap::new();
-    for ((method, route, _), v) in m.iter() {
-        let e = by_route.entry((method, route)).or_insert((0, 0.0, [0; BUCKETS.len()]));
-        e.0 += v.count;
-        e.1 += v.sum;
-        for i in 0..BUCKETS.len() {
-            e.2[i] += v.buckets[i];
+        out.push_str("# HELP tend_http_requests_total HTTP requests by method, route and status.\n# TYPE tend_http_requests_total counter\n");
+        let m = s.metrics.http.lock().unwrap_or_else(|e| e.into_inner());
+        for ((method, route, status), v) in m.iter() {
+            let _ = writeln!(out, "tend_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {}", v.count);
         }
-    }
-    for ((method, route), (count, sum, buckets)) in by_route {
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "tend_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"{b}\"}} {}", buckets[i]);
+        out.push_str("# HELP tend_http_request_duration_seconds Request latency.\n# TYPE tend_http_request_duration_seconds histogram\n");
+        let mut by_route: BTreeMap<(&str, &str), (u64, f64, [u64; BUCKETS.len()])> =
+            BTreeMap::new();
+        for ((method, route, _), v) in m.iter() {
+            let e = by_route
+                .entry((method, route))
+                .or_insert((0, 0.0, [0; BUCKETS.len()]));
+            e.0 += v.count;
+            e.1 += v.sum;
+            for i in 0..BUCKETS.len() {
+                e.2[i] += v.buckets[i];
+            }
         }
-        let _ = writeln!(out, "tend_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "tend_http_request_duration_seconds_sum{{method=\"{method}\",route=\"{route}\"}} {sum}");
-        let _ = writeln!(out, "tend_http_request_duration_seconds_count{{method=\"{method}\",route=\"{route}\"}} {count}");
-    }
+        for ((method, route), (count, sum, buckets)) in by_route {
+            for (i, b) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(out, "tend_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"{b}\"}} {}", buckets[i]);
+            }
+            let _ = writeln!(out, "tend_http_request_duration_seconds_bucket{{method=\"{method}\",route=\"{route}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(out, "tend_http_request_duration_seconds_sum{{method=\"{method}\",route=\"{route}\"}} {sum}");
+            let _ = writeln!(out, "tend_http_request_duration_seconds_count{{method=\"{method}\",route=\"{route}\"}} {count}");
+        }
     }
     if let Ok(st) = s.store.stats().await {
-        let _ = writeln!(out, "# TYPE tend_tickets gauge\ntend_tickets {}", st.tickets);
-        let _ = writeln!(out, "# TYPE tend_tickets_open gauge\ntend_tickets_open {}", st.open_tickets);
-        let _ = writeln!(out, "# TYPE tend_jobs_queued gauge\ntend_jobs_queued {}", st.jobs_queued);
-        let _ = writeln!(out, "# TYPE tend_jobs_dead gauge\ntend_jobs_dead {}", st.jobs_dead);
-        let _ = writeln!(out, "# TYPE tend_event_seq gauge\ntend_event_seq {}", st.last_seq);
+        let _ = writeln!(
+            out,
+            "# TYPE tend_tickets gauge\ntend_tickets {}",
+            st.tickets
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE tend_tickets_open gauge\ntend_tickets_open {}",
+            st.open_tickets
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE tend_jobs_queued gauge\ntend_jobs_queued {}",
+            st.jobs_queued
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE tend_jobs_dead gauge\ntend_jobs_dead {}",
+            st.jobs_dead
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE tend_event_seq gauge\ntend_event_seq {}",
+            st.last_seq
+        );
     }
     if let Some(rss) = rss_bytes() {
-        let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
+        let _ = writeln!(
+            out,
+            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
+        );
     }
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
 }
 
 /// Resident set size from /proc (Linux).

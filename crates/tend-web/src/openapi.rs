@@ -7,7 +7,10 @@ use std::sync::OnceLock;
 pub async fn serve() -> impl IntoResponse {
     static DOC: OnceLock<String> = OnceLock::new();
     let body = DOC.get_or_init(|| document().to_string()).clone();
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], body)
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
 }
 
 fn r(name: &str) -> Value {
@@ -36,7 +39,8 @@ fn op(summary: &str, params: Value, body: Option<Value>, status: &str, resp: Val
     responses[status] = resp;
     let mut o = json!({ "summary": summary, "parameters": params, "responses": responses });
     if let Some(b) = body {
-        o["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": b } } });
+        o["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": b } } });
     }
     o
 }
@@ -50,7 +54,10 @@ fn q(name: &str, ty: &str, desc: &str) -> Value {
 }
 
 fn paging() -> Vec<Value> {
-    vec![q("limit", "integer", "1–100, default 25"), q("cursor", "string", "next_cursor of the previous page")]
+    vec![
+        q("limit", "integer", "1–100, default 25"),
+        q("cursor", "string", "next_cursor of the previous page"),
+    ]
 }
 
 pub fn document() -> Value {
@@ -70,7 +77,11 @@ pub fn document() -> Value {
         q("tag", "string", ""),
         q("updated_after", "string", "RFC 3339"),
         q("updated_before", "string", "RFC 3339"),
-        q("sort", "string", "-updated_at (default), updated_at, -created_at, created_at, -id, id"),
+        q(
+            "sort",
+            "string",
+            "-updated_at (default), updated_at, -created_at, created_at, -id, id",
+        ),
     ];
     ticket_params.extend(paging());
     json!({

@@ -40,7 +40,9 @@ pub fn verify(secret: &str, header: &str, body: &[u8]) -> bool {
             _ => {}
         }
     }
-    let (Some(t), Some(sig)) = (t, v1) else { return false };
+    let (Some(t), Some(sig)) = (t, v1) else {
+        return false;
+    };
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac takes any key");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
@@ -56,22 +58,35 @@ pub fn backoff(attempts: i32) -> Duration {
 
 impl Worker {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Worker {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).user_agent(concat!("Tend/", env!("CARGO_PKG_VERSION"))).build().expect("http client");
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .user_agent(concat!("Tend/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("http client");
         let id = format!("{}-{}", std::process::id(), rand::random::<u32>());
-        Worker { store, clock, http, id }
+        Worker {
+            store,
+            clock,
+            http,
+            id,
+        }
     }
 
     /// Runs every job due now; returns how many ran.
     pub async fn tick(&self) -> Result<usize, tend_store::StoreError> {
         let now = self.clock.now();
-        let jobs = self.store.lease_jobs(&self.id, now, Duration::seconds(LEASE), 32).await?;
+        let jobs = self
+            .store
+            .lease_jobs(&self.id, now, Duration::seconds(LEASE), 32)
+            .await?;
         let n = jobs.len();
         for job in jobs {
             let result = self.execute(&job).await;
             match result {
                 Ok(()) => self.store.complete_job(job.id, &self.id).await?,
                 Err(e) => {
-                    let retry = (job.attempts < job.max_attempts).then(|| self.clock.now() + backoff(job.attempts));
+                    let retry = (job.attempts < job.max_attempts)
+                        .then(|| self.clock.now() + backoff(job.attempts));
                     tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, dead = retry.is_none(), "job failed");
                     self.store.fail_job(job.id, &self.id, &e, retry).await?;
                 }
@@ -111,7 +126,9 @@ impl Worker {
     }
 
     async fn deliver(&self, job: &Job) -> Result<(), String> {
-        let hook_id = job.payload["webhook_id"].as_i64().ok_or("payload has no webhook_id")?;
+        let hook_id = job.payload["webhook_id"]
+            .as_i64()
+            .ok_or("payload has no webhook_id")?;
         let seq = job.payload["seq"].as_i64().ok_or("payload has no seq")?;
         let hook = match self.store.get_webhook(hook_id).await {
             Ok(h) => h,
@@ -121,8 +138,19 @@ impl Worker {
         if !hook.active {
             return Ok(());
         }
-        let event = self.store.events_since(seq - 1, 1).await.map_err(|e| e.to_string())?.into_iter().find(|e| e.seq == seq).ok_or("event not visible yet")?;
-        let system = Viewer { agent_id: 0, role: Role::Admin, group_ids: vec![] };
+        let event = self
+            .store
+            .events_since(seq - 1, 1)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|e| e.seq == seq)
+            .ok_or("event not visible yet")?;
+        let system = Viewer {
+            agent_id: 0,
+            role: Role::Admin,
+            group_ids: vec![],
+        };
         let ticket = self.store.get_ticket(event.ticket_id, &system).await.ok();
         let body = serde_json::to_vec(&json!({
             "id": format!("evt_{}", event.seq),
@@ -150,7 +178,11 @@ impl Worker {
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(format!("{} answered HTTP {}", hook.url, resp.status().as_u16()))
+            Err(format!(
+                "{} answered HTTP {}",
+                hook.url,
+                resp.status().as_u16()
+            ))
         }
     }
 }

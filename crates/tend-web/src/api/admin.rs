@@ -2,14 +2,16 @@
 
 use super::{check_limit, PageParams};
 use crate::auth::{check_password, generate_token, hash_password, hash_token, verify_password};
-use crate::error::{AppError, ApiResult};
+use crate::error::{ApiResult, AppError};
 use crate::extract::{require_admin, require_supervisor, Auth, Id, Json, Query};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tend_core::{limits, parse_field_key, parse_http_url, parse_line, Actor, Change, Email, FieldType, Role};
+use tend_core::{
+    limits, parse_field_key, parse_http_url, parse_line, Actor, Change, Email, FieldType, Role,
+};
 use tend_store::*;
 
 pub async fn me(State(s): State<AppState>, Auth(v): Auth) -> ApiResult<axum::Json<Agent>> {
@@ -25,11 +27,19 @@ pub struct Login {
 
 fn client_key(h: &HeaderMap) -> String {
     // Behind a reverse proxy the first X-Forwarded-For hop names the client.
-    h.get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).map(|v| format!("ip:{}", v.trim())).unwrap_or_else(|| "ip:direct".into())
+    h.get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| format!("ip:{}", v.trim()))
+        .unwrap_or_else(|| "ip:direct".into())
 }
 
 /// Exchanges an e-mail and password for a new API token. Throttled per e-mail and client.
-pub async fn login(State(s): State<AppState>, headers: HeaderMap, Json(b): Json<Login>) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(b): Json<Login>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let now = s.now();
     let email_key = format!("email:{}", b.email.trim().to_lowercase());
     let ip_key = client_key(&headers);
@@ -45,17 +55,34 @@ pub async fn login(State(s): State<AppState>, headers: HeaderMap, Json(b): Json<
     let pw = b.password.clone();
     let h = match &hash {
         Some(h) => h.clone(),
-        None => DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default()).clone(),
+        None => DUMMY
+            .get_or_init(|| hash_password("not a real password").unwrap_or_default())
+            .clone(),
     };
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &h)).await.unwrap_or(false) && hash.is_some();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &h))
+        .await
+        .unwrap_or(false)
+        && hash.is_some();
     let Some(agent) = agent.filter(|_| ok) else {
         s.login_limiter.fail(&keys, now);
         return Err(AppError::Unauthorized("wrong e-mail or password".into()));
     };
     s.login_limiter.succeed(&[email_key.as_str()]);
     let token = generate_token();
-    let info = s.store.create_token(agent.id, format!("sign-in {}", now.format("%Y-%m-%d %H:%M")), hash_token(&token), Actor::agent(agent.id), now).await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({ "token": token, "token_id": info.id, "agent": agent }))))
+    let info = s
+        .store
+        .create_token(
+            agent.id,
+            format!("sign-in {}", now.format("%Y-%m-%d %H:%M")),
+            hash_token(&token),
+            Actor::agent(agent.id),
+            now,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "token": token, "token_id": info.id, "agent": agent })),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,18 +91,40 @@ pub struct TokenIn {
     name: String,
 }
 
-pub async fn create_own_token(State(s): State<AppState>, Auth(v): Auth, Json(b): Json<TokenIn>) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+pub async fn create_own_token(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<TokenIn>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let name = parse_line("name", &b.name, limits::NAME_MAX)?;
     let token = generate_token();
-    let info = s.store.create_token(v.agent_id, name, hash_token(&token), Actor::agent(v.agent_id), s.now()).await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({ "token": token, "token_id": info.id, "name": info.name, "note": "store the token now: it is shown only once" }))))
+    let info = s
+        .store
+        .create_token(
+            v.agent_id,
+            name,
+            hash_token(&token),
+            Actor::agent(v.agent_id),
+            s.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            json!({ "token": token, "token_id": info.id, "name": info.name, "note": "store the token now: it is shown only once" }),
+        ),
+    ))
 }
 
 pub async fn list_agents(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<axum::Json<Value>> {
     Ok(axum::Json(json!({ "items": s.store.list_agents().await? })))
 }
 
-pub async fn get_agent(State(s): State<AppState>, Auth(_): Auth, Id(id): Id) -> ApiResult<axum::Json<Agent>> {
+pub async fn get_agent(
+    State(s): State<AppState>,
+    Auth(_): Auth,
+    Id(id): Id,
+) -> ApiResult<axum::Json<Agent>> {
     Ok(axum::Json(s.store.get_agent(id).await?))
 }
 
@@ -88,17 +137,38 @@ pub struct CreateAgent {
     password: Option<String>,
 }
 
-pub async fn create_agent(State(s): State<AppState>, Auth(v): Auth, Json(b): Json<CreateAgent>) -> ApiResult<(StatusCode, axum::Json<Agent>)> {
+pub async fn create_agent(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<CreateAgent>,
+) -> ApiResult<(StatusCode, axum::Json<Agent>)> {
     require_admin(&v)?;
     let password_hash = match b.password {
         Some(p) => {
             check_password(&p)?;
-            Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| AppError::Internal(e.to_string()))??)
+            Some(
+                tokio::task::spawn_blocking(move || hash_password(&p))
+                    .await
+                    .map_err(|e| AppError::Internal(e.to_string()))??,
+            )
         }
         None => None,
     };
-    let new = NewAgent { email: b.email.as_str().into(), name: parse_line("name", &b.name, limits::NAME_MAX)?, role: b.role, password_hash, active: true };
-    Ok((StatusCode::CREATED, axum::Json(s.store.create_agent(new, Actor::agent(v.agent_id), s.now()).await?)))
+    let new = NewAgent {
+        email: b.email.as_str().into(),
+        name: parse_line("name", &b.name, limits::NAME_MAX)?,
+        role: b.role,
+        password_hash,
+        active: true,
+    };
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            s.store
+                .create_agent(new, Actor::agent(v.agent_id), s.now())
+                .await?,
+        ),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,30 +180,58 @@ pub struct UpdateAgent {
     password: Option<String>,
 }
 
-pub async fn update_agent(State(s): State<AppState>, Auth(v): Auth, Id(id): Id, Json(b): Json<UpdateAgent>) -> ApiResult<axum::Json<Agent>> {
-    let own_password_only = id == v.agent_id && b.name.is_none() && b.role.is_none() && b.active.is_none();
+pub async fn update_agent(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Id(id): Id,
+    Json(b): Json<UpdateAgent>,
+) -> ApiResult<axum::Json<Agent>> {
+    let own_password_only =
+        id == v.agent_id && b.name.is_none() && b.role.is_none() && b.active.is_none();
     if !own_password_only {
         require_admin(&v)?;
     }
     if id == v.agent_id && (b.active == Some(false) || b.role.is_some_and(|r| r != Role::Admin)) {
-        return Err(AppError::BadRequest("you cannot deactivate or demote yourself; ask another admin".into()));
+        return Err(AppError::BadRequest(
+            "you cannot deactivate or demote yourself; ask another admin".into(),
+        ));
     }
     let password_hash = match b.password {
         Some(p) => {
             check_password(&p)?;
-            Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| AppError::Internal(e.to_string()))??)
+            Some(
+                tokio::task::spawn_blocking(move || hash_password(&p))
+                    .await
+                    .map_err(|e| AppError::Internal(e.to_string()))??,
+            )
         }
         None => None,
     };
-    let up = AgentUpdate { name: b.name.map(|n| parse_line("name", &n, limits::NAME_MAX)).transpose()?, role: b.role, active: b.active, password_hash };
-    Ok(axum::Json(s.store.update_agent(id, up, Actor::agent(v.agent_id), s.now()).await?))
+    let up = AgentUpdate {
+        name: b
+            .name
+            .map(|n| parse_line("name", &n, limits::NAME_MAX))
+            .transpose()?,
+        role: b.role,
+        active: b.active,
+        password_hash,
+    };
+    Ok(axum::Json(
+        s.store
+            .update_agent(id, up, Actor::agent(v.agent_id), s.now())
+            .await?,
+    ))
 }
 
 pub async fn list_groups(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<axum::Json<Value>> {
     Ok(axum::Json(json!({ "items": s.store.list_groups().await? })))
 }
 
-pub async fn get_group(State(s): State<AppState>, Auth(_): Auth, Id(id): Id) -> ApiResult<axum::Json<Group>> {
+pub async fn get_group(
+    State(s): State<AppState>,
+    Auth(_): Auth,
+    Id(id): Id,
+) -> ApiResult<axum::Json<Group>> {
     Ok(axum::Json(s.store.get_group(id).await?))
 }
 
@@ -145,11 +243,25 @@ pub struct CreateGroup {
     description: String,
 }
 
-pub async fn create_group(State(s): State<AppState>, Auth(v): Auth, Json(b): Json<CreateGroup>) -> ApiResult<(StatusCode, axum::Json<Group>)> {
+pub async fn create_group(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<CreateGroup>,
+) -> ApiResult<(StatusCode, axum::Json<Group>)> {
     require_admin(&v)?;
     tend_core::check_len("description", &b.description, limits::NOTES_MAX)?;
-    let new = NewGroup { name: parse_line("name", &b.name, limits::NAME_MAX)?, description: b.description };
-    Ok((StatusCode::CREATED, axum::Json(s.store.create_group(new, Actor::agent(v.agent_id), s.now()).await?)))
+    let new = NewGroup {
+        name: parse_line("name", &b.name, limits::NAME_MAX)?,
+        description: b.description,
+    };
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            s.store
+                .create_group(new, Actor::agent(v.agent_id), s.now())
+                .await?,
+        ),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,16 +270,27 @@ pub struct Members {
     agent_ids: Vec<i64>,
 }
 
-pub async fn set_members(State(s): State<AppState>, Auth(v): Auth, Id(id): Id, Json(b): Json<Members>) -> ApiResult<axum::Json<Group>> {
+pub async fn set_members(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Id(id): Id,
+    Json(b): Json<Members>,
+) -> ApiResult<axum::Json<Group>> {
     require_admin(&v)?;
     if b.agent_ids.len() > 10_000 {
         return Err(AppError::invalid("agent_ids", "at most 10,000 members"));
     }
-    Ok(axum::Json(s.store.set_group_members(id, b.agent_ids, Actor::agent(v.agent_id), s.now()).await?))
+    Ok(axum::Json(
+        s.store
+            .set_group_members(id, b.agent_ids, Actor::agent(v.agent_id), s.now())
+            .await?,
+    ))
 }
 
 pub async fn list_fields(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(json!({ "items": s.store.list_field_defs().await? })))
+    Ok(axum::Json(
+        json!({ "items": s.store.list_field_defs().await? }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,27 +304,66 @@ pub struct CreateField {
     options: Vec<String>,
 }
 
-pub async fn create_field(State(s): State<AppState>, Auth(v): Auth, Json(b): Json<CreateField>) -> ApiResult<(StatusCode, axum::Json<FieldDef>)> {
+pub async fn create_field(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<CreateField>,
+) -> ApiResult<(StatusCode, axum::Json<FieldDef>)> {
     require_admin(&v)?;
     let key = parse_field_key(&b.key)?;
     let label = parse_line("label", &b.label, limits::NAME_MAX)?;
-    let options = b.options.iter().map(|o| parse_line("options", o, limits::NAME_MAX)).collect::<Result<Vec<_>, _>>()?;
+    let options = b
+        .options
+        .iter()
+        .map(|o| parse_line("options", o, limits::NAME_MAX))
+        .collect::<Result<Vec<_>, _>>()?;
     match (b.field_type, options.is_empty()) {
-        (FieldType::Dropdown, true) => return Err(AppError::invalid("options", "a dropdown needs at least one option")),
+        (FieldType::Dropdown, true) => {
+            return Err(AppError::invalid(
+                "options",
+                "a dropdown needs at least one option",
+            ))
+        }
         (FieldType::Dropdown, false) => {}
-        (_, false) => return Err(AppError::invalid("options", "only dropdown fields have options")),
+        (_, false) => {
+            return Err(AppError::invalid(
+                "options",
+                "only dropdown fields have options",
+            ))
+        }
         _ => {}
     }
-    let new = NewFieldDef { key, label, field_type: b.field_type, options };
-    Ok((StatusCode::CREATED, axum::Json(s.store.create_field_def(new, Actor::agent(v.agent_id), s.now()).await?)))
+    let new = NewFieldDef {
+        key,
+        label,
+        field_type: b.field_type,
+        options,
+    };
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            s.store
+                .create_field_def(new, Actor::agent(v.agent_id), s.now())
+                .await?,
+        ),
+    ))
 }
 
-pub async fn list_webhooks(State(s): State<AppState>, Auth(v): Auth) -> ApiResult<axum::Json<Value>> {
+pub async fn list_webhooks(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+) -> ApiResult<axum::Json<Value>> {
     require_admin(&v)?;
-    Ok(axum::Json(json!({ "items": s.store.list_webhooks().await? })))
+    Ok(axum::Json(
+        json!({ "items": s.store.list_webhooks().await? }),
+    ))
 }
 
-pub async fn get_webhook(State(s): State<AppState>, Auth(v): Auth, Id(id): Id) -> ApiResult<axum::Json<Webhook>> {
+pub async fn get_webhook(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Id(id): Id,
+) -> ApiResult<axum::Json<Webhook>> {
     require_admin(&v)?;
     Ok(axum::Json(s.store.get_webhook(id).await?))
 }
@@ -214,36 +376,79 @@ pub struct CreateWebhook {
     secret: Option<String>,
 }
 
-pub async fn create_webhook(State(s): State<AppState>, Auth(v): Auth, Json(b): Json<CreateWebhook>) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+pub async fn create_webhook(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<CreateWebhook>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     require_admin(&v)?;
     let url = parse_http_url("url", &b.url)?;
     if b.events.is_empty() {
-        return Err(AppError::invalid("events", format!("list the event kinds to receive, or \"*\" for all: {}", Change::KINDS.join(", "))));
+        return Err(AppError::invalid(
+            "events",
+            format!(
+                "list the event kinds to receive, or \"*\" for all: {}",
+                Change::KINDS.join(", ")
+            ),
+        ));
     }
     for e in &b.events {
         if e != "*" && !Change::KINDS.contains(&e.as_str()) {
-            return Err(AppError::invalid("events", format!("unknown event kind '{}'; known: {}", tend_core::truncate_for_message(e), Change::KINDS.join(", "))));
+            return Err(AppError::invalid(
+                "events",
+                format!(
+                    "unknown event kind '{}'; known: {}",
+                    tend_core::truncate_for_message(e),
+                    Change::KINDS.join(", ")
+                ),
+            ));
         }
     }
     let secret = match b.secret {
         Some(x) if x.len() >= 16 && x.len() <= 200 => x,
-        Some(_) => return Err(AppError::invalid("secret", "must be 16 to 200 characters (or leave it out and one is made for you)")),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "secret",
+                "must be 16 to 200 characters (or leave it out and one is made for you)",
+            ))
+        }
         None => generate_token(),
     };
-    let hook = s.store.create_webhook(NewWebhook { url, events: b.events, secret: secret.clone() }, Actor::agent(v.agent_id), s.now()).await?;
+    let hook = s
+        .store
+        .create_webhook(
+            NewWebhook {
+                url,
+                events: b.events,
+                secret: secret.clone(),
+            },
+            Actor::agent(v.agent_id),
+            s.now(),
+        )
+        .await?;
     let mut out = serde_json::to_value(&hook).map_err(|e| AppError::Internal(e.to_string()))?;
     out["secret"] = json!(secret);
     out["note"] = json!("deliveries carry Tend-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with this secret>; it is shown only now");
     Ok((StatusCode::CREATED, axum::Json(out)))
 }
 
-pub async fn delete_webhook(State(s): State<AppState>, Auth(v): Auth, Id(id): Id) -> ApiResult<StatusCode> {
+pub async fn delete_webhook(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     require_admin(&v)?;
-    s.store.delete_webhook(id, Actor::agent(v.agent_id), s.now()).await?;
+    s.store
+        .delete_webhook(id, Actor::agent(v.agent_id), s.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn audit(State(s): State<AppState>, Auth(v): Auth, Query(p): Query<PageParams>) -> ApiResult<axum::Json<Page<AuditEntry>>> {
+pub async fn audit(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Query(p): Query<PageParams>,
+) -> ApiResult<axum::Json<Page<AuditEntry>>> {
     require_supervisor(&v)?;
     Ok(axum::Json(s.store.list_audit(p.page()?).await?))
 }
@@ -255,8 +460,15 @@ pub struct JobParams {
     limit: Option<i64>,
 }
 
-pub async fn jobs(State(s): State<AppState>, Auth(v): Auth, Query(p): Query<JobParams>) -> ApiResult<axum::Json<Value>> {
+pub async fn jobs(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Query(p): Query<JobParams>,
+) -> ApiResult<axum::Json<Value>> {
     require_admin(&v)?;
-    let jobs = s.store.list_jobs(p.state.unwrap_or(JobState::Dead), check_limit(p.limit)?).await?;
+    let jobs = s
+        .store
+        .list_jobs(p.state.unwrap_or(JobState::Dead), check_limit(p.limit)?)
+        .await?;
     Ok(axum::Json(json!({ "items": jobs })))
 }

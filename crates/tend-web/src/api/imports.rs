@@ -2,7 +2,7 @@
 //! Every line is validated first; one bad line rejects the request with every error found
 //! (line, field, message) and nothing is written. Records already imported are skipped.
 
-use crate::error::{AppError, ApiResult};
+use crate::error::{ApiResult, AppError};
 use crate::extract::{require_admin, Auth};
 use crate::AppState;
 use axum::body::Bytes;
@@ -32,7 +32,11 @@ pub fn parse_lines(text: &str) -> Result<Vec<ImportRecord>, Vec<LineError>> {
         match ImportRecord::parse_line(line) {
             Ok(r) => out.push(r),
             Err(e) => {
-                errors.push(LineError { line: i + 1, field: e.field, message: e.message });
+                errors.push(LineError {
+                    line: i + 1,
+                    field: e.field,
+                    message: e.message,
+                });
                 if errors.len() >= 100 {
                     break;
                 }
@@ -46,13 +50,25 @@ pub fn parse_lines(text: &str) -> Result<Vec<ImportRecord>, Vec<LineError>> {
     }
 }
 
-pub async fn import(State(s): State<AppState>, Auth(v): Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+pub async fn import(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     require_admin(&v)?;
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ct.starts_with("application/x-ndjson") && !ct.starts_with("application/jsonl") {
-        return Err(AppError::UnsupportedMediaType("send JSON Lines with Content-Type: application/x-ndjson (one ticket per line)".into()));
+        return Err(AppError::UnsupportedMediaType(
+            "send JSON Lines with Content-Type: application/x-ndjson (one ticket per line)".into(),
+        ));
     }
-    let text = std::str::from_utf8(&body).map_err(|e| AppError::BadRequest(format!("the body is not UTF-8 (byte {})", e.valid_up_to())))?;
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        AppError::BadRequest(format!("the body is not UTF-8 (byte {})", e.valid_up_to()))
+    })?;
     let records = match parse_lines(text) {
         Ok(r) => r,
         Err(errors) => {
@@ -65,7 +81,10 @@ pub async fn import(State(s): State<AppState>, Auth(v): Auth, headers: HeaderMap
                 "errors": errors,
             });
             let mut resp = (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            );
             return Ok(resp);
         }
     };

@@ -20,26 +20,55 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", post(admin::create_own_token))
         .route("/tickets", get(tickets::list).post(tickets::create))
         .route("/tickets/{id}", get(tickets::get).patch(tickets::update))
-        .route("/tickets/{id}/messages", get(tickets::messages).post(tickets::add_message))
+        .route(
+            "/tickets/{id}/messages",
+            get(tickets::messages).post(tickets::add_message),
+        )
         .route("/tickets/{id}/events", get(tickets::events))
         .route("/attachments/{id}", get(tickets::attachment))
         .route("/tags", get(tickets::tags))
         .route("/customers", get(customers::list).post(customers::create))
-        .route("/customers/{id}", get(customers::get).patch(customers::update))
+        .route(
+            "/customers/{id}",
+            get(customers::get).patch(customers::update),
+        )
         .route("/customers/{id}/timeline", get(customers::timeline))
-        .route("/organizations", get(customers::list_orgs).post(customers::create_org))
-        .route("/organizations/{id}", get(customers::get_org).patch(customers::update_org))
+        .route(
+            "/organizations",
+            get(customers::list_orgs).post(customers::create_org),
+        )
+        .route(
+            "/organizations/{id}",
+            get(customers::get_org).patch(customers::update_org),
+        )
         .route("/agents", get(admin::list_agents).post(admin::create_agent))
-        .route("/agents/{id}", get(admin::get_agent).patch(admin::update_agent))
+        .route(
+            "/agents/{id}",
+            get(admin::get_agent).patch(admin::update_agent),
+        )
         .route("/groups", get(admin::list_groups).post(admin::create_group))
         .route("/groups/{id}", get(admin::get_group))
         .route("/groups/{id}/members", put(admin::set_members))
-        .route("/field-definitions", get(admin::list_fields).post(admin::create_field))
-        .route("/webhooks", get(admin::list_webhooks).post(admin::create_webhook))
-        .route("/webhooks/{id}", get(admin::get_webhook).delete(admin::delete_webhook))
+        .route(
+            "/field-definitions",
+            get(admin::list_fields).post(admin::create_field),
+        )
+        .route(
+            "/webhooks",
+            get(admin::list_webhooks).post(admin::create_webhook),
+        )
+        .route(
+            "/webhooks/{id}",
+            get(admin::get_webhook).delete(admin::delete_webhook),
+        )
         .route("/audit-log", get(admin::audit))
         .route("/jobs", get(admin::jobs))
-        .route("/imports", post(imports::import).layer(axum::extract::DefaultBodyLimit::max(crate::IMPORT_BODY_LIMIT)))
+        .route(
+            "/imports",
+            post(imports::import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::IMPORT_BODY_LIMIT,
+            )),
+        )
 }
 
 pub const DEFAULT_LIMIT: i64 = 25;
@@ -55,7 +84,9 @@ pub struct PageParams {
 pub fn check_limit(limit: Option<i64>) -> Result<i64, AppError> {
     let l = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&l) {
-        return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(AppError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
     }
     Ok(l)
 }
@@ -64,13 +95,22 @@ impl PageParams {
     pub fn page(&self) -> Result<PageRequest, AppError> {
         let after_id = match &self.cursor {
             None => None,
-            Some(c) => Some(decode_id_cursor(c).ok_or_else(|| AppError::BadRequest("cursor is not one this list gave out: start again without it".into()))?),
+            Some(c) => Some(decode_id_cursor(c).ok_or_else(|| {
+                AppError::BadRequest(
+                    "cursor is not one this list gave out: start again without it".into(),
+                )
+            })?),
         };
-        Ok(PageRequest { after_id, limit: check_limit(self.limit)? })
+        Ok(PageRequest {
+            after_id,
+            limit: check_limit(self.limit)?,
+        })
     }
 }
 
 /// Tells "absent" (None) from "null" (Some(None)) in a JSON body.
-pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }

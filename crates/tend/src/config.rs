@@ -1,0 +1,186 @@
+//! Configuration: flags, then TEND_* environment variables, then a TOML file, then defaults.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tend_store::Store;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Flags {
+    /// Where Tend keeps its SQLite database [default: ./tend-data]
+    #[arg(long, global = true, env = "TEND_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve HTTP on [default: 127.0.0.1:8080]
+    #[arg(long, global = true, env = "TEND_LISTEN")]
+    pub listen: Option<String>,
+    /// postgres://… for PostgreSQL, sqlite://PATH for another SQLite file [default: SQLite in the data dir]
+    #[arg(long, global = true, env = "TEND_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// A TOML file with data_dir, listen, database_url, log_format, pg_pool_size.
+    #[arg(long, global = true, env = "TEND_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    log_format: Option<String>,
+    pg_pool_size: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub database_url: Option<String>,
+    pub log_json: bool,
+    pub pg_pool_size: usize,
+}
+
+impl Config {
+    pub fn load(f: &Flags) -> Result<Config> {
+        let file: File = match &f.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("config file {} is not valid", p.display()))?
+            }
+            None => File::default(),
+        };
+        let log_format = std::env::var("TEND_LOG_FORMAT")
+            .ok()
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        if log_format != "text" && log_format != "json" {
+            bail!("log_format must be text or json, not {log_format}");
+        }
+        Ok(Config {
+            data_dir: f
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("tend-data")),
+            listen: f
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url: f
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .filter(|u| !u.trim().is_empty()),
+            log_json: log_format == "json",
+            pg_pool_size: std::env::var("TEND_PG_POOL_SIZE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .or(file.pg_pool_size)
+                .unwrap_or(16)
+                .clamp(1, 512),
+        })
+    }
+
+    fn sqlite_path(&self) -> Option<PathBuf> {
+        match &self.database_url {
+            None => Some(self.data_dir.join("tend.db")),
+            Some(u) => u
+                .strip_prefix("sqlite://")
+                .or_else(|| u.strip_prefix("sqlite:"))
+                .map(PathBuf::from),
+        }
+    }
+
+    pub fn describe_store(&self) -> String {
+        match (&self.sqlite_path(), &self.database_url) {
+            (Some(p), _) => format!("SQLite: {}", p.display()),
+            (None, Some(u)) => format!("PostgreSQL: {}", redact(u)),
+            (None, None) => "unknown".into(),
+        }
+    }
+
+    /// Opens the store the URL names, running migrations.
+    pub async fn open_store(&self) -> Result<Arc<dyn Store>> {
+        if let Some(p) = self.sqlite_path() {
+            let s = tend_sqlite::SqliteStore::open(&p).map_err(|e| {
+                anyhow::anyhow!("cannot open the SQLite database {}: {e}", p.display())
+            })?;
+            return Ok(Arc::new(s));
+        }
+        let url = self.database_url.clone().unwrap_or_default();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let s = tend_postgres::PgStore::open(&url, None, self.pg_pool_size)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open PostgreSQL at {}: {e}", redact(&url)))?;
+            return Ok(Arc::new(s));
+        }
+        bail!(
+            "--database-url must start with postgres://, postgresql:// or sqlite:// (got {})",
+            redact(&url)
+        )
+    }
+}
+
+/// Hides a password in a URL.
+fn redact(u: &str) -> String {
+    match (u.find("://"), u.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &u[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &u[..s + 3], user, &u[at..]),
+                None => u.to_string(),
+            }
+        }
+        _ => u.to_string(),
+    }
+}
+
+pub fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TEND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if cfg.log_json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn store_url_picks_the_backend() {
+        let c = Config::load(&Flags {
+            database_url: Some("sqlite:///tmp/x.db".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.sqlite_path(), Some(PathBuf::from("/tmp/x.db")));
+        let c = Config::load(&Flags {
+            data_dir: Some("d".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.sqlite_path(), Some(PathBuf::from("d/tend.db")));
+        let c = Config::load(&Flags {
+            database_url: Some("postgres://h/db".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.sqlite_path(), None);
+    }
+}

@@ -1,0 +1,112 @@
+//! Demo data: the demo team with passwords, and a few hundred generated tickets.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use tend_core::{Actor, Role};
+use tend_store::{NewAgent, NewGroup, Store};
+
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// Loads the demo shop unless it is there already. `announce` prints even when skipping.
+pub async fn load(
+    store: &dyn Store,
+    tickets: u64,
+    now: DateTime<Utc>,
+    announce: bool,
+) -> Result<()> {
+    if store
+        .agent_by_email(tend_datagen::AGENTS[0].email)
+        .await
+        .map_err(crate::store_err)?
+        .is_some()
+    {
+        if announce {
+            println!(
+                "demo data is already loaded; sign in as {} / {DEMO_PASSWORD}",
+                tend_datagen::AGENTS[0].email
+            );
+        }
+        return Ok(());
+    }
+    let hash = tend_web::auth::hash_password(DEMO_PASSWORD).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut groups = std::collections::HashMap::new();
+    for g in tend_datagen::GROUPS {
+        let grp = store
+            .create_group(
+                NewGroup {
+                    name: g.to_string(),
+                    description: format!("{g} team"),
+                },
+                Actor::SYSTEM,
+                now,
+            )
+            .await
+            .map_err(crate::store_err)?;
+        groups.insert(*g, (grp.id, Vec::new()));
+    }
+    for a in tend_datagen::AGENTS {
+        let role: Role = a
+            .role
+            .parse()
+            .map_err(|e: tend_core::Invalid| anyhow::anyhow!("{e}"))?;
+        let agent = store
+            .create_agent(
+                NewAgent {
+                    email: a.email.into(),
+                    name: a.name.into(),
+                    role,
+                    password_hash: Some(hash.clone()),
+                    active: true,
+                },
+                Actor::SYSTEM,
+                now,
+            )
+            .await
+            .map_err(crate::store_err)?;
+        for g in a.groups {
+            if let Some((_, members)) = groups.get_mut(g) {
+                members.push(agent.id);
+            }
+        }
+    }
+    for (id, members) in groups.into_values() {
+        store
+            .set_group_members(id, members, Actor::SYSTEM, now)
+            .await
+            .map_err(crate::store_err)?;
+    }
+    let g = tend_datagen::Generator::new(tend_datagen::Spec::new(tickets, now));
+    let records = (0..g.len())
+        .map(|i| tend_core::import::ImportRecord::parse_line(&g.record(i).to_string()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("demo record: {e}"))?;
+    let o = store.import(records, now).await.map_err(crate::store_err)?;
+    let token = tend_web::auth::generate_token();
+    let admin = store
+        .agent_by_email(tend_datagen::AGENTS[0].email)
+        .await
+        .map_err(crate::store_err)?
+        .ok_or_else(|| anyhow::anyhow!("demo admin missing"))?;
+    store
+        .create_token(
+            admin.id,
+            "demo".into(),
+            tend_web::auth::hash_token(&token),
+            Actor::SYSTEM,
+            now,
+        )
+        .await
+        .map_err(crate::store_err)?;
+    println!(
+        "Loaded the demo shop: {} agents, {} tickets.",
+        tend_datagen::AGENTS.len(),
+        o.created
+    );
+    println!(
+        "  sign in: {} / {DEMO_PASSWORD} (every demo agent has this password)",
+        admin.email
+    );
+    println!("  API token for the admin: {token}");
+    println!("  try: curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tickets?status=open");
+    Ok(())
+}
