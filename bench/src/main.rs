@@ -1,1 +1,133 @@
-fn main() {}
+//! Load client for Tend's benchmark scenarios. Bounded in count and time, loopback only.
+//! Prints one JSON object per run on stdout.
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Tend benchmark load client")]
+struct Cli {
+    /// Base URL of the server (must be loopback).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// API token.
+    #[arg(long, env = "TEND_BENCH_TOKEN")]
+    token: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// S1: create tickets over HTTP with N concurrent clients.
+    Create {
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        #[arg(long, default_value_t = 2000)]
+        requests: u64,
+        #[arg(long, default_value_t = 30.0)]
+        max_seconds: f64,
+    },
+    /// GET a path repeatedly (S2 queue page, S3 search …) and report latencies.
+    Get {
+        #[arg(long)]
+        path: String,
+        #[arg(long, default_value = "get")]
+        name: String,
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        #[arg(long, default_value_t = 200)]
+        requests: u64,
+        #[arg(long, default_value_t = 30.0)]
+        max_seconds: f64,
+    },
+}
+
+fn loopback(url: &str) -> bool {
+    let rest = url.strip_prefix("http://").unwrap_or("");
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]")
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if !loopback(&cli.url) {
+        bail!("refusing to load {}: benchmarks only target loopback addresses", cli.url);
+    }
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).timeout(Duration::from_secs(30)).build()?;
+    let (name, clients, requests, max_seconds) = match &cli.cmd {
+        Cmd::Create { clients, requests, max_seconds } => ("create".to_string(), *clients, *requests, *max_seconds),
+        Cmd::Get { name, clients, requests, max_seconds, .. } => (name.clone(), *clients, *requests, *max_seconds),
+    };
+    // One warm-up request.
+    let issued = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(max_seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, issued, url, token) = (client.clone(), issued.clone(), cli.url.clone(), cli.token.clone());
+        let path = match &cli.cmd {
+            Cmd::Get { path, .. } => Some(path.clone()),
+            _ => None,
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            loop {
+                let n = issued.fetch_add(1, Ordering::Relaxed);
+                if n >= requests || Instant::now() >= deadline {
+                    break;
+                }
+                let t = Instant::now();
+                let r = match &path {
+                    None => {
+                        client
+                            .post(format!("{url}/api/v1/tickets"))
+                            .bearer_auth(&token)
+                            .json(&json!({"subject": format!("Bench ticket {c}-{n}"), "channel": "web", "requester": {"email": format!("bench{}@example.com", n % 5000), "name": "Bench Customer"}, "comment": {"body": "My parcel has not arrived yet. Order #12345. Please check."}}))
+                            .send()
+                            .await
+                    }
+                    Some(p) => client.get(format!("{url}{p}")).bearer_auth(&token).send().await,
+                };
+                match r {
+                    Ok(resp) if resp.status().is_success() => {
+                        let _ = resp.bytes().await;
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let out = json!({
+        "scenario": name, "clients": clients, "ok": lat.len(), "errors": errors, "seconds": (secs * 1000.0).round() / 1000.0,
+        "per_second": (lat.len() as f64 / secs * 10.0).round() / 10.0,
+        "p50_ms": (pct(&lat, 50.0) * 100.0).round() / 100.0, "p95_ms": (pct(&lat, 95.0) * 100.0).round() / 100.0, "p99_ms": (pct(&lat, 99.0) * 100.0).round() / 100.0,
+    });
+    println!("{out}");
+    Ok(())
+}

@@ -10,3 +10,20 @@ mod api_tickets;
 mod durability;
 mod imports;
 mod jobs_webhooks;
+
+/// Says loudly when the PostgreSQL run was skipped; fails if CI asked for it and it did not run.
+#[tokio::test]
+async fn postgres_suite_is_configured() {
+    match harness::pg_url() {
+        Some(url) => {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap_or_else(|e| panic!("TEND_TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}"));
+            tokio::spawn(conn);
+            c.simple_query("SELECT 1").await.expect("PostgreSQL answers");
+            eprintln!("integration suite ran against PostgreSQL");
+        }
+        None => {
+            eprintln!("\n*** SKIPPED: PostgreSQL. This run used SQLite only. Set TEND_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the same suite on PostgreSQL. ***\n");
+            assert!(std::env::var("TEND_REQUIRE_POSTGRES").is_err(), "TEND_REQUIRE_POSTGRES is set but TEND_TEST_DATABASE_URL is not: the PostgreSQL run was skipped");
+        }
+    }
+}
