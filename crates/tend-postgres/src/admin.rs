@@ -3,7 +3,10 @@
 use crate::db::{
     execute, parse, query, query_one, query_one_raw, query_opt, query_opt_raw, to_json, us, DbExt,
 };
-use crate::rows::{self, AGENT_COLS, AUDIT_COLS, CUSTOMER_COLS, EVENT_COLS, FIELD_COLS, GROUP_COLS, ORG_COLS, WEBHOOK_COLS};
+use crate::rows::{
+    self, AGENT_COLS, AUDIT_COLS, CUSTOMER_COLS, EVENT_COLS, FIELD_COLS, GROUP_COLS, ORG_COLS,
+    WEBHOOK_COLS,
+};
 use crate::PgStore;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -39,7 +42,12 @@ pub(crate) fn page_limit(p: &PageRequest) -> i64 {
 
 // --- agents ----------------------------------------------------------------------------
 
-pub(crate) async fn create_agent(s: &PgStore, new: NewAgent, actor: Actor, now: Now) -> Result<Agent> {
+pub(crate) async fn create_agent(
+    s: &PgStore,
+    new: NewAgent,
+    actor: Actor,
+    now: Now,
+) -> Result<Agent> {
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
@@ -51,13 +59,36 @@ pub(crate) async fn create_agent(s: &PgStore, new: NewAgent, actor: Actor, now: 
     .await
     .unique(|| format!("an agent with e-mail {} exists", new.email))?;
     let id: i64 = row.get(0);
-    let data = json!({ "email": new.email, "name": new.name, "role": new.role, "active": new.active });
-    audit(&tx, actor, "agent.created", format!("agent:{id}"), data, now).await?;
+    let data =
+        json!({ "email": new.email, "name": new.name, "role": new.role, "active": new.active });
+    audit(
+        &tx,
+        actor,
+        "agent.created",
+        format!("agent:{id}"),
+        data,
+        now,
+    )
+    .await?;
     tx.commit().await.db()?;
-    Ok(Agent { id, email: new.email, name: new.name, role: new.role, active: new.active, group_ids: vec![], created_at: now })
+    Ok(Agent {
+        id,
+        email: new.email,
+        name: new.name,
+        role: new.role,
+        active: new.active,
+        group_ids: vec![],
+        created_at: now,
+    })
 }
 
-pub(crate) async fn update_agent(s: &PgStore, id: i64, up: AgentUpdate, actor: Actor, now: Now) -> Result<Agent> {
+pub(crate) async fn update_agent(
+    s: &PgStore,
+    id: i64,
+    up: AgentUpdate,
+    actor: Actor,
+    now: Now,
+) -> Result<Agent> {
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
@@ -71,27 +102,34 @@ pub(crate) async fn update_agent(s: &PgStore, id: i64, up: AgentUpdate, actor: A
     if n == 0 {
         return Err(StoreError::NotFound("agent"));
     }
-    let mut data = serde_json::Map::new();
-    if let Some(n) = &up.name {
-        data.insert("name".into(), json!(n));
-    }
-    if let Some(r) = up.role {
-        data.insert("role".into(), json!(r));
-    }
-    if let Some(a) = up.active {
-        data.insert("active".into(), json!(a));
-    }
-    if up.password_hash.is_some() {
-        data.insert("password_changed".into(), json!(true));
-    }
-    audit(&tx, actor, "agent.updated", format!("agent:{id}"), data.into(), now).await?;
+    // The same shape as the SQLite store's entry; never the hash itself.
+    let data = json!({
+        "name": up.name,
+        "role": up.role,
+        "active": up.active,
+        "password_changed": up.password_hash.is_some(),
+    });
+    audit(
+        &tx,
+        actor,
+        "agent.updated",
+        format!("agent:{id}"),
+        data,
+        now,
+    )
+    .await?;
     let agent = get_agent_on(&tx, id).await?;
     tx.commit().await.db()?;
     Ok(agent)
 }
 
 async fn get_agent_on<C: GenericClient>(c: &C, id: i64) -> Result<Agent> {
-    let row = query_opt(c, &format!("SELECT {AGENT_COLS} FROM agents a WHERE a.id = $1"), &[&id]).await?;
+    let row = query_opt(
+        c,
+        &format!("SELECT {AGENT_COLS} FROM agents a WHERE a.id = $1"),
+        &[&id],
+    )
+    .await?;
     rows::agent(&row.ok_or(StoreError::NotFound("agent"))?)
 }
 
@@ -101,25 +139,47 @@ pub(crate) async fn get_agent(s: &PgStore, id: i64) -> Result<Agent> {
 
 pub(crate) async fn agent_by_email(s: &PgStore, email: &str) -> Result<Option<Agent>> {
     let c = s.conn().await?;
-    let row =
-        query_opt(&c, &format!("SELECT {AGENT_COLS} FROM agents a WHERE lower(a.email) = lower($1)"), &[&email.trim()]).await?;
+    let row = query_opt(
+        &c,
+        &format!("SELECT {AGENT_COLS} FROM agents a WHERE lower(a.email) = lower($1)"),
+        &[&email.trim()],
+    )
+    .await?;
     row.as_ref().map(rows::agent).transpose()
 }
 
 pub(crate) async fn agent_password_hash(s: &PgStore, agent_id: i64) -> Result<Option<String>> {
     let c = s.conn().await?;
-    let row = query_opt(&c, "SELECT password_hash FROM agents WHERE id = $1", &[&agent_id]).await?;
+    let row = query_opt(
+        &c,
+        "SELECT password_hash FROM agents WHERE id = $1",
+        &[&agent_id],
+    )
+    .await?;
     Ok(row.and_then(|r| r.get(0)))
 }
 
 pub(crate) async fn list_agents(s: &PgStore) -> Result<Vec<Agent>> {
     let c = s.conn().await?;
-    query(&c, &format!("SELECT {AGENT_COLS} FROM agents a ORDER BY a.id"), &[]).await?.iter().map(rows::agent).collect()
+    query(
+        &c,
+        &format!("SELECT {AGENT_COLS} FROM agents a ORDER BY a.id"),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(rows::agent)
+    .collect()
 }
 
 // --- groups ----------------------------------------------------------------------------
 
-pub(crate) async fn create_group(s: &PgStore, new: NewGroup, actor: Actor, now: Now) -> Result<Group> {
+pub(crate) async fn create_group(
+    s: &PgStore,
+    new: NewGroup,
+    actor: Actor,
+    now: Now,
+) -> Result<Group> {
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
@@ -131,14 +191,33 @@ pub(crate) async fn create_group(s: &PgStore, new: NewGroup, actor: Actor, now: 
     .await
     .unique(|| format!("a group named {} exists", new.name))?;
     let id: i64 = row.get(0);
-    let data = json!({ "name": new.name, "description": new.description });
-    audit(&tx, actor, "group.created", format!("group:{id}"), data, now).await?;
+    let data = json!({ "name": new.name });
+    audit(
+        &tx,
+        actor,
+        "group.created",
+        format!("group:{id}"),
+        data,
+        now,
+    )
+    .await?;
     tx.commit().await.db()?;
-    Ok(Group { id, name: new.name, description: new.description, member_ids: vec![], created_at: now })
+    Ok(Group {
+        id,
+        name: new.name,
+        description: new.description,
+        member_ids: vec![],
+        created_at: now,
+    })
 }
 
 async fn get_group_on<C: GenericClient>(c: &C, id: i64) -> Result<Group> {
-    let row = query_opt(c, &format!("SELECT {GROUP_COLS} FROM groups g WHERE g.id = $1"), &[&id]).await?;
+    let row = query_opt(
+        c,
+        &format!("SELECT {GROUP_COLS} FROM groups g WHERE g.id = $1"),
+        &[&id],
+    )
+    .await?;
     Ok(rows::group(&row.ok_or(StoreError::NotFound("group"))?))
 }
 
@@ -148,27 +227,72 @@ pub(crate) async fn get_group(s: &PgStore, id: i64) -> Result<Group> {
 
 pub(crate) async fn list_groups(s: &PgStore) -> Result<Vec<Group>> {
     let c = s.conn().await?;
-    Ok(query(&c, &format!("SELECT {GROUP_COLS} FROM groups g ORDER BY g.id"), &[]).await?.iter().map(rows::group).collect())
+    Ok(query(
+        &c,
+        &format!("SELECT {GROUP_COLS} FROM groups g ORDER BY lower(g.name), g.id"),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(rows::group)
+    .collect())
 }
 
-pub(crate) async fn set_group_members(s: &PgStore, group_id: i64, agent_ids: Vec<i64>, actor: Actor, now: Now) -> Result<Group> {
+pub(crate) async fn set_group_members(
+    s: &PgStore,
+    group_id: i64,
+    agent_ids: Vec<i64>,
+    actor: Actor,
+    now: Now,
+) -> Result<Group> {
     let now = us(now);
     let mut ids = agent_ids;
     ids.sort_unstable();
     ids.dedup();
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
-    if query_opt(&tx, "SELECT id FROM groups WHERE id = $1 FOR UPDATE", &[&group_id]).await?.is_none() {
+    if query_opt(
+        &tx,
+        "SELECT id FROM groups WHERE id = $1 FOR UPDATE",
+        &[&group_id],
+    )
+    .await?
+    .is_none()
+    {
         return Err(StoreError::NotFound("group"));
     }
-    let found: Vec<i64> =
-        query(&tx, "SELECT id FROM agents WHERE id = ANY($1)", &[&ids]).await?.iter().map(|r| r.get(0)).collect();
+    let found: Vec<i64> = query(&tx, "SELECT id FROM agents WHERE id = ANY($1)", &[&ids])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     if let Some(missing) = ids.iter().find(|i| !found.contains(i)) {
-        return Err(StoreError::invalid("agent_ids", format!("no agent {missing}")));
+        return Err(StoreError::invalid(
+            "agent_ids",
+            format!("no agent {missing}"),
+        ));
     }
-    execute(&tx, "DELETE FROM group_members WHERE group_id = $1", &[&group_id]).await?;
-    execute(&tx, "INSERT INTO group_members (group_id, agent_id) SELECT $1, unnest($2::bigint[])", &[&group_id, &ids]).await?;
-    audit(&tx, actor, "group.members_set", format!("group:{group_id}"), json!({ "agent_ids": ids }), now).await?;
+    execute(
+        &tx,
+        "DELETE FROM group_members WHERE group_id = $1",
+        &[&group_id],
+    )
+    .await?;
+    execute(
+        &tx,
+        "INSERT INTO group_members (group_id, agent_id) SELECT $1, unnest($2::bigint[])",
+        &[&group_id, &ids],
+    )
+    .await?;
+    audit(
+        &tx,
+        actor,
+        "group.members_set",
+        format!("group:{group_id}"),
+        json!({ "agent_ids": ids }),
+        now,
+    )
+    .await?;
     let group = get_group_on(&tx, group_id).await?;
     tx.commit().await.db()?;
     Ok(group)
@@ -187,7 +311,10 @@ pub(crate) async fn create_token(
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
-    if query_opt(&tx, "SELECT id FROM agents WHERE id = $1", &[&agent_id]).await?.is_none() {
+    if query_opt(&tx, "SELECT id FROM agents WHERE id = $1", &[&agent_id])
+        .await?
+        .is_none()
+    {
         return Err(StoreError::NotFound("agent"));
     }
     let row = query_one_raw(
@@ -198,47 +325,89 @@ pub(crate) async fn create_token(
     .await
     .unique(|| "a token with this secret exists".to_string())?;
     let id: i64 = row.get(0);
-    audit(&tx, actor, "token.created", format!("token:{id}"), json!({ "agent_id": agent_id, "name": name }), now).await?;
+    audit(
+        &tx,
+        actor,
+        "token.created",
+        format!("token:{id}"),
+        json!({ "agent_id": agent_id, "name": name }),
+        now,
+    )
+    .await?;
     tx.commit().await.db()?;
-    Ok(TokenInfo { id, agent_id, name, created_at: now })
+    Ok(TokenInfo {
+        id,
+        agent_id,
+        name,
+        created_at: now,
+    })
 }
 
 const VIEWER_COLS: &str = "a.id, a.role, \
     COALESCE((SELECT array_agg(gm.group_id ORDER BY gm.group_id) FROM group_members gm WHERE gm.agent_id = a.id), '{}')";
 
 fn viewer_row(r: &tokio_postgres::Row) -> Result<Viewer> {
-    Ok(Viewer { agent_id: r.get(0), role: parse("role", r.get(1))?, group_ids: r.get(2) })
+    Ok(Viewer {
+        agent_id: r.get(0),
+        role: parse("role", r.get(1))?,
+        group_ids: r.get(2),
+    })
 }
 
 pub(crate) async fn viewer_by_token(s: &PgStore, token_hash: &[u8]) -> Result<Option<Viewer>> {
     let c = s.conn().await?;
     let sql = format!("SELECT {VIEWER_COLS} FROM api_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = $1 AND a.active");
-    query_opt(&c, &sql, &[&token_hash]).await?.as_ref().map(viewer_row).transpose()
+    query_opt(&c, &sql, &[&token_hash])
+        .await?
+        .as_ref()
+        .map(viewer_row)
+        .transpose()
 }
 
 pub(crate) async fn viewer(s: &PgStore, agent_id: i64) -> Result<Viewer> {
     let c = s.conn().await?;
-    let row = query_opt(&c, &format!("SELECT {VIEWER_COLS} FROM agents a WHERE a.id = $1"), &[&agent_id]).await?;
+    let row = query_opt(
+        &c,
+        &format!("SELECT {VIEWER_COLS} FROM agents a WHERE a.id = $1"),
+        &[&agent_id],
+    )
+    .await?;
     viewer_row(&row.ok_or(StoreError::NotFound("agent"))?)
 }
 
 // --- organizations ---------------------------------------------------------------------
 
-pub(crate) async fn create_organization(s: &PgStore, new: NewOrganization, now: Now) -> Result<Organization> {
+pub(crate) async fn create_organization(
+    s: &PgStore,
+    new: NewOrganization,
+    now: Now,
+) -> Result<Organization> {
     let now = us(now);
     let c = s.conn().await?;
     let domains = to_json(&new.domains)?;
     let row = query_one_raw(
-        &*c,
+        &c,
         "INSERT INTO organizations (name, domains, notes, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
         &[&new.name, &domains, &new.notes, &now],
     )
     .await
     .unique(|| format!("an organization named {} exists", new.name))?;
-    Ok(Organization { id: row.get(0), name: new.name, domains: new.domains, notes: new.notes, created_at: now, updated_at: now })
+    Ok(Organization {
+        id: row.get(0),
+        name: new.name,
+        domains: new.domains,
+        notes: new.notes,
+        created_at: now,
+        updated_at: now,
+    })
 }
 
-pub(crate) async fn update_organization(s: &PgStore, id: i64, up: OrganizationUpdate, now: Now) -> Result<Organization> {
+pub(crate) async fn update_organization(
+    s: &PgStore,
+    id: i64,
+    up: OrganizationUpdate,
+    now: Now,
+) -> Result<Organization> {
     let now = us(now);
     let c = s.conn().await?;
     let domains = up.domains.as_ref().map(to_json).transpose()?;
@@ -246,19 +415,32 @@ pub(crate) async fn update_organization(s: &PgStore, id: i64, up: OrganizationUp
         "UPDATE organizations o SET name = COALESCE($2, o.name), domains = COALESCE($3, o.domains), \
          notes = COALESCE($4, o.notes), updated_at = $5 WHERE o.id = $1 RETURNING {ORG_COLS}"
     );
-    let row = query_opt_raw(&*c, &sql, &[&id, &up.name, &domains, &up.notes, &now])
+    let row = query_opt_raw(&c, &sql, &[&id, &up.name, &domains, &up.notes, &now])
         .await
-        .unique(|| format!("an organization named {} exists", up.name.clone().unwrap_or_default()))?;
+        .unique(|| {
+            format!(
+                "an organization named {} exists",
+                up.name.clone().unwrap_or_default()
+            )
+        })?;
     rows::organization(&row.ok_or(StoreError::NotFound("organization"))?)
 }
 
 pub(crate) async fn get_organization(s: &PgStore, id: i64) -> Result<Organization> {
     let c = s.conn().await?;
-    let row = query_opt(&c, &format!("SELECT {ORG_COLS} FROM organizations o WHERE o.id = $1"), &[&id]).await?;
+    let row = query_opt(
+        &c,
+        &format!("SELECT {ORG_COLS} FROM organizations o WHERE o.id = $1"),
+        &[&id],
+    )
+    .await?;
     rows::organization(&row.ok_or(StoreError::NotFound("organization"))?)
 }
 
-pub(crate) async fn list_organizations(s: &PgStore, page: PageRequest) -> Result<Page<Organization>> {
+pub(crate) async fn list_organizations(
+    s: &PgStore,
+    page: PageRequest,
+) -> Result<Page<Organization>> {
     let c = s.conn().await?;
     let limit = page_limit(&page);
     let fetch = limit.saturating_add(1);
@@ -267,18 +449,36 @@ pub(crate) async fn list_organizations(s: &PgStore, page: PageRequest) -> Result
             let sql = format!("SELECT {ORG_COLS} FROM organizations o WHERE o.id < $1 ORDER BY o.id DESC LIMIT $2");
             query(&c, &sql, &[&after, &fetch]).await?
         }
-        None => query(&c, &format!("SELECT {ORG_COLS} FROM organizations o ORDER BY o.id DESC LIMIT $1"), &[&fetch]).await?,
+        None => {
+            query(
+                &c,
+                &format!("SELECT {ORG_COLS} FROM organizations o ORDER BY o.id DESC LIMIT $1"),
+                &[&fetch],
+            )
+            .await?
+        }
     };
-    let items = rows.iter().map(rows::organization).collect::<Result<Vec<_>>>()?;
-    Ok(Page::from_overfetch(items, limit, |o| encode_id_cursor(o.id)))
+    let items = rows
+        .iter()
+        .map(rows::organization)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |o| {
+        encode_id_cursor(o.id)
+    }))
 }
 
 // --- customers -------------------------------------------------------------------------
 
 async fn check_organization<C: GenericClient>(c: &C, org: Option<i64>) -> Result<()> {
     if let Some(org) = org {
-        if query_opt(c, "SELECT id FROM organizations WHERE id = $1", &[&org]).await?.is_none() {
-            return Err(StoreError::invalid("organization_id", format!("no organization {org}")));
+        if query_opt(c, "SELECT id FROM organizations WHERE id = $1", &[&org])
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::invalid(
+                "organization_id",
+                format!("no organization {org}"),
+            ));
         }
     }
     Ok(())
@@ -286,7 +486,11 @@ async fn check_organization<C: GenericClient>(c: &C, org: Option<i64>) -> Result
 
 /// Adds identities to a customer; one that belongs to someone else is a conflict, one the
 /// customer has already is skipped.
-async fn add_identities<C: GenericClient>(c: &C, customer_id: i64, identities: &[Identity]) -> Result<()> {
+async fn add_identities<C: GenericClient>(
+    c: &C,
+    customer_id: i64,
+    identities: &[Identity],
+) -> Result<()> {
     for ident in identities {
         let kind = ident.kind.as_str();
         let value = ident.value.trim();
@@ -301,7 +505,9 @@ async fn add_identities<C: GenericClient>(c: &C, customer_id: i64, identities: &
             if owner == customer_id {
                 continue;
             }
-            return Err(StoreError::Conflict(format!("identity {kind}:{value} belongs to customer {owner}")));
+            return Err(StoreError::Conflict(format!(
+                "identity {kind}:{value} belongs to customer {owner}"
+            )));
         }
         query_one_raw(
             c,
@@ -315,7 +521,12 @@ async fn add_identities<C: GenericClient>(c: &C, customer_id: i64, identities: &
 }
 
 async fn get_customer_on<C: GenericClient>(c: &C, id: i64) -> Result<Customer> {
-    let row = query_opt(c, &format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = $1"), &[&id]).await?;
+    let row = query_opt(
+        c,
+        &format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = $1"),
+        &[&id],
+    )
+    .await?;
     rows::customer(&row.ok_or(StoreError::NotFound("customer"))?)
 }
 
@@ -338,11 +549,23 @@ pub(crate) async fn create_customer(s: &PgStore, new: NewCustomer, now: Now) -> 
     Ok(customer)
 }
 
-pub(crate) async fn update_customer(s: &PgStore, id: i64, up: CustomerUpdate, now: Now) -> Result<Customer> {
+pub(crate) async fn update_customer(
+    s: &PgStore,
+    id: i64,
+    up: CustomerUpdate,
+    now: Now,
+) -> Result<Customer> {
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
-    if query_opt(&tx, "SELECT id FROM customers WHERE id = $1 FOR UPDATE", &[&id]).await?.is_none() {
+    if query_opt(
+        &tx,
+        "SELECT id FROM customers WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await?
+    .is_none()
+    {
         return Err(StoreError::NotFound("customer"));
     }
     check_organization(&tx, up.organization_id.flatten()).await?;
@@ -356,7 +579,9 @@ pub(crate) async fn update_customer(s: &PgStore, id: i64, up: CustomerUpdate, no
          language = CASE WHEN $5::bool THEN $6::text ELSE language END, \
          time_zone = CASE WHEN $7::bool THEN $8::text ELSE time_zone END, \
          notes = COALESCE($9, notes), updated_at = $10 WHERE id = $1",
-        &[&id, &up.name, &set_org, &org, &set_lang, &lang, &set_tz, &tz, &up.notes, &now],
+        &[
+            &id, &up.name, &set_org, &org, &set_lang, &lang, &set_tz, &tz, &up.notes, &now,
+        ],
     )
     .await?;
     add_identities(&tx, id, &up.add_identities).await?;
@@ -369,13 +594,21 @@ pub(crate) async fn get_customer(s: &PgStore, id: i64) -> Result<Customer> {
     get_customer_on(&s.conn().await?, id).await
 }
 
-pub(crate) async fn customer_by_identity(s: &PgStore, kind: IdentityKind, value: &str) -> Result<Option<Customer>> {
+pub(crate) async fn customer_by_identity(
+    s: &PgStore,
+    kind: IdentityKind,
+    value: &str,
+) -> Result<Option<Customer>> {
     let c = s.conn().await?;
     let sql = format!(
         "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.id = \
          (SELECT customer_id FROM customer_identities WHERE kind = $1 AND lower(value) = lower($2))"
     );
-    query_opt(&c, &sql, &[&kind.as_str(), &value.trim()]).await?.as_ref().map(rows::customer).transpose()
+    query_opt(&c, &sql, &[&kind.as_str(), &value.trim()])
+        .await?
+        .as_ref()
+        .map(rows::customer)
+        .transpose()
 }
 
 pub(crate) async fn list_customers(s: &PgStore, q: CustomerQuery) -> Result<Page<Customer>> {
@@ -402,13 +635,31 @@ pub(crate) async fn list_customers(s: &PgStore, q: CustomerQuery) -> Result<Page
     }
     params.push(&fetch);
     sql += &format!(" ORDER BY c.id DESC LIMIT ${}", params.len());
-    let items = query(&c, &sql, &params).await?.iter().map(rows::customer).collect::<Result<Vec<_>>>()?;
-    Ok(Page::from_overfetch(items, limit, |c| encode_id_cursor(c.id)))
+    let items = query(&c, &sql, &params)
+        .await?
+        .iter()
+        .map(rows::customer)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |c| {
+        encode_id_cursor(c.id)
+    }))
 }
 
-pub(crate) async fn customer_timeline(s: &PgStore, customer_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>> {
+pub(crate) async fn customer_timeline(
+    s: &PgStore,
+    customer_id: i64,
+    viewer: &Viewer,
+    page: PageRequest,
+) -> Result<Page<Event>> {
     let c = s.conn().await?;
-    if query_opt(&c, "SELECT id FROM customers WHERE id = $1", &[&customer_id]).await?.is_none() {
+    if query_opt(
+        &c,
+        "SELECT id FROM customers WHERE id = $1",
+        &[&customer_id],
+    )
+    .await?
+    .is_none()
+    {
         return Err(StoreError::NotFound("customer"));
     }
     let limit = page_limit(&page);
@@ -418,7 +669,11 @@ pub(crate) async fn customer_timeline(s: &PgStore, customer_id: i64, viewer: &Vi
     if !viewer.sees_all() {
         params.push(&viewer.agent_id);
         params.push(&viewer.group_ids);
-        sql += &format!(" AND (t.assignee_id = ${} OR t.group_id = ANY(${}))", params.len() - 1, params.len());
+        sql += &format!(
+            " AND (t.assignee_id = ${} OR t.group_id = ANY(${}))",
+            params.len() - 1,
+            params.len()
+        );
     }
     if let Some(after) = &page.after_id {
         params.push(after);
@@ -426,13 +681,24 @@ pub(crate) async fn customer_timeline(s: &PgStore, customer_id: i64, viewer: &Vi
     }
     params.push(&fetch);
     sql += &format!(" ORDER BY e.seq DESC LIMIT ${}", params.len());
-    let items = query(&c, &sql, &params).await?.iter().map(rows::event).collect::<Result<Vec<_>>>()?;
-    Ok(Page::from_overfetch(items, limit, |e| encode_id_cursor(e.seq)))
+    let items = query(&c, &sql, &params)
+        .await?
+        .iter()
+        .map(rows::event)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |e| {
+        encode_id_cursor(e.seq)
+    }))
 }
 
 // --- custom fields ---------------------------------------------------------------------
 
-pub(crate) async fn create_field_def(s: &PgStore, new: NewFieldDef, actor: Actor, now: Now) -> Result<FieldDef> {
+pub(crate) async fn create_field_def(
+    s: &PgStore,
+    new: NewFieldDef,
+    actor: Actor,
+    now: Now,
+) -> Result<FieldDef> {
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
@@ -445,20 +711,48 @@ pub(crate) async fn create_field_def(s: &PgStore, new: NewFieldDef, actor: Actor
     .await
     .unique(|| format!("a field with key {} exists", new.key))?;
     let id: i64 = row.get(0);
-    let data = json!({ "key": new.key, "label": new.label, "field_type": new.field_type, "options": new.options });
-    audit(&tx, actor, "field.created", format!("field:{id}"), data, now).await?;
+    let data = json!({ "key": new.key, "type": new.field_type });
+    audit(
+        &tx,
+        actor,
+        "field.created",
+        format!("field:{id}"),
+        data,
+        now,
+    )
+    .await?;
     tx.commit().await.db()?;
-    Ok(FieldDef { id, key: new.key, label: new.label, field_type: new.field_type, options: new.options, created_at: now })
+    Ok(FieldDef {
+        id,
+        key: new.key,
+        label: new.label,
+        field_type: new.field_type,
+        options: new.options,
+        created_at: now,
+    })
 }
 
 pub(crate) async fn list_field_defs(s: &PgStore) -> Result<Vec<FieldDef>> {
     let c = s.conn().await?;
-    query(&c, &format!("SELECT {FIELD_COLS} FROM field_defs f ORDER BY f.id"), &[]).await?.iter().map(rows::field_def).collect()
+    query(
+        &c,
+        &format!("SELECT {FIELD_COLS} FROM field_defs f ORDER BY f.id"),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(rows::field_def)
+    .collect()
 }
 
 // --- webhooks and audit ----------------------------------------------------------------
 
-pub(crate) async fn create_webhook(s: &PgStore, new: NewWebhook, actor: Actor, now: Now) -> Result<Webhook> {
+pub(crate) async fn create_webhook(
+    s: &PgStore,
+    new: NewWebhook,
+    actor: Actor,
+    now: Now,
+) -> Result<Webhook> {
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
@@ -470,19 +764,47 @@ pub(crate) async fn create_webhook(s: &PgStore, new: NewWebhook, actor: Actor, n
     )
     .await?;
     let id: i64 = row.get(0);
-    audit(&tx, actor, "webhook.created", format!("webhook:{id}"), json!({ "url": new.url, "events": new.events }), now).await?;
+    audit(
+        &tx,
+        actor,
+        "webhook.created",
+        format!("webhook:{id}"),
+        json!({ "url": new.url, "events": new.events }),
+        now,
+    )
+    .await?;
     tx.commit().await.db()?;
-    Ok(Webhook { id, url: new.url, events: new.events, secret: new.secret, active: true, created_at: now })
+    Ok(Webhook {
+        id,
+        url: new.url,
+        events: new.events,
+        secret: new.secret,
+        active: true,
+        created_at: now,
+    })
 }
 
 pub(crate) async fn list_webhooks(s: &PgStore) -> Result<Vec<Webhook>> {
     let c = s.conn().await?;
-    query(&c, &format!("SELECT {WEBHOOK_COLS} FROM webhooks w ORDER BY w.id"), &[]).await?.iter().map(rows::webhook).collect()
+    query(
+        &c,
+        &format!("SELECT {WEBHOOK_COLS} FROM webhooks w ORDER BY w.id"),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(rows::webhook)
+    .collect()
 }
 
 pub(crate) async fn get_webhook(s: &PgStore, id: i64) -> Result<Webhook> {
     let c = s.conn().await?;
-    let row = query_opt(&c, &format!("SELECT {WEBHOOK_COLS} FROM webhooks w WHERE w.id = $1"), &[&id]).await?;
+    let row = query_opt(
+        &c,
+        &format!("SELECT {WEBHOOK_COLS} FROM webhooks w WHERE w.id = $1"),
+        &[&id],
+    )
+    .await?;
     rows::webhook(&row.ok_or(StoreError::NotFound("webhook"))?)
 }
 
@@ -490,9 +812,22 @@ pub(crate) async fn delete_webhook(s: &PgStore, id: i64, actor: Actor, now: Now)
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
-    let row = query_opt(&tx, "DELETE FROM webhooks WHERE id = $1 RETURNING url", &[&id]).await?;
+    let row = query_opt(
+        &tx,
+        "DELETE FROM webhooks WHERE id = $1 RETURNING url",
+        &[&id],
+    )
+    .await?;
     let url: String = row.ok_or(StoreError::NotFound("webhook"))?.get(0);
-    audit(&tx, actor, "webhook.deleted", format!("webhook:{id}"), json!({ "url": url }), now).await?;
+    audit(
+        &tx,
+        actor,
+        "webhook.deleted",
+        format!("webhook:{id}"),
+        json!({ "url": url }),
+        now,
+    )
+    .await?;
     tx.commit().await.db()
 }
 
@@ -502,11 +837,22 @@ pub(crate) async fn list_audit(s: &PgStore, page: PageRequest) -> Result<Page<Au
     let fetch = limit.saturating_add(1);
     let rows = match page.after_id {
         Some(after) => {
-            let sql = format!("SELECT {AUDIT_COLS} FROM audit_log l WHERE l.id < $1 ORDER BY l.id DESC LIMIT $2");
+            let sql = format!(
+                "SELECT {AUDIT_COLS} FROM audit_log l WHERE l.id < $1 ORDER BY l.id DESC LIMIT $2"
+            );
             query(&c, &sql, &[&after, &fetch]).await?
         }
-        None => query(&c, &format!("SELECT {AUDIT_COLS} FROM audit_log l ORDER BY l.id DESC LIMIT $1"), &[&fetch]).await?,
+        None => {
+            query(
+                &c,
+                &format!("SELECT {AUDIT_COLS} FROM audit_log l ORDER BY l.id DESC LIMIT $1"),
+                &[&fetch],
+            )
+            .await?
+        }
     };
     let items: Vec<AuditEntry> = rows.iter().map(rows::audit).collect();
-    Ok(Page::from_overfetch(items, limit, |a| encode_id_cursor(a.id)))
+    Ok(Page::from_overfetch(items, limit, |a| {
+        encode_id_cursor(a.id)
+    }))
 }

@@ -39,7 +39,13 @@ impl<T> DbExt<T> for std::result::Result<T, tokio_postgres::Error> {
         self.map_err(backend)
     }
     fn unique(self, msg: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|e| if is_unique_violation(&e) { StoreError::Conflict(msg()) } else { backend(e) })
+        self.map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(msg())
+            } else {
+                backend(e)
+            }
+        })
     }
 }
 
@@ -54,17 +60,29 @@ pub(crate) fn json_err(e: serde_json::Error) -> StoreError {
 // Every statement goes through the per-connection statement cache: one round trip per
 // query instead of parse + execute.
 
-pub(crate) async fn query<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+pub(crate) async fn query<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>> {
     let st = c.prepare_cached(sql).await.db()?;
     c.query(&st, params).await.db()
 }
 
-pub(crate) async fn query_opt<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+pub(crate) async fn query_opt<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<Row>> {
     let st = c.prepare_cached(sql).await.db()?;
     c.query_opt(&st, params).await.db()
 }
 
-pub(crate) async fn query_one<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<Row> {
+pub(crate) async fn query_one<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Row> {
     let st = c.prepare_cached(sql).await.db()?;
     c.query_one(&st, params).await.db()
 }
@@ -100,7 +118,8 @@ pub(crate) fn us(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 pub(crate) fn parse<T: FromStr>(what: &str, s: &str) -> Result<T> {
-    s.parse().map_err(|_| StoreError::Backend(format!("stored {what} '{s}' does not parse")))
+    s.parse()
+        .map_err(|_| StoreError::Backend(format!("stored {what} '{s}' does not parse")))
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T> {
@@ -112,12 +131,17 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
 }
 
 pub(crate) fn actor(kind: &str, id: Option<i64>) -> Actor {
-    Actor { kind: ActorKind::parse(kind), id }
+    Actor {
+        kind: ActorKind::parse(kind),
+        id,
+    }
 }
 
 /// `Viewer::can_see` on the two columns it needs.
 pub(crate) fn can_see(v: &Viewer, assignee_id: Option<i64>, group_id: Option<i64>) -> bool {
-    v.sees_all() || assignee_id == Some(v.agent_id) || group_id.is_some_and(|g| v.group_ids.contains(&g))
+    v.sees_all()
+        || assignee_id == Some(v.agent_id)
+        || group_id.is_some_and(|g| v.group_ids.contains(&g))
 }
 
 /// The part of an e-mail address before the @, as a default name.

@@ -48,7 +48,11 @@ pub(crate) async fn lease_jobs(
             FROM picked p WHERE j.id = p.id AND NOT p.spent RETURNING j.*) \
          SELECT {JOB_COLS} FROM leased j ORDER BY j.run_at, j.id"
     );
-    let jobs = query(&tx, &sql, &[&now, &max, &worker, &until]).await?.iter().map(rows::job).collect();
+    let jobs = query(&tx, &sql, &[&now, &max, &worker, &until])
+        .await?
+        .iter()
+        .map(rows::job)
+        .collect();
     tx.commit().await.db()?;
     Ok(jobs)
 }
@@ -67,7 +71,13 @@ pub(crate) async fn complete_job(s: &PgStore, id: i64, worker: &str) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn fail_job(s: &PgStore, id: i64, worker: &str, error: &str, retry_at: Option<DateTime<Utc>>) -> Result<()> {
+pub(crate) async fn fail_job(
+    s: &PgStore,
+    id: i64,
+    worker: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<()> {
     let c = s.conn().await?;
     let n = match retry_at {
         Some(at) => {
@@ -97,6 +107,11 @@ pub(crate) async fn fail_job(s: &PgStore, id: i64, worker: &str, error: &str, re
 
 pub(crate) async fn list_jobs(s: &PgStore, state: JobState, limit: i64) -> Result<Vec<Job>> {
     let c = s.conn().await?;
-    let sql = format!("SELECT {JOB_COLS} FROM jobs j WHERE j.state = $1 ORDER BY j.id DESC LIMIT $2");
-    Ok(query(&c, &sql, &[&state.as_str(), &limit.max(0)]).await?.iter().map(rows::job).collect())
+    let sql =
+        format!("SELECT {JOB_COLS} FROM jobs j WHERE j.state = $1 ORDER BY j.id DESC LIMIT $2");
+    Ok(query(&c, &sql, &[&state.as_str(), &limit.max(0)])
+        .await?
+        .iter()
+        .map(rows::job)
+        .collect())
 }

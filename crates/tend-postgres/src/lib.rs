@@ -1,1 +1,373 @@
+//! Tend's store on PostgreSQL, for many stateless app servers sharing one database.
+//!
+//! Every write is one transaction on a pooled connection; statements are prepared once per
+//! connection and reused. Ticket writers serialise on the ticket row (`FOR UPDATE`); jobs
+//! are leased with `FOR UPDATE SKIP LOCKED`; the event log can be tailed safely with
+//! [`Store::events_since`] (see `tickets::events_since` for how).
 
+mod admin;
+mod db;
+mod import;
+mod jobs;
+mod migrate;
+mod rows;
+mod tickets;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use db::{pool_err, DbExt};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::time::Duration;
+use tend_core::import::ImportRecord;
+use tend_core::ticket::Patch;
+use tend_core::{Actor, Ticket, Viewer};
+use tend_store::*;
+use tokio_postgres::NoTls;
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Connects (pool of `pool_size` connections), runs migrations, returns the store.
+    /// `schema`: if Some, every connection sets `search_path` to that schema (created if
+    /// missing): tests use one schema per test. It must be a plain lower-case identifier.
+    pub async fn open(url: &str, schema: Option<&str>, pool_size: usize) -> Result<PgStore> {
+        let mut cfg: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("database URL: {e}")))?;
+        if cfg.get_connect_timeout().is_none() {
+            cfg.connect_timeout(Duration::from_secs(10));
+        }
+        if let Some(schema) = schema {
+            let plain = schema.len() <= 63
+                && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && schema
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !plain {
+                return Err(StoreError::invalid(
+                    "schema",
+                    "must be a lower-case identifier (a-z, 0-9, _)",
+                ));
+            }
+            create_schema(&cfg, schema).await?;
+            let options = match cfg.get_options() {
+                Some(o) if !o.trim().is_empty() => format!("{o} -c search_path={schema}"),
+                _ => format!("-c search_path={schema}"),
+            };
+            cfg.options(options);
+        }
+        let manager = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(15)))
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(pool_err)?;
+        migrate::run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(pool_err)
+    }
+}
+
+async fn create_schema(cfg: &tokio_postgres::Config, schema: &str) -> Result<()> {
+    let (client, connection) = cfg.connect(NoTls).await.db()?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "PostgreSQL setup connection failed");
+        }
+    });
+    let result = client
+        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .await;
+    drop(client);
+    let _ = task.await;
+    match result {
+        // Two servers creating it at once: the loser sees a unique violation; fine.
+        Err(e) if db::is_unique_violation(&e) => Ok(()),
+        r => r.db(),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.conn().await?.simple_query("SELECT 1").await.db()?;
+        Ok(())
+    }
+
+    // --- agents, groups, tokens -------------------------------------------------------
+
+    async fn create_agent(&self, new: NewAgent, actor: Actor, now: DateTime<Utc>) -> Result<Agent> {
+        admin::create_agent(self, new, actor, now).await
+    }
+    async fn update_agent(
+        &self,
+        id: i64,
+        up: AgentUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Agent> {
+        admin::update_agent(self, id, up, actor, now).await
+    }
+    async fn get_agent(&self, id: i64) -> Result<Agent> {
+        admin::get_agent(self, id).await
+    }
+    async fn agent_by_email(&self, email: &str) -> Result<Option<Agent>> {
+        admin::agent_by_email(self, email).await
+    }
+    async fn agent_password_hash(&self, agent_id: i64) -> Result<Option<String>> {
+        admin::agent_password_hash(self, agent_id).await
+    }
+    async fn list_agents(&self) -> Result<Vec<Agent>> {
+        admin::list_agents(self).await
+    }
+    async fn create_group(&self, new: NewGroup, actor: Actor, now: DateTime<Utc>) -> Result<Group> {
+        admin::create_group(self, new, actor, now).await
+    }
+    async fn get_group(&self, id: i64) -> Result<Group> {
+        admin::get_group(self, id).await
+    }
+    async fn list_groups(&self) -> Result<Vec<Group>> {
+        admin::list_groups(self).await
+    }
+    async fn set_group_members(
+        &self,
+        group_id: i64,
+        agent_ids: Vec<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Group> {
+        admin::set_group_members(self, group_id, agent_ids, actor, now).await
+    }
+    async fn create_token(
+        &self,
+        agent_id: i64,
+        name: String,
+        token_hash: Vec<u8>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TokenInfo> {
+        admin::create_token(self, agent_id, name, token_hash, actor, now).await
+    }
+    async fn viewer_by_token(&self, token_hash: &[u8]) -> Result<Option<Viewer>> {
+        admin::viewer_by_token(self, token_hash).await
+    }
+    async fn viewer(&self, agent_id: i64) -> Result<Viewer> {
+        admin::viewer(self, agent_id).await
+    }
+
+    // --- organizations and customers ---------------------------------------------------
+
+    async fn create_organization(
+        &self,
+        new: NewOrganization,
+        now: DateTime<Utc>,
+    ) -> Result<Organization> {
+        admin::create_organization(self, new, now).await
+    }
+    async fn update_organization(
+        &self,
+        id: i64,
+        up: OrganizationUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Organization> {
+        admin::update_organization(self, id, up, now).await
+    }
+    async fn get_organization(&self, id: i64) -> Result<Organization> {
+        admin::get_organization(self, id).await
+    }
+    async fn list_organizations(&self, page: PageRequest) -> Result<Page<Organization>> {
+        admin::list_organizations(self, page).await
+    }
+    async fn create_customer(&self, new: NewCustomer, now: DateTime<Utc>) -> Result<Customer> {
+        admin::create_customer(self, new, now).await
+    }
+    async fn update_customer(
+        &self,
+        id: i64,
+        up: CustomerUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Customer> {
+        admin::update_customer(self, id, up, now).await
+    }
+    async fn get_customer(&self, id: i64) -> Result<Customer> {
+        admin::get_customer(self, id).await
+    }
+    async fn customer_by_identity(
+        &self,
+        kind: IdentityKind,
+        value: &str,
+    ) -> Result<Option<Customer>> {
+        admin::customer_by_identity(self, kind, value).await
+    }
+    async fn list_customers(&self, q: CustomerQuery) -> Result<Page<Customer>> {
+        admin::list_customers(self, q).await
+    }
+    async fn customer_timeline(
+        &self,
+        customer_id: i64,
+        viewer: &Viewer,
+        page: PageRequest,
+    ) -> Result<Page<Event>> {
+        admin::customer_timeline(self, customer_id, viewer, page).await
+    }
+
+    // --- custom fields -----------------------------------------------------------------
+
+    async fn create_field_def(
+        &self,
+        new: NewFieldDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<FieldDef> {
+        admin::create_field_def(self, new, actor, now).await
+    }
+    async fn list_field_defs(&self) -> Result<Vec<FieldDef>> {
+        admin::list_field_defs(self).await
+    }
+
+    // --- tickets ------------------------------------------------------------------------
+
+    async fn create_ticket(
+        &self,
+        new: NewTicket,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Created<Ticket>> {
+        tickets::create_ticket(self, new, actor, now).await
+    }
+    async fn get_ticket(&self, id: i64, viewer: &Viewer) -> Result<Ticket> {
+        tickets::get_ticket(self, id, viewer).await
+    }
+    async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>> {
+        tickets::list_tickets(self, q, viewer).await
+    }
+    async fn update_ticket(
+        &self,
+        id: i64,
+        patch: Patch,
+        viewer: &Viewer,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket> {
+        tickets::update_ticket(self, id, patch, viewer, actor, now).await
+    }
+    async fn add_message(
+        &self,
+        ticket_id: i64,
+        new: NewMessage,
+        viewer: &Viewer,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Message> {
+        tickets::add_message(self, ticket_id, new, viewer, actor, now).await
+    }
+    async fn list_messages(&self, ticket_id: i64, viewer: &Viewer) -> Result<Vec<Message>> {
+        tickets::list_messages(self, ticket_id, viewer).await
+    }
+    async fn ticket_events(
+        &self,
+        ticket_id: i64,
+        viewer: &Viewer,
+        page: PageRequest,
+    ) -> Result<Page<Event>> {
+        tickets::ticket_events(self, ticket_id, viewer, page).await
+    }
+    async fn get_attachment(&self, id: i64, viewer: &Viewer) -> Result<(Attachment, Vec<u8>)> {
+        tickets::get_attachment(self, id, viewer).await
+    }
+    async fn list_tags(&self) -> Result<Vec<TagCount>> {
+        tickets::list_tags(self).await
+    }
+    async fn events_since(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
+        tickets::events_since(self, after, limit).await
+    }
+
+    // --- import -------------------------------------------------------------------------
+
+    async fn import(&self, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Result<ImportOutcome> {
+        import::import(self, batch, now).await
+    }
+
+    // --- webhooks, audit ----------------------------------------------------------------
+
+    async fn create_webhook(
+        &self,
+        new: NewWebhook,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Webhook> {
+        admin::create_webhook(self, new, actor, now).await
+    }
+    async fn list_webhooks(&self) -> Result<Vec<Webhook>> {
+        admin::list_webhooks(self).await
+    }
+    async fn get_webhook(&self, id: i64) -> Result<Webhook> {
+        admin::get_webhook(self, id).await
+    }
+    async fn delete_webhook(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        admin::delete_webhook(self, id, actor, now).await
+    }
+    async fn list_audit(&self, page: PageRequest) -> Result<Page<AuditEntry>> {
+        admin::list_audit(self, page).await
+    }
+
+    // --- durable jobs -------------------------------------------------------------------
+
+    async fn enqueue_job(&self, job: NewJob) -> Result<i64> {
+        jobs::enqueue_job(self, job).await
+    }
+    async fn lease_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        max: i64,
+    ) -> Result<Vec<Job>> {
+        jobs::lease_jobs(self, worker, now, lease, max).await
+    }
+    async fn complete_job(&self, id: i64, worker: &str) -> Result<()> {
+        jobs::complete_job(self, id, worker).await
+    }
+    async fn fail_job(
+        &self,
+        id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        jobs::fail_job(self, id, worker, error, retry_at).await
+    }
+    async fn list_jobs(&self, state: JobState, limit: i64) -> Result<Vec<Job>> {
+        jobs::list_jobs(self, state, limit).await
+    }
+    async fn stats(&self) -> Result<Stats> {
+        tickets::stats(self).await
+    }
+}

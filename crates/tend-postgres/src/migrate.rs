@@ -16,17 +16,34 @@ pub(crate) const LOCK_NS: i32 = 0x7465_6e64; // "tend"
 pub(crate) async fn run(pool: &Pool) -> Result<()> {
     let mut c = pool.get().await.map_err(pool_err)?;
     let tx = c.transaction().await.db()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", &[&LOCK_NS]).await.db()?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)").await.db()?;
-    let applied: Vec<i64> =
-        tx.query("SELECT version FROM schema_migrations", &[]).await.db()?.iter().map(|r| r.get(0)).collect();
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
+        &[&LOCK_NS],
+    )
+    .await
+    .db()?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+        .await
+        .db()?;
+    let applied: Vec<i64> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .await
+        .db()?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     for (version, sql) in MIGRATIONS {
         if applied.contains(version) {
             continue;
         }
         tracing::info!(version, "applying PostgreSQL migration");
         tx.batch_execute(sql).await.db()?;
-        tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version]).await.db()?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )
+        .await
+        .db()?;
     }
     tx.commit().await.db()
 }

@@ -3,7 +3,8 @@
 use crate::db::{actor, from_json, parse};
 use tend_core::Ticket;
 use tend_store::{
-    Agent, Attachment, AuditEntry, Customer, Event, FieldDef, Group, Job, JobState, Message, Organization, Result, Webhook,
+    Agent, Attachment, AuditEntry, Customer, Event, FieldDef, Group, Job, JobState, Message,
+    Organization, Result, Webhook,
 };
 use tokio_postgres::Row;
 
@@ -26,7 +27,13 @@ pub(crate) const GROUP_COLS: &str = "g.id, g.name, g.description, g.created_at, 
     COALESCE((SELECT array_agg(gm.agent_id ORDER BY gm.agent_id) FROM group_members gm WHERE gm.group_id = g.id), '{}')";
 
 pub(crate) fn group(r: &Row) -> Group {
-    Group { id: r.get(0), name: r.get(1), description: r.get(2), created_at: r.get(3), member_ids: r.get(4) }
+    Group {
+        id: r.get(0),
+        name: r.get(1),
+        description: r.get(2),
+        created_at: r.get(3),
+        member_ids: r.get(4),
+    }
 }
 
 pub(crate) const ORG_COLS: &str = "o.id, o.name, o.domains, o.notes, o.created_at, o.updated_at";
@@ -113,7 +120,8 @@ pub(crate) fn message(r: &Row) -> Message {
     }
 }
 
-pub(crate) const ATTACHMENT_COLS: &str = "x.id, x.message_id, x.filename, x.content_type, x.size, x.sha256";
+pub(crate) const ATTACHMENT_COLS: &str =
+    "x.id, x.message_id, x.filename, x.content_type, x.size, x.sha256";
 
 pub(crate) fn attachment(r: &Row) -> Attachment {
     let sha: Vec<u8> = r.get(5);
@@ -127,7 +135,8 @@ pub(crate) fn attachment(r: &Row) -> Attachment {
     }
 }
 
-pub(crate) const EVENT_COLS: &str = "e.seq, e.ticket_id, e.actor_kind, e.actor_id, e.at, e.kind, e.data";
+pub(crate) const EVENT_COLS: &str =
+    "e.seq, e.ticket_id, e.actor_kind, e.actor_id, e.at, e.kind, e.data";
 
 pub(crate) fn event(r: &Row) -> Result<Event> {
     Ok(Event {
@@ -153,7 +162,8 @@ pub(crate) fn webhook(r: &Row) -> Result<Webhook> {
     })
 }
 
-pub(crate) const AUDIT_COLS: &str = "l.id, l.actor_kind, l.actor_id, l.action, l.target, l.data, l.at";
+pub(crate) const AUDIT_COLS: &str =
+    "l.id, l.actor_kind, l.actor_id, l.action, l.target, l.data, l.at";
 
 pub(crate) fn audit(r: &Row) -> AuditEntry {
     AuditEntry {
@@ -166,7 +176,8 @@ pub(crate) fn audit(r: &Row) -> AuditEntry {
     }
 }
 
-pub(crate) const JOB_COLS: &str = "j.id, j.kind, j.payload, j.state, j.run_at, j.attempts, j.max_attempts, j.last_error";
+pub(crate) const JOB_COLS: &str =
+    "j.id, j.kind, j.payload, j.state, j.run_at, j.attempts, j.max_attempts, j.last_error";
 
 pub(crate) fn job(r: &Row) -> Job {
     Job {

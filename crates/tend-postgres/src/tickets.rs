@@ -6,6 +6,7 @@ use crate::PgStore;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Transaction};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 use std::time::Duration;
 use tend_core::ticket::{apply, diff, Patch};
 use tend_core::{Actor, ActorKind, Change, Ticket, Viewer};
@@ -29,7 +30,12 @@ async fn load_ticket<C: GenericClient>(c: &C, id: i64, lock: bool) -> Result<Tic
 
 /// NotFound("ticket") unless the ticket exists and the viewer may see it; `lock` takes the
 /// row lock that serialises writers of one ticket.
-async fn check_visible<C: GenericClient>(c: &C, id: i64, viewer: &Viewer, lock: bool) -> Result<()> {
+async fn check_visible<C: GenericClient>(
+    c: &C,
+    id: i64,
+    viewer: &Viewer,
+    lock: bool,
+) -> Result<()> {
     let sql = if lock {
         "SELECT assignee_id, group_id FROM tickets WHERE id = $1 FOR UPDATE"
     } else {
@@ -44,7 +50,10 @@ async fn check_visible<C: GenericClient>(c: &C, id: i64, viewer: &Viewer, lock: 
 pub(crate) async fn check_assignee<C: GenericClient>(c: &C, id: i64) -> Result<()> {
     match query_opt(c, "SELECT active FROM agents WHERE id = $1", &[&id]).await? {
         Some(r) if r.get::<_, bool>(0) => Ok(()),
-        _ => Err(StoreError::invalid("assignee_id", format!("no active agent {id}"))),
+        _ => Err(StoreError::invalid(
+            "assignee_id",
+            format!("no active agent {id}"),
+        )),
     }
 }
 
@@ -58,11 +67,18 @@ pub(crate) async fn check_group<C: GenericClient>(c: &C, id: i64) -> Result<()> 
 /// Appends events to a ticket's log in one statement and returns their seqs, in order.
 /// Rows are inserted in ordinality order, so the sequence hands out ascending numbers in
 /// that order.
-async fn insert_events<C: GenericClient>(c: &C, ticket_id: i64, events: &[(Actor, Change, Now)]) -> Result<Vec<i64>> {
+async fn insert_events<C: GenericClient>(
+    c: &C,
+    ticket_id: i64,
+    events: &[(Actor, Change, Now)],
+) -> Result<Vec<i64>> {
     let kinds: Vec<&str> = events.iter().map(|(_, ch, _)| ch.kind()).collect();
     let actor_kinds: Vec<&str> = events.iter().map(|(a, _, _)| a.kind.as_str()).collect();
     let actor_ids: Vec<Option<i64>> = events.iter().map(|(a, _, _)| a.id).collect();
-    let data = events.iter().map(|(_, ch, _)| to_json(ch)).collect::<Result<Vec<_>>>()?;
+    let data = events
+        .iter()
+        .map(|(_, ch, _)| to_json(ch))
+        .collect::<Result<Vec<_>>>()?;
     let ats: Vec<Now> = events.iter().map(|(_, _, at)| *at).collect();
     let rows = query(
         c,
@@ -85,7 +101,12 @@ async fn enqueue_webhooks<C: GenericClient>(c: &C, events: &[(i64, &str)], now: 
     if events.is_empty() {
         return Ok(());
     }
-    let hooks = query(c, "SELECT id, events FROM webhooks WHERE active ORDER BY id", &[]).await?;
+    let hooks = query(
+        c,
+        "SELECT id, events FROM webhooks WHERE active ORDER BY id",
+        &[],
+    )
+    .await?;
     if hooks.is_empty() {
         return Ok(());
     }
@@ -115,7 +136,13 @@ async fn enqueue_webhooks<C: GenericClient>(c: &C, events: &[(i64, &str)], now: 
 }
 
 /// A message and its attachments (bytes stored once per SHA-256).
-async fn insert_message<C: GenericClient>(c: &C, ticket_id: i64, author: Actor, m: &NewMessage, now: Now) -> Result<Message> {
+async fn insert_message<C: GenericClient>(
+    c: &C,
+    ticket_id: i64,
+    author: Actor,
+    m: &NewMessage,
+    now: Now,
+) -> Result<Message> {
     let row = query_one(
         c,
         "INSERT INTO messages (ticket_id, author_kind, author_id, public, body_text, body_html, created_at) \
@@ -127,7 +154,12 @@ async fn insert_message<C: GenericClient>(c: &C, ticket_id: i64, author: Actor, 
     let mut attachments = Vec::with_capacity(m.attachments.len());
     for a in &m.attachments {
         let sha = Sha256::digest(&a.data).to_vec();
-        execute(c, "INSERT INTO blobs (sha256, data) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&sha, &a.data]).await?;
+        execute(
+            c,
+            "INSERT INTO blobs (sha256, data) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&sha, &a.data],
+        )
+        .await?;
         let size = a.data.len() as i64;
         let row = query_one(
             c,
@@ -170,20 +202,37 @@ async fn add_tags<C: GenericClient>(c: &C, ticket_id: i64, tags: &[String]) -> R
 }
 
 /// Finds the requester, or creates a customer for an unknown e-mail. Returns (id, organization).
-async fn resolve_requester(tx: &Transaction<'_>, r: &RequesterRef, now: Now) -> Result<(i64, Option<i64>)> {
+async fn resolve_requester(
+    tx: &Transaction<'_>,
+    r: &RequesterRef,
+    now: Now,
+) -> Result<(i64, Option<i64>)> {
     const BY_EMAIL: &str = "SELECT c.id, c.organization_id FROM customer_identities i JOIN customers c ON c.id = i.customer_id \
                             WHERE i.kind = 'email' AND lower(i.value) = lower($1)";
     match r {
-        RequesterRef::Id(id) => match query_opt(tx, "SELECT organization_id FROM customers WHERE id = $1", &[id]).await? {
+        RequesterRef::Id(id) => match query_opt(
+            tx,
+            "SELECT organization_id FROM customers WHERE id = $1",
+            &[id],
+        )
+        .await?
+        {
             Some(row) => Ok((*id, row.get(0))),
-            None => Err(StoreError::invalid("requester_id", format!("no customer {id}"))),
+            None => Err(StoreError::invalid(
+                "requester_id",
+                format!("no customer {id}"),
+            )),
         },
         RequesterRef::Email { email, name } => {
             let email = email.trim();
             if let Some(row) = query_opt(tx, BY_EMAIL, &[&email]).await? {
                 return Ok((row.get(0), row.get(1)));
             }
-            let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+            let name = name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
             let name = name.unwrap_or_else(|| crate::db::local_part(email));
             let id: i64 = query_one(
                 tx,
@@ -205,7 +254,9 @@ async fn resolve_requester(tx: &Transaction<'_>, r: &RequesterRef, now: Now) -> 
             // A concurrent request created this customer first (ON CONFLICT waited for it to
             // commit): drop ours and use theirs.
             execute(tx, "DELETE FROM customers WHERE id = $1", &[&id]).await?;
-            let row = query_opt(tx, BY_EMAIL, &[&email]).await?.ok_or_else(|| StoreError::Conflict(format!("identity email:{email} is being created")))?;
+            let row = query_opt(tx, BY_EMAIL, &[&email]).await?.ok_or_else(|| {
+                StoreError::Conflict(format!("identity email:{email} is being created"))
+            })?;
             Ok((row.get(0), row.get(1)))
         }
     }
@@ -213,7 +264,12 @@ async fn resolve_requester(tx: &Transaction<'_>, r: &RequesterRef, now: Now) -> 
 
 // --- tickets ---------------------------------------------------------------------------
 
-pub(crate) async fn create_ticket(s: &PgStore, new: NewTicket, actor: Actor, now: Now) -> Result<Created<Ticket>> {
+pub(crate) async fn create_ticket(
+    s: &PgStore,
+    new: NewTicket,
+    actor: Actor,
+    now: Now,
+) -> Result<Created<Ticket>> {
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
@@ -223,12 +279,25 @@ pub(crate) async fn create_ticket(s: &PgStore, new: NewTicket, actor: Actor, now
     };
     if let Some((agent, key)) = idem {
         // Same agent + key: the second request waits for the first to commit, then replays it.
-        execute(&tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", &[&key, &agent]).await?;
-        let row = query_opt(&tx, "SELECT ticket_id FROM idempotency_keys WHERE agent_id = $1 AND key = $2", &[&agent, &key]).await?;
+        execute(
+            &tx,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))",
+            &[&key, &agent],
+        )
+        .await?;
+        let row = query_opt(
+            &tx,
+            "SELECT ticket_id FROM idempotency_keys WHERE agent_id = $1 AND key = $2",
+            &[&agent, &key],
+        )
+        .await?;
         if let Some(row) = row {
             let ticket = load_ticket(&tx, row.get(0), false).await?;
             tx.commit().await.db()?;
-            return Ok(Created { value: ticket, replayed: true });
+            return Ok(Created {
+                value: ticket,
+                replayed: true,
+            });
         }
     }
     let (requester_id, organization_id) = resolve_requester(&tx, &new.requester, now).await?;
@@ -254,7 +323,9 @@ pub(crate) async fn create_ticket(s: &PgStore, new: NewTicket, actor: Actor, now
         tags,
         fields: new.fields.clone(),
     };
-    let mut t = created.initial(0, 0, now).ok_or_else(|| StoreError::Backend("not a Created change".into()))?;
+    let mut t = created
+        .initial(0, 0, now)
+        .ok_or_else(|| StoreError::Backend("not a Created change".into()))?;
     t.external_id = new.external_id.clone();
     let fields = to_json(&t.fields)?;
     let row = query_one_raw(
@@ -285,16 +356,36 @@ pub(crate) async fn create_ticket(s: &PgStore, new: NewTicket, actor: Actor, now
     add_tags(&tx, t.id, &t.tags).await?;
     let mut events = vec![(actor, created, now)];
     if let Some(m) = &new.message {
-        let author = if new.message_by_requester { Actor::customer(requester_id) } else { actor };
+        let author = if new.message_by_requester {
+            Actor::customer(requester_id)
+        } else {
+            actor
+        };
         let msg = insert_message(&tx, t.id, author, m, now).await?;
-        events.push((author, Change::MessageAdded { message_id: msg.id, public: m.public }, now));
+        events.push((
+            author,
+            Change::MessageAdded {
+                message_id: msg.id,
+                public: m.public,
+            },
+            now,
+        ));
     }
     let seqs = insert_events(&tx, t.id, &events).await?;
     for ((_, change, at), seq) in events.iter().zip(&seqs) {
         apply(&mut t, change, *seq, *at);
     }
-    execute(&tx, "UPDATE tickets SET last_seq = $2, updated_at = $3 WHERE id = $1", &[&t.id, &t.last_seq, &t.updated_at]).await?;
-    let kinds: Vec<(i64, &str)> = seqs.iter().zip(&events).map(|(seq, (_, c, _))| (*seq, c.kind())).collect();
+    execute(
+        &tx,
+        "UPDATE tickets SET last_seq = $2, updated_at = $3 WHERE id = $1",
+        &[&t.id, &t.last_seq, &t.updated_at],
+    )
+    .await?;
+    let kinds: Vec<(i64, &str)> = seqs
+        .iter()
+        .zip(&events)
+        .map(|(seq, (_, c, _))| (*seq, c.kind()))
+        .collect();
     enqueue_webhooks(&tx, &kinds, now).await?;
     if let Some((agent, key)) = idem {
         execute(
@@ -305,7 +396,10 @@ pub(crate) async fn create_ticket(s: &PgStore, new: NewTicket, actor: Actor, now
         .await?;
     }
     tx.commit().await.db()?;
-    Ok(Created { value: t, replayed: false })
+    Ok(Created {
+        value: t,
+        replayed: false,
+    })
 }
 
 pub(crate) async fn get_ticket(s: &PgStore, id: i64, viewer: &Viewer) -> Result<Ticket> {
@@ -320,57 +414,64 @@ pub(crate) async fn get_ticket(s: &PgStore, id: i64, viewer: &Viewer) -> Result<
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
-pub(crate) async fn list_tickets(s: &PgStore, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>> {
+pub(crate) async fn list_tickets(
+    s: &PgStore,
+    q: &TicketQuery,
+    viewer: &Viewer,
+) -> Result<Page<Ticket>> {
     let mut params: Vec<Param> = Vec::new();
     let mut p = |v: Param| {
         params.push(v);
         format!("${}", params.len())
     };
-    let mut sql = format!("SELECT {TICKET_COLS} FROM tickets t WHERE TRUE");
+    // Every condition but the status one.
+    let mut filter = String::from("TRUE");
     if !viewer.sees_all() {
         let a = p(Box::new(viewer.agent_id));
         let g = p(Box::new(viewer.group_ids.clone()));
-        sql += &format!(" AND (t.assignee_id = {a} OR t.group_id = ANY({g}))");
-    }
-    if !q.statuses.is_empty() {
-        let v: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_string()).collect();
-        sql += &format!(" AND t.status = ANY({})", p(Box::new(v)));
+        filter += &format!(" AND (t.assignee_id = {a} OR t.group_id = ANY({g}))");
     }
     if !q.priorities.is_empty() {
-        let v: Vec<String> = q.priorities.iter().map(|s| s.as_str().to_string()).collect();
-        sql += &format!(" AND t.priority = ANY({})", p(Box::new(v)));
+        let v: Vec<String> = q
+            .priorities
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect();
+        filter += &format!(" AND t.priority = ANY({})", p(Box::new(v)));
     }
     match q.assignee_id {
-        Some(None) => sql += " AND t.assignee_id IS NULL",
-        Some(Some(a)) => sql += &format!(" AND t.assignee_id = {}", p(Box::new(a))),
+        Some(None) => filter += " AND t.assignee_id IS NULL",
+        Some(Some(a)) => filter += &format!(" AND t.assignee_id = {}", p(Box::new(a))),
         None => {}
     }
     match q.group_id {
-        Some(None) => sql += " AND t.group_id IS NULL",
-        Some(Some(g)) => sql += &format!(" AND t.group_id = {}", p(Box::new(g))),
+        Some(None) => filter += " AND t.group_id IS NULL",
+        Some(Some(g)) => filter += &format!(" AND t.group_id = {}", p(Box::new(g))),
         None => {}
     }
     if let Some(r) = q.requester_id {
-        sql += &format!(" AND t.requester_id = {}", p(Box::new(r)));
+        filter += &format!(" AND t.requester_id = {}", p(Box::new(r)));
     }
     if let Some(o) = q.organization_id {
-        sql += &format!(" AND t.organization_id = {}", p(Box::new(o)));
+        filter += &format!(" AND t.organization_id = {}", p(Box::new(o)));
     }
     if let Some(ch) = q.channel {
-        sql += &format!(" AND t.channel = {}", p(Box::new(ch.as_str())));
+        filter += &format!(" AND t.channel = {}", p(Box::new(ch.as_str())));
     }
     if let Some(tag) = &q.tag {
-        let tag = tag.trim().to_lowercase();
-        sql += &format!(" AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = {})", p(Box::new(tag)));
+        filter += &format!(
+            " AND EXISTS (SELECT 1 FROM ticket_tags tt WHERE tt.ticket_id = t.id AND tt.tag = {})",
+            p(Box::new(tag.clone()))
+        );
     }
+    // A half-open window: updated_after <= updated_at < updated_before.
     if let Some(after) = q.updated_after {
-        sql += &format!(" AND t.updated_at > {}", p(Box::new(us(after))));
+        filter += &format!(" AND t.updated_at >= {}", p(Box::new(us(after))));
     }
     if let Some(before) = q.updated_before {
-        sql += &format!(" AND t.updated_at < {}", p(Box::new(us(before))));
+        filter += &format!(" AND t.updated_at < {}", p(Box::new(us(before))));
     }
-    let desc = q.sort.descending();
-    let (col, dir, cmp) = match (q.sort.key(), desc) {
+    let (col, dir, cmp) = match (q.sort.key(), q.sort.descending()) {
         (SortKey::Updated, true) => ("t.updated_at", "DESC", "<"),
         (SortKey::Updated, false) => ("t.updated_at", "ASC", ">"),
         (SortKey::Created, true) => ("t.created_at", "DESC", "<"),
@@ -380,30 +481,72 @@ pub(crate) async fn list_tickets(s: &PgStore, q: &TicketQuery, viewer: &Viewer) 
     };
     if let Some(cur) = q.cursor.filter(|c| c.sort == q.sort as u8) {
         if q.sort.key() == SortKey::Id {
-            sql += &format!(" AND t.id {cmp} {}", p(Box::new(cur.id)));
+            filter += &format!(" AND t.id {cmp} {}", p(Box::new(cur.id)));
         } else {
-            let key = DateTime::from_timestamp_micros(cur.key).ok_or_else(|| StoreError::invalid("cursor", "is not valid"))?;
+            let key = DateTime::from_timestamp_micros(cur.key)
+                .ok_or_else(|| StoreError::invalid("cursor", "is not valid"))?;
             // Row comparison: (key < k) OR (key = k AND id < i), and it uses the index.
             let k = p(Box::new(key));
             let i = p(Box::new(cur.id));
-            sql += &format!(" AND ({col}, t.id) {cmp} ({k}, {i})");
+            filter += &format!(" AND ({col}, t.id) {cmp} ({k}, {i})");
         }
     }
-    let limit = q.limit.max(0);
-    if q.sort.key() == SortKey::Id {
-        sql += &format!(" ORDER BY t.id {dir}");
+    let order = if q.sort.key() == SortKey::Id {
+        format!("t.id {dir}")
     } else {
-        sql += &format!(" ORDER BY {col} {dir}, t.id {dir}");
-    }
-    sql += &format!(" LIMIT {}", p(Box::new(limit.saturating_add(1))));
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+        format!("{col} {dir}, t.id {dir}")
+    };
+    let limit = q.limit.max(0);
+    let lim = p(Box::new(limit.saturating_add(1)));
+    let statuses: BTreeSet<&str> = q.statuses.iter().map(|s| s.as_str()).collect();
+    let sql = match statuses.len() {
+        0 => format!(
+            "SELECT {TICKET_COLS} FROM tickets t WHERE {filter} ORDER BY {order} LIMIT {lim}"
+        ),
+        1 => {
+            let st = p(Box::new(statuses.first().copied().unwrap_or_default()));
+            format!("SELECT {TICKET_COLS} FROM tickets t WHERE {filter} AND t.status = {st} ORDER BY {order} LIMIT {lim}")
+        }
+        // An agent queue asks for several statuses. One ordered index scan per status, merged
+        // (Merge Append), reads at most limit+1 rows of each instead of sorting every match.
+        _ => {
+            let parts: Vec<String> = statuses
+                .iter()
+                .map(|st| {
+                    let st = p(Box::new(*st));
+                    format!("(SELECT {TICKET_COLS} FROM tickets t WHERE {filter} AND t.status = {st} ORDER BY {order} LIMIT {lim})")
+                })
+                .collect();
+            format!(
+                "SELECT {TICKET_COLS} FROM ({}) t ORDER BY {order} LIMIT {lim}",
+                parts.join(" UNION ALL ")
+            )
+        }
+    };
+    let refs: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect();
     let c = s.conn().await?;
-    let items = query(&c, &sql, &refs).await?.iter().map(rows::ticket).collect::<Result<Vec<_>>>()?;
+    let items = query(&c, &sql, &refs)
+        .await?
+        .iter()
+        .map(rows::ticket)
+        .collect::<Result<Vec<_>>>()?;
     let sort = q.sort;
-    Ok(Page::from_overfetch(items, limit, |t| Cursor::of(sort, t).encode()))
+    Ok(Page::from_overfetch(items, limit, |t| {
+        Cursor::of(sort, t).encode()
+    }))
 }
 
-pub(crate) async fn update_ticket(s: &PgStore, id: i64, patch: Patch, viewer: &Viewer, actor: Actor, now: Now) -> Result<Ticket> {
+pub(crate) async fn update_ticket(
+    s: &PgStore,
+    id: i64,
+    patch: Patch,
+    viewer: &Viewer,
+    actor: Actor,
+    now: Now,
+) -> Result<Ticket> {
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
@@ -412,14 +555,10 @@ pub(crate) async fn update_ticket(s: &PgStore, id: i64, patch: Patch, viewer: &V
         return Err(StoreError::NotFound("ticket"));
     }
     if let Some(Some(a)) = patch.assignee_id {
-        if Some(a) != t.assignee_id {
-            check_assignee(&tx, a).await?;
-        }
+        check_assignee(&tx, a).await?;
     }
     if let Some(Some(g)) = patch.group_id {
-        if Some(g) != t.group_id {
-            check_group(&tx, g).await?;
-        }
+        check_group(&tx, g).await?;
     }
     let changes = diff(&t, &patch);
     if changes.is_empty() {
@@ -431,7 +570,12 @@ pub(crate) async fn update_ticket(s: &PgStore, id: i64, patch: Patch, viewer: &V
         apply(&mut t, change, *seq, *at);
         if let Change::TagsChanged { added, removed } = change {
             if !removed.is_empty() {
-                execute(&tx, "DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = ANY($2)", &[&id, removed]).await?;
+                execute(
+                    &tx,
+                    "DELETE FROM ticket_tags WHERE ticket_id = $1 AND tag = ANY($2)",
+                    &[&id, removed],
+                )
+                .await?;
             }
             add_tags(&tx, id, added).await?;
         }
@@ -456,7 +600,11 @@ pub(crate) async fn update_ticket(s: &PgStore, id: i64, patch: Patch, viewer: &V
         ],
     )
     .await?;
-    let kinds: Vec<(i64, &str)> = seqs.iter().zip(&events).map(|(seq, (_, c, _))| (*seq, c.kind())).collect();
+    let kinds: Vec<(i64, &str)> = seqs
+        .iter()
+        .zip(&events)
+        .map(|(seq, (_, c, _))| (*seq, c.kind()))
+        .collect();
     enqueue_webhooks(&tx, &kinds, now).await?;
     tx.commit().await.db()?;
     Ok(t)
@@ -475,22 +623,38 @@ pub(crate) async fn add_message(
     let tx = c.transaction().await.db()?;
     check_visible(&tx, ticket_id, viewer, true).await?;
     let msg = insert_message(&tx, ticket_id, actor, &new, now).await?;
-    let change = Change::MessageAdded { message_id: msg.id, public: new.public };
+    let change = Change::MessageAdded {
+        message_id: msg.id,
+        public: new.public,
+    };
     let kind = change.kind();
     let seqs = insert_events(&tx, ticket_id, &[(actor, change, now)]).await?;
     let seq = seqs[0];
-    execute(&tx, "UPDATE tickets SET updated_at = $2, last_seq = $3 WHERE id = $1", &[&ticket_id, &now, &seq]).await?;
+    execute(
+        &tx,
+        "UPDATE tickets SET updated_at = $2, last_seq = $3 WHERE id = $1",
+        &[&ticket_id, &now, &seq],
+    )
+    .await?;
     enqueue_webhooks(&tx, &[(seq, kind)], now).await?;
     tx.commit().await.db()?;
     Ok(msg)
 }
 
-pub(crate) async fn list_messages(s: &PgStore, ticket_id: i64, viewer: &Viewer) -> Result<Vec<Message>> {
+pub(crate) async fn list_messages(
+    s: &PgStore,
+    ticket_id: i64,
+    viewer: &Viewer,
+) -> Result<Vec<Message>> {
     let c = s.conn().await?;
     check_visible(&c, ticket_id, viewer, false).await?;
-    let msg_sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.ticket_id = $1 ORDER BY m.id");
-    let att_sql = format!("SELECT {ATTACHMENT_COLS} FROM attachments x WHERE x.ticket_id = $1 ORDER BY x.id");
-    let (msgs, atts) = tokio::try_join!(query(&c, &msg_sql, &[&ticket_id]), query(&c, &att_sql, &[&ticket_id]))?;
+    let msg_sql =
+        format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.ticket_id = $1 ORDER BY m.id");
+    let att_sql =
+        format!("SELECT {ATTACHMENT_COLS} FROM attachments x WHERE x.ticket_id = $1 ORDER BY x.id");
+    let params: [&(dyn ToSql + Sync); 1] = [&ticket_id];
+    let (msgs, atts) =
+        tokio::try_join!(query(&c, &msg_sql, &params), query(&c, &att_sql, &params))?;
     let mut out: Vec<Message> = msgs.iter().map(rows::message).collect();
     for a in atts.iter().map(rows::attachment) {
         if let Ok(i) = out.binary_search_by_key(&a.message_id, |m| m.id) {
@@ -500,7 +664,12 @@ pub(crate) async fn list_messages(s: &PgStore, ticket_id: i64, viewer: &Viewer) 
     Ok(out)
 }
 
-pub(crate) async fn ticket_events(s: &PgStore, ticket_id: i64, viewer: &Viewer, page: PageRequest) -> Result<Page<Event>> {
+pub(crate) async fn ticket_events(
+    s: &PgStore,
+    ticket_id: i64,
+    viewer: &Viewer,
+    page: PageRequest,
+) -> Result<Page<Event>> {
     let c = s.conn().await?;
     check_visible(&c, ticket_id, viewer, false).await?;
     let limit = page.limit.max(0);
@@ -511,17 +680,26 @@ pub(crate) async fn ticket_events(s: &PgStore, ticket_id: i64, viewer: &Viewer, 
         .iter()
         .map(rows::event)
         .collect::<Result<Vec<_>>>()?;
-    Ok(Page::from_overfetch(items, limit, |e| encode_id_cursor(e.seq)))
+    Ok(Page::from_overfetch(items, limit, |e| {
+        encode_id_cursor(e.seq)
+    }))
 }
 
-pub(crate) async fn get_attachment(s: &PgStore, id: i64, viewer: &Viewer) -> Result<(Attachment, Vec<u8>)> {
+pub(crate) async fn get_attachment(
+    s: &PgStore,
+    id: i64,
+    viewer: &Viewer,
+) -> Result<(Attachment, Vec<u8>)> {
     let c = s.conn().await?;
     let sql = format!(
         "SELECT {ATTACHMENT_COLS}, t.assignee_id, t.group_id FROM attachments x JOIN tickets t ON t.id = x.ticket_id WHERE x.id = $1"
     );
-    let row = query_opt(&c, &sql, &[&id]).await?.ok_or(StoreError::NotFound("attachment"))?;
+    let row = query_opt(&c, &sql, &[&id])
+        .await?
+        .ok_or(StoreError::NotFound("attachment"))?;
     if !can_see(viewer, row.get(6), row.get(7)) {
-        return Err(StoreError::NotFound("ticket"));
+        // Same answer as a missing attachment: its existence is not revealed.
+        return Err(StoreError::NotFound("attachment"));
     }
     let att = rows::attachment(&row);
     let sha: Vec<u8> = row.get(5);
@@ -534,8 +712,19 @@ pub(crate) async fn get_attachment(s: &PgStore, id: i64, viewer: &Viewer) -> Res
 
 pub(crate) async fn list_tags(s: &PgStore) -> Result<Vec<TagCount>> {
     let c = s.conn().await?;
-    let rows = query(&c, "SELECT tag, count(*) FROM ticket_tags GROUP BY tag ORDER BY count(*) DESC, tag", &[]).await?;
-    Ok(rows.iter().map(|r| TagCount { tag: r.get(0), count: r.get(1) }).collect())
+    let rows = query(
+        &c,
+        "SELECT tag, count(*) FROM ticket_tags GROUP BY tag ORDER BY count(*) DESC, tag LIMIT 1000",
+        &[],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| TagCount {
+            tag: r.get(0),
+            count: r.get(1),
+        })
+        .collect())
 }
 
 /// How long `events_since` waits for in-flight writers before answering "nothing yet".
@@ -547,37 +736,69 @@ const TAIL_WAIT: Duration = Duration::from_secs(1);
 /// not when it commits: transaction A may take seq 10, transaction B seq 11, and B commit
 /// first. A reader that returned 11 and moved its cursor past it would never see 10.
 ///
-/// The brief's rule, `txid < pg_snapshot_xmin(pg_current_snapshot())` (only events of
-/// transactions older than every transaction still running), is applied, but alone it is
-/// not enough: xids are assigned at a transaction's first write, seqs at its event insert,
-/// so a transaction with an older xid can take a *higher* seq than one with a newer xid
-/// that is still running. So we also bound the answer by a seq watermark:
+/// The rule `txid < pg_snapshot_xmin(pg_current_snapshot())` (only events of transactions
+/// older than every transaction still running) is applied, but alone it is not enough:
+/// xids are assigned at a transaction's first write, seqs at its event insert, so a
+/// transaction with an older xid can take a *higher* seq than one with a newer xid that is
+/// still running (tests/store.rs `an_older_transaction_with_a_higher_seq_is_held_back`).
+/// So the answer is also cut at a seq watermark:
 ///
 /// 1. read the sequence's current value `L`: every transaction holding a seq ≤ L has drawn
-///    it already, and (all our writers write a row before they insert events) has an xid;
-/// 2. then read `xmax` of a fresh snapshot: every such xid is below it;
-/// 3. wait until `pg_snapshot_xmin` of the current snapshot reaches that `xmax`, i.e. all
-///    those transactions have committed or rolled back (normally immediately: write
-///    transactions are short);
-/// 4. return events with `after < seq ≤ L` (plus the xmin rule, by then a no-op).
+///    it already and, since all our writers write a row (or lock one) before they insert
+///    events, already has an xid;
+/// 2. then take an xid `X` of our own and roll back: xids are handed out in order, so all
+///    those writers have xids below `X`. (`pg_snapshot_xmax` would not do: it is the latest
+///    *completed* xid + 1, and newer transactions may be running.)
+/// 3. wait until `pg_snapshot_xmin` of a fresh snapshot reaches `X`: every transaction
+///    below `X`, so every writer holding a seq ≤ L, has committed or rolled back. Write
+///    transactions are short, so this is normally at once;
+/// 4. return events with `after < seq ≤ L` (the xmin rule is by then a no-op).
 ///
-/// Nothing below the watermark can appear later, so a consumer that continues after the
-/// last seq it got never skips one. A writer that runs longer than `TAIL_WAIT` makes this
-/// call return no events; the consumer simply asks again.
+/// Nothing at or below the watermark can appear later, so a consumer that continues after
+/// the last seq it got never skips one. While a transaction runs longer than `TAIL_WAIT`
+/// (say a big import), this returns no events and the consumer asks again.
 pub(crate) async fn events_since(s: &PgStore, after: i64, limit: i64) -> Result<Vec<Event>> {
-    let c = s.conn().await?;
-    let watermark: i64 = query_one(&c, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq", &[])
-        .await?
-        .get(0);
-    if watermark <= after || limit <= 0 {
+    if limit <= 0 {
         return Ok(Vec::new());
     }
-    let xmax: String = query_one(&c, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text", &[]).await?.get(0);
+    let c = s.conn().await?;
+    // One round trip; the statements run in this order.
+    let msgs = c
+        .simple_query(
+            "BEGIN; \
+             SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq; \
+             SELECT pg_current_xact_id(); \
+             ROLLBACK",
+        )
+        .await
+        .db()?;
+    let values: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    let [watermark, xid] = values.as_slice() else {
+        return Err(StoreError::Backend(
+            "events_since: unexpected answer".into(),
+        ));
+    };
+    let watermark: i64 = watermark
+        .parse()
+        .map_err(|_| StoreError::Backend("events_since: bad sequence value".into()))?;
+    if watermark <= after {
+        return Ok(Vec::new());
+    }
     let deadline = tokio::time::Instant::now() + TAIL_WAIT;
     loop {
-        let done: bool = query_one(&c, "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8", &[&xmax])
-            .await?
-            .get(0);
+        let done: bool = query_one(
+            &c,
+            "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8",
+            &[xid],
+        )
+        .await?
+        .get(0);
         if done {
             break;
         }
@@ -590,7 +811,11 @@ pub(crate) async fn events_since(s: &PgStore, after: i64, limit: i64) -> Result<
         "SELECT {EVENT_COLS} FROM events e WHERE e.seq > $1 AND e.seq <= $2 \
          AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.seq LIMIT $3"
     );
-    query(&c, &sql, &[&after, &watermark, &limit]).await?.iter().map(rows::event).collect()
+    query(&c, &sql, &[&after, &watermark, &limit])
+        .await?
+        .iter()
+        .map(rows::event)
+        .collect()
 }
 
 pub(crate) async fn stats(s: &PgStore) -> Result<Stats> {
@@ -605,5 +830,11 @@ pub(crate) async fn stats(s: &PgStore) -> Result<Stats> {
         &[],
     )
     .await?;
-    Ok(Stats { tickets: r.get(0), open_tickets: r.get(1), jobs_queued: r.get(2), jobs_dead: r.get(3), last_seq: r.get(4) })
+    Ok(Stats {
+        tickets: r.get(0),
+        open_tickets: r.get(1),
+        jobs_queued: r.get(2),
+        jobs_dead: r.get(3),
+        last_seq: r.get(4),
+    })
 }

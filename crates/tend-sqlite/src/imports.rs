@@ -48,9 +48,31 @@ struct Cache<'c> {
     now: DateTime<Utc>,
     ids: Ids,
     orgs: HashMap<String, i64>,
+    customer_orgs: HashMap<i64, Option<i64>>,
+}
+
+fn ticket_exists(c: &Connection, external_id: &str) -> Result<bool> {
+    c.prepare_cached("SELECT EXISTS(SELECT 1 FROM tickets WHERE external_id = ?1)")
+        .map_err(db)?
+        .query_row([external_id], |r| r.get(0))
+        .map_err(db)
 }
 
 impl Cache<'_> {
+    fn customer_org(&mut self, id: i64) -> Result<Option<i64>> {
+        if let Some(o) = self.customer_orgs.get(&id) {
+            return Ok(*o);
+        }
+        let o: Option<i64> = self
+            .c
+            .prepare_cached("SELECT organization_id FROM customers WHERE id = ?1")
+            .map_err(db)?
+            .query_row([id], |r| r.get(0))
+            .map_err(db)?;
+        self.customer_orgs.insert(id, o);
+        Ok(o)
+    }
+
     fn agent(&mut self, e: &Email) -> Result<i64> {
         let k = e.as_str().to_lowercase();
         if let Some(id) = self.ids.agents.get(&k) {
@@ -182,18 +204,14 @@ fn import_tx(
         now,
         ids: Ids::default(),
         orgs: HashMap::new(),
+        customer_orgs: HashMap::new(),
     };
     let mut seen: HashSet<String> = HashSet::new();
     let mut seq: i64 = c
         .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
         .map_err(db)?;
     for rec in batch {
-        let exists: bool = c
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM tickets WHERE external_id = ?1)")
-            .map_err(db)?
-            .query_row([&rec.external_id], |r| r.get(0))
-            .map_err(db)?;
-        if exists || !seen.insert(rec.external_id.clone()) {
+        if !seen.insert(rec.external_id.clone()) || ticket_exists(c, &rec.external_id)? {
             out.skipped += 1;
             continue;
         }
@@ -210,11 +228,7 @@ fn import_tx(
             org,
         )?;
         // The ticket's organization is its requester's (an existing customer may have another).
-        cache.ids.organization = c
-            .prepare_cached("SELECT organization_id FROM customers WHERE id = ?1")
-            .map_err(db)?
-            .query_row([cache.ids.requester], |r| r.get(0))
-            .map_err(db)?;
+        cache.ids.organization = cache.customer_org(cache.ids.requester)?;
         for e in rec.assignee.iter().chain(
             rec.history
                 .iter()
