@@ -65,12 +65,28 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     if !loopback(&cli.url) {
-        bail!("refusing to load {}: benchmarks only target loopback addresses", cli.url);
+        bail!(
+            "refusing to load {}: benchmarks only target loopback addresses",
+            cli.url
+        );
     }
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).timeout(Duration::from_secs(30)).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()?;
     let (name, clients, requests, max_seconds) = match &cli.cmd {
-        Cmd::Create { clients, requests, max_seconds } => ("create".to_string(), *clients, *requests, *max_seconds),
-        Cmd::Get { name, clients, requests, max_seconds, .. } => (name.clone(), *clients, *requests, *max_seconds),
+        Cmd::Create {
+            clients,
+            requests,
+            max_seconds,
+        } => ("create".to_string(), *clients, *requests, *max_seconds),
+        Cmd::Get {
+            name,
+            clients,
+            requests,
+            max_seconds,
+            ..
+        } => (name.clone(), *clients, *requests, *max_seconds),
     };
     // One warm-up request.
     let issued = Arc::new(AtomicU64::new(0));
@@ -78,7 +94,12 @@ async fn main() -> Result<()> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, issued, url, token) = (client.clone(), issued.clone(), cli.url.clone(), cli.token.clone());
+        let (client, issued, url, token) = (
+            client.clone(),
+            issued.clone(),
+            cli.url.clone(),
+            cli.token.clone(),
+        );
         let path = match &cli.cmd {
             Cmd::Get { path, .. } => Some(path.clone()),
             _ => None,

@@ -299,7 +299,7 @@ impl Generator {
             } else {
                 (email.clone(), *r.pick(CUSTOMER_REPLIES))
             };
-            messages.push(json!({ "author": author, "author_is_agent": by_agent, "public": by_agent && r.chance(0.9) || !by_agent, "body": text, "created_at": t }));
+            messages.push(json!({ "author": author, "author_is_agent": by_agent, "public": !by_agent || r.chance(0.9), "body": text, "created_at": t }));
         }
         if matches!(status, "solved" | "closed") {
             let at = (t + Duration::minutes(1 + r.below(120) as i64)).min(self.spec.now);

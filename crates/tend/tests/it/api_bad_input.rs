@@ -6,7 +6,8 @@ use serde_json::json;
 async fn bad_input_gets_the_right_4xx_and_says_what_to_fix() {
     let app = TestApp::spawn().await;
     let tok = app.admin_token().to_string();
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         ("malformed JSON", Some("application/json"), b"{\"subject\": ".to_vec(), StatusCode::BAD_REQUEST, "malformed JSON"),
         ("not JSON at all", Some("application/json"), b"hello".to_vec(), StatusCode::BAD_REQUEST, "malformed JSON"),
         ("wrong content type", Some("text/plain"), b"{}".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json"),

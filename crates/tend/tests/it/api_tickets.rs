@@ -110,9 +110,7 @@ async fn create_get_update_list_and_timeline_round_trip() {
     assert_eq!(same.body["last_seq"], got.body["last_seq"]);
 
     // The requester was created from the e-mail, domain lower-cased.
-    let cust = app
-        .get(&format!("/api/v1/customers?email=ana@example.com"))
-        .await;
+    let cust = app.get("/api/v1/customers?email=ana@example.com").await;
     assert_eq!(cust.body["items"][0]["name"], "Ana Lima");
     assert_eq!(cust.body["items"][0]["id"], t["requester_id"]);
 }

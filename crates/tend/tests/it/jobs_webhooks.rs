@@ -7,15 +7,17 @@ use std::sync::{Arc, Mutex};
 use tend_store::{JobState, NewJob};
 use tend_web::worker::Worker;
 
+type Deliveries = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
 /// A real HTTP receiver on loopback that records deliveries and answers with `status`.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    got: Deliveries,
     status: Arc<AtomicU16>,
 }
 
 async fn receiver() -> Receiver {
-    let got: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>> = Arc::default();
+    let got: Deliveries = Arc::default();
     let status = Arc::new(AtomicU16::new(200));
     let (g, s) = (got.clone(), status.clone());
     let app = axum::Router::new().route(

@@ -16,9 +16,15 @@ mod jobs_webhooks;
 async fn postgres_suite_is_configured() {
     match harness::pg_url() {
         Some(url) => {
-            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap_or_else(|e| panic!("TEND_TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}"));
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("TEND_TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
+                });
             tokio::spawn(conn);
-            c.simple_query("SELECT 1").await.expect("PostgreSQL answers");
+            c.simple_query("SELECT 1")
+                .await
+                .expect("PostgreSQL answers");
             eprintln!("integration suite ran against PostgreSQL");
         }
         None => {
