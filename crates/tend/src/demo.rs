@@ -107,6 +107,6 @@ pub async fn load(
         admin.email
     );
     println!("  API token for the admin: {token}");
-    println!("  try: curl -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/tickets?status=open");
+    println!("  try: curl -H 'Authorization: Bearer {token}' '<the address below>/api/v1/tickets?status=open'");
     Ok(())
 }
