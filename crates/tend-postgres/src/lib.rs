@@ -181,6 +181,16 @@ impl Store for PgStore {
     async fn viewer(&self, agent_id: i64) -> Result<Viewer> {
         admin::viewer(self, agent_id).await
     }
+    async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
+        let c = self.conn().await?;
+        c.execute(
+            "DELETE FROM api_tokens WHERE token_hash = $1",
+            &[&token_hash],
+        )
+        .await
+        .map_err(crate::db::backend)?;
+        Ok(())
+    }
 
     // --- organizations and customers ---------------------------------------------------
 

@@ -336,6 +336,15 @@ impl Store for SqliteStore {
     async fn viewer_by_token(&self, token_hash: &[u8]) -> Result<Option<Viewer>> {
         self.viewer_by_token_impl(token_hash.to_vec()).await
     }
+    async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
+        let h = token_hash.to_vec();
+        self.write(move |c| {
+            c.execute("DELETE FROM api_tokens WHERE token_hash = ?1", [h])
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
+    }
     async fn viewer(&self, agent_id: i64) -> Result<Viewer> {
         self.viewer_impl(agent_id).await
     }

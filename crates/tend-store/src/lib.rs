@@ -94,6 +94,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<TokenInfo>;
     /// The viewer a token stands for, if the token exists and its agent is active.
     async fn viewer_by_token(&self, token_hash: &[u8]) -> Result<Option<Viewer>>;
+    /// Deletes a token (sign-out). Unknown tokens are not an error.
+    async fn revoke_token(&self, token_hash: &[u8]) -> Result<()>;
     /// The viewer for an agent (with their current groups).
     async fn viewer(&self, agent_id: i64) -> Result<Viewer>;
 

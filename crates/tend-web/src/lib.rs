@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod ui;
 pub mod worker;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .nest("/api/v1", api::router())
+        .merge(ui::router())
         .fallback(|| async { AppError::not_found("page") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

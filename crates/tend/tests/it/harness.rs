@@ -196,8 +196,8 @@ impl TestApp {
             .unwrap()
             .to_vec();
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        // Every error is problem+json with a message.
-        if status.is_client_error() || status.is_server_error() {
+        // Every API error is problem+json with a message.
+        if (status.is_client_error() || status.is_server_error()) && path.starts_with("/api/") {
             assert_eq!(
                 headers.get("content-type").and_then(|v| v.to_str().ok()),
                 Some("application/problem+json"),

@@ -1,0 +1,51 @@
+// Keyboard shortcuts for the agent workspace. No framework, no build step.
+(function () {
+  "use strict";
+  var pendingG = false;
+  function typing(e) {
+    var t = e.target;
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("[data-list] tbody tr")); }
+  function select(delta) {
+    var r = rows(); if (!r.length) return;
+    var i = r.findIndex(function (x) { return x.classList.contains("selected"); });
+    if (i >= 0) r[i].classList.remove("selected");
+    i = Math.max(0, Math.min(r.length - 1, (i < 0 ? (delta > 0 ? -1 : r.length) : i) + delta));
+    r[i].classList.add("selected");
+    var a = r[i].querySelector("a"); if (a) a.focus();
+  }
+  function help() { var d = document.getElementById("help"); if (d && !d.open) d.showModal(); }
+  function compose(kind) {
+    var f = document.getElementById("reply-form"); if (!f) return;
+    var radio = f.querySelector('input[name="kind"][value="' + kind + '"]'); if (radio) radio.checked = true;
+    f.querySelector("textarea").focus();
+  }
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-help]")) { help(); }
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.tagName === "TEXTAREA") {
+      e.preventDefault(); e.target.form.requestSubmit(); return;
+    }
+    if (typing(e) || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (pendingG) {
+      pendingG = false;
+      if (e.key === "m") { location.href = "/views/mine"; }
+      else if (e.key === "u") { location.href = "/views/unassigned"; }
+      return;
+    }
+    switch (e.key) {
+      case "?": e.preventDefault(); help(); break;
+      case "j": select(1); break;
+      case "k": select(-1); break;
+      case "o": case "Enter":
+        var s = document.querySelector("[data-list] tr.selected");
+        if (s) { e.preventDefault(); location.href = s.getAttribute("data-href"); }
+        break;
+      case "g": pendingG = true; break;
+      case "r": e.preventDefault(); compose("reply"); break;
+      case "n": e.preventDefault(); compose("note"); break;
+    }
+  });
+})();

@@ -1,0 +1,538 @@
+//! Page handlers: thin — read the session, call the store, render a template.
+
+use super::{csrf_ok, forbidden_csrf, render, Session};
+use crate::auth::verify_password;
+use crate::{AppError, AppState};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use std::collections::HashMap;
+use tend_core::ticket::Patch;
+use tend_core::{html, Actor, Priority, Status, Ticket};
+use tend_store::*;
+
+pub struct Nav {
+    pub agent_name: String,
+    pub csrf: String,
+    pub views: Vec<(String, String)>,
+    pub active: String,
+}
+
+async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Nav, AppError> {
+    let me = s.store.get_agent(sess.viewer.agent_id).await?;
+    let mut views = vec![
+        ("mine".to_string(), "My open tickets".to_string()),
+        ("unassigned".to_string(), "Unassigned".to_string()),
+        ("open".to_string(), "All open".to_string()),
+    ];
+    let groups = s.store.list_groups().await?;
+    for g in groups
+        .iter()
+        .filter(|g| sess.viewer.sees_all() || sess.viewer.group_ids.contains(&g.id))
+    {
+        views.push((format!("group-{}", g.id), g.name.clone()));
+    }
+    Ok(Nav {
+        agent_name: me.name,
+        csrf: sess.csrf.clone(),
+        views,
+        active: active.to_string(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// Only local paths: no open redirects.
+fn safe_next(n: Option<&str>) -> String {
+    match n {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        _ => "/views/mine".into(),
+    }
+}
+
+pub async fn login_form(Query(q): Query<NextParam>) -> Response {
+    render(&LoginPage {
+        next: safe_next(q.next.as_deref()),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let now = s.now();
+    let next = safe_next(f.next.as_deref());
+    let email_key = format!("email:{}", f.email.trim().to_lowercase());
+    let keys = [email_key.as_str()];
+    if let Err(AppError::TooManyRequests { retry_after_secs }) = s.login_limiter.check(&keys, now) {
+        return Ok(render(&LoginPage {
+            next,
+            error: Some(format!(
+                "Too many failed attempts. Try again in {} minutes.",
+                retry_after_secs.div_ceil(60)
+            )),
+        }));
+    }
+    let agent = s
+        .store
+        .agent_by_email(f.email.trim())
+        .await?
+        .filter(|a| a.active);
+    let hash = match &agent {
+        Some(a) => s.store.agent_password_hash(a.id).await?,
+        None => None,
+    };
+    let pw = f.password.clone();
+    let ok = match hash {
+        Some(h) => tokio::task::spawn_blocking(move || verify_password(&pw, &h))
+            .await
+            .unwrap_or(false),
+        None => false,
+    };
+    let Some(agent) = agent.filter(|_| ok) else {
+        s.login_limiter.fail(&keys, now);
+        return Ok(render(&LoginPage {
+            next,
+            error: Some("Wrong e-mail or password.".into()),
+        }));
+    };
+    s.login_limiter.succeed(&keys);
+    let (token, hash) = super::new_session_token();
+    s.store
+        .create_token(
+            agent.id,
+            "web session".into(),
+            hash,
+            Actor::agent(agent.id),
+            now,
+        )
+        .await?;
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        == Some("https");
+    let mut resp = Redirect::to(&next).into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, super::session_cookie(&token, secure));
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    State(s): State<AppState>,
+    sess: Session,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    if !csrf_ok(&sess.token, &f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    s.store
+        .revoke_token(&crate::auth::hash_token(&sess.token))
+        .await?;
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, super::clear_cookie());
+    Ok(resp)
+}
+
+pub struct Row {
+    pub id: i64,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub requester: String,
+    pub assignee: String,
+    pub updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "view.html")]
+struct ViewPage {
+    nav: Nav,
+    title: String,
+    rows: Vec<Row>,
+    next: Option<String>,
+    key: String,
+}
+
+#[derive(Deserialize)]
+pub struct ViewParams {
+    cursor: Option<String>,
+}
+
+const OPEN: [Status; 4] = [Status::New, Status::Open, Status::Pending, Status::OnHold];
+
+fn short_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+pub async fn view(
+    State(s): State<AppState>,
+    sess: Session,
+    Path(key): Path<String>,
+    Query(p): Query<ViewParams>,
+) -> Result<Response, AppError> {
+    let mut q = TicketQuery {
+        statuses: OPEN.to_vec(),
+        limit: 50,
+        ..Default::default()
+    };
+    let title = match key.as_str() {
+        "mine" => {
+            q.assignee_id = Some(Some(sess.viewer.agent_id));
+            "My open tickets".to_string()
+        }
+        "unassigned" => {
+            q.assignee_id = Some(None);
+            q.statuses = vec![Status::New, Status::Open];
+            "Unassigned".to_string()
+        }
+        "open" => "All open".to_string(),
+        other => match other
+            .strip_prefix("group-")
+            .and_then(|g| g.parse::<i64>().ok())
+        {
+            Some(g) => {
+                let group = s.store.get_group(g).await?;
+                q.group_id = Some(Some(g));
+                group.name
+            }
+            None => return Err(AppError::not_found("view")),
+        },
+    };
+    if let Some(c) = &p.cursor {
+        q.cursor = Some(Cursor::decode(c, q.sort).ok_or_else(|| {
+            AppError::BadRequest("this page link is out of date: open the view again".into())
+        })?);
+    }
+    let page = s.store.list_tickets(&q, &sess.viewer).await?;
+    let agents: HashMap<i64, String> = s
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let mut rows = Vec::with_capacity(page.items.len());
+    for t in &page.items {
+        let requester = s
+            .store
+            .get_customer(t.requester_id)
+            .await
+            .map(|c| c.name)
+            .unwrap_or_default();
+        rows.push(Row {
+            id: t.id,
+            subject: t.subject.clone(),
+            status: t.status.to_string(),
+            priority: t.priority.to_string(),
+            requester,
+            assignee: t
+                .assignee_id
+                .and_then(|a| agents.get(&a).cloned())
+                .unwrap_or_else(|| "—".into()),
+            updated: short_time(t.updated_at),
+        });
+    }
+    let nav = nav(&s, &sess, &key).await?;
+    Ok(render(&ViewPage {
+        nav,
+        title,
+        rows,
+        next: page.next_cursor,
+        key,
+    }))
+}
+
+pub struct Item {
+    pub kind: String,
+    pub who: String,
+    pub at: String,
+    pub html: String,
+    pub text: String,
+    pub public: bool,
+    pub attachments: Vec<(i64, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "ticket.html")]
+struct TicketPage {
+    nav: Nav,
+    t: Ticket,
+    requester: Customer,
+    items: Vec<Item>,
+    others: Vec<(i64, String, String)>,
+    agents: Vec<(i64, String)>,
+    groups: Vec<(i64, String)>,
+    statuses: Vec<&'static str>,
+    priorities: Vec<&'static str>,
+    status: String,
+    priority: String,
+    assignee: i64,
+    group: i64,
+}
+
+fn describe(
+    c: &tend_core::Change,
+    agents: &HashMap<i64, String>,
+    groups: &HashMap<i64, String>,
+) -> String {
+    use tend_core::Change::*;
+    let name = |id: &Option<i64>, m: &HashMap<i64, String>| {
+        id.and_then(|i| m.get(&i).cloned())
+            .unwrap_or_else(|| "nobody".into())
+    };
+    match c {
+        Created { channel, .. } => format!("created the ticket via {channel}"),
+        MessageAdded { .. } => String::new(),
+        SubjectChanged { to, .. } => format!("renamed it to “{to}”"),
+        StatusChanged { from, to } => format!("changed status {from} → {to}"),
+        PriorityChanged { from, to } => format!("changed priority {from} → {to}"),
+        AssigneeChanged { to, .. } => format!("assigned it to {}", name(to, agents)),
+        GroupChanged { to, .. } => format!("moved it to group {}", name(to, groups)),
+        TagsChanged { added, removed } => {
+            let mut parts = vec![];
+            if !added.is_empty() {
+                parts.push(format!("added tags {}", added.join(", ")));
+            }
+            if !removed.is_empty() {
+                parts.push(format!("removed tags {}", removed.join(", ")));
+            }
+            parts.join("; ")
+        }
+        FieldChanged { key, to, .. } => format!("set {key} to {to}"),
+    }
+}
+
+pub async fn ticket(
+    State(s): State<AppState>,
+    sess: Session,
+    crate::extract::Id(id): crate::extract::Id,
+) -> Result<Response, AppError> {
+    let t = s.store.get_ticket(id, &sess.viewer).await?;
+    let messages = s.store.list_messages(id, &sess.viewer).await?;
+    let events = s
+        .store
+        .ticket_events(
+            id,
+            &sess.viewer,
+            PageRequest {
+                after_id: None,
+                limit: 500,
+            },
+        )
+        .await?;
+    let requester = s.store.get_customer(t.requester_id).await?;
+    let agent_list = s.store.list_agents().await?;
+    let agents: HashMap<i64, String> = agent_list.iter().map(|a| (a.id, a.name.clone())).collect();
+    let group_list = s.store.list_groups().await?;
+    let groups: HashMap<i64, String> = group_list.iter().map(|g| (g.id, g.name.clone())).collect();
+    let who = |a: &Actor| match a.kind {
+        tend_core::ActorKind::Agent => {
+            a.id.and_then(|i| agents.get(&i).cloned())
+                .unwrap_or_else(|| "an agent".into())
+        }
+        tend_core::ActorKind::Customer => {
+            if a.id == Some(requester.id) {
+                requester.name.clone()
+            } else {
+                "a customer".into()
+            }
+        }
+        tend_core::ActorKind::System => "Tend".into(),
+    };
+    let by_id: HashMap<i64, &Message> = messages.iter().map(|m| (m.id, m)).collect();
+    let mut items = Vec::new();
+    for e in &events.items {
+        match &e.change {
+            tend_core::Change::MessageAdded { message_id, public } => {
+                if let Some(m) = by_id.get(message_id) {
+                    items.push(Item {
+                        kind: if *public {
+                            "message".into()
+                        } else {
+                            "note".into()
+                        },
+                        who: who(&m.author),
+                        at: short_time(m.created_at),
+                        html: m.body_html.clone(),
+                        text: m.body_text.clone(),
+                        public: *public,
+                        attachments: m
+                            .attachments
+                            .iter()
+                            .map(|a| (a.id, a.filename.clone()))
+                            .collect(),
+                    });
+                }
+            }
+            other => items.push(Item {
+                kind: "event".into(),
+                who: who(&e.actor),
+                at: short_time(e.at),
+                html: String::new(),
+                text: describe(other, &agents, &groups),
+                public: true,
+                attachments: vec![],
+            }),
+        }
+    }
+    let q = TicketQuery {
+        requester_id: Some(t.requester_id),
+        limit: 10,
+        ..Default::default()
+    };
+    let others = s
+        .store
+        .list_tickets(&q, &sess.viewer)
+        .await?
+        .items
+        .into_iter()
+        .filter(|o| o.id != t.id)
+        .map(|o| (o.id, o.subject, o.status.to_string()))
+        .collect();
+    let nav = nav(&s, &sess, "").await?;
+    let page = TicketPage {
+        nav,
+        status: t.status.to_string(),
+        priority: t.priority.to_string(),
+        assignee: t.assignee_id.unwrap_or(0),
+        group: t.group_id.unwrap_or(0),
+        requester,
+        items,
+        others,
+        agents: agent_list
+            .iter()
+            .filter(|a| a.active)
+            .map(|a| (a.id, a.name.clone()))
+            .collect(),
+        groups: group_list.iter().map(|g| (g.id, g.name.clone())).collect(),
+        statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
+        priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+        t,
+    };
+    Ok(render(&page))
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    csrf: String,
+    body: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    then_status: String,
+}
+
+pub async fn reply(
+    State(s): State<AppState>,
+    sess: Session,
+    crate::extract::Id(id): crate::extract::Id,
+    Form(f): Form<ReplyForm>,
+) -> Result<Response, AppError> {
+    if !csrf_ok(&sess.token, &f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    let body = f.body.trim().to_string();
+    if body.is_empty() {
+        return Ok(Redirect::to(&format!("/tickets/{id}?error=empty")).into_response());
+    }
+    tend_core::check_len("body", &body, tend_core::limits::BODY_MAX)?;
+    let m = NewMessage {
+        public: f.kind != "note",
+        body_html: html::text_to_html(&body),
+        body_text: body,
+        attachments: vec![],
+    };
+    let me = Actor::agent(sess.viewer.agent_id);
+    s.store
+        .add_message(id, m, &sess.viewer, me, s.now())
+        .await?;
+    if let Ok(st) = f.then_status.parse::<Status>() {
+        s.store
+            .update_ticket(
+                id,
+                Patch {
+                    status: Some(st),
+                    ..Default::default()
+                },
+                &sess.viewer,
+                me,
+                s.now(),
+            )
+            .await?;
+    }
+    Ok(Redirect::to(&format!("/tickets/{id}#latest")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct UpdateForm {
+    csrf: String,
+    status: String,
+    priority: String,
+    assignee: String,
+    group: String,
+}
+
+pub async fn update(
+    State(s): State<AppState>,
+    sess: Session,
+    crate::extract::Id(id): crate::extract::Id,
+    Form(f): Form<UpdateForm>,
+) -> Result<Response, AppError> {
+    if !csrf_ok(&sess.token, &f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    let opt = |v: &str| -> Result<Option<i64>, AppError> {
+        match v {
+            "" | "0" => Ok(None),
+            n => n
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| AppError::BadRequest("choose a value from the list".into())),
+        }
+    };
+    let patch = Patch {
+        status: Some(f.status.parse::<Status>()?),
+        priority: Some(f.priority.parse::<Priority>()?),
+        assignee_id: Some(opt(&f.assignee)?),
+        group_id: Some(opt(&f.group)?),
+        ..Default::default()
+    };
+    s.store
+        .update_ticket(
+            id,
+            patch,
+            &sess.viewer,
+            Actor::agent(sess.viewer.agent_id),
+            s.now(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
+}

@@ -1,0 +1,292 @@
+//! Browser tests: Debian's chromium driven through chromedriver (WebDriver) against the real
+//! binary serving the demo shop on 127.0.0.1. Screenshots go to test-artifacts/browser/.
+//! Skipped (loudly) when chromedriver is missing, unless TEND_REQUIRE_BROWSER is set.
+
+use fantoccini::{ClientBuilder, Locator};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tend");
+
+fn artifacts() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts/browser");
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn serve_demo(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .env_remove("TEND_DATABASE_URL")
+        .env("TEND_LOG", "warn")
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if let Some(rest) = l.strip_prefix("Tend is running at ") {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("serve exited early");
+    })
+    .await
+    .expect("serve started");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+async fn chromedriver() -> Option<(Child, u16)> {
+    let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(path) = path else {
+        assert!(std::env::var("TEND_REQUIRE_BROWSER").is_err(), "TEND_REQUIRE_BROWSER is set but chromedriver is not installed (apt-get install chromium chromium-driver)");
+        eprintln!("\n*** SKIPPED: browser tests (no chromedriver; apt-get install chromium chromium-driver) ***\n");
+        return None;
+    };
+    let port = free_port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until it accepts connections.
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Some((child, port));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+async fn browser(port: u16, width: u32) -> fantoccini::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let profile = tempfile::tempdir().unwrap().keep();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", format!("--window-size={width},900"), format!("--user-data-dir={}", profile.display())] }),
+    );
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("connect to chromedriver")
+}
+
+/// Waits (bounded, 10 s) until an element matching `css` contains `text`; returns its text.
+async fn wait_text(c: &fantoccini::Client, css: &str, text: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..200 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if t.contains(text) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {css} containing {text:?}; last seen: {last:?}");
+}
+
+async fn shot(c: &fantoccini::Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
+}
+
+#[tokio::test]
+async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
+    let Some((_driver, port)) = chromedriver().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = serve_demo(dir.path()).await;
+    let c = browser(port, 1280).await;
+
+    c.goto(&format!("{url}/views/mine")).await.unwrap();
+    assert!(
+        c.current_url().await.unwrap().path().starts_with("/login"),
+        "signed-out agents are sent to sign in"
+    );
+    shot(&c, "01-login").await;
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("lena@demo.tend.test")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("wrong password")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, ".error", "Wrong e-mail or password").await;
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("lena@demo.tend.test")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("demo-password")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main h1", "My open tickets").await;
+    shot(&c, "02-my-open-tickets").await;
+
+    // A group queue, then the keyboard: j selects the first row, o opens it.
+    c.find(Locator::LinkText("Support"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main h1", "Support").await;
+    let rows = c
+        .find_all(Locator::Css("[data-list] tbody tr"))
+        .await
+        .unwrap();
+    assert!(!rows.is_empty(), "the demo Support queue has open tickets");
+    shot(&c, "03-support-queue").await;
+    let body = c.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("j").await.unwrap();
+    body.send_keys("o").await.unwrap();
+    wait_text(&c, "#subject", "#").await;
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/tickets/"));
+    shot(&c, "04-ticket").await;
+
+    // r focuses the reply box; Ctrl+Enter sends.
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("r")
+        .await
+        .unwrap();
+    let ta = c.find(Locator::Id("body")).await.unwrap();
+    ta.send_keys("Thanks for waiting — a replacement is on its way. <b>not bold</b>")
+        .await
+        .unwrap();
+    c.find(Locator::Id("then_status"))
+        .await
+        .unwrap()
+        .select_by_value("pending")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#reply-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The text is shown as typed: markup in a reply is escaped, not rendered.
+    wait_text(
+        &c,
+        "#latest",
+        "a replacement is on its way. <b>not bold</b>",
+    )
+    .await;
+    assert_eq!(
+        c.find(Locator::Css(".meta .badge"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "pending"
+    );
+    shot(&c, "05-replied").await;
+
+    // ? opens the shortcut help.
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("?")
+        .await
+        .unwrap();
+    assert!(c.find(Locator::Css("dialog#help[open]")).await.is_ok());
+    shot(&c, "06-shortcuts").await;
+    c.close().await.unwrap();
+
+    // Narrow screens (375 px) get a one-column layout.
+    let m = browser(port, 375).await;
+    m.goto(&format!("{url}/login")).await.unwrap();
+    m.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("lena@demo.tend.test")
+        .await
+        .unwrap();
+    m.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("demo-password")
+        .await
+        .unwrap();
+    m.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&m, "main h1", "My open tickets").await;
+    m.find(Locator::LinkText("Support"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&m, "main h1", "Support").await;
+    shot(&m, "07-mobile-queue").await;
+    m.close().await.unwrap();
+}
