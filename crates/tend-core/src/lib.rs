@@ -5,6 +5,8 @@ pub mod access;
 pub mod clock;
 pub mod html;
 pub mod import;
+pub mod metrics;
+pub mod survey;
 pub mod ticket;
 pub mod types;
 

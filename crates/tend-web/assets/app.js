@@ -49,3 +49,32 @@
     }
   });
 })();
+
+// Live ticket page: reload the timeline when the ticket changes; show who else is here.
+(function () {
+  "use strict";
+  var wrap = document.getElementById("timeline-wrap");
+  if (!wrap || !window.EventSource) return;
+  var id = wrap.getAttribute("data-ticket");
+  var presence = document.getElementById("presence");
+  var es = new EventSource("/tickets/" + id + "/live");
+  es.addEventListener("update", function () {
+    fetch("/tickets/" + id + "/timeline", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html !== null) { wrap.innerHTML = html; } });
+  });
+  es.addEventListener("presence", function (e) {
+    presence.textContent = e.data ? "Also here: " + e.data : "";
+  });
+  var form = document.getElementById("reply-form");
+  if (!form) return;
+  var last = 0;
+  form.querySelector("textarea").addEventListener("input", function () {
+    var now = Date.now();
+    if (now - last < 4000) return;
+    last = now;
+    var body = new URLSearchParams();
+    body.set("csrf", form.querySelector('input[name="csrf"]').value);
+    fetch("/tickets/" + id + "/typing", { method: "POST", credentials: "same-origin", body: body });
+  });
+})();

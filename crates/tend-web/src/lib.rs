@@ -33,6 +33,7 @@ pub struct AppState {
     pub auth: Arc<auth::Authenticator>,
     pub login_limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<metrics::Metrics>,
+    pub live: Arc<ui::live::Live>,
 }
 
 impl AppState {
@@ -43,6 +44,7 @@ impl AppState {
             auth: Arc::new(auth::Authenticator),
             login_limiter: Arc::new(auth::LoginLimiter::default()),
             metrics: Arc::new(metrics::Metrics::default()),
+            live: Arc::new(ui::live::Live::default()),
         }
     }
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

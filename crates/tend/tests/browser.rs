@@ -247,6 +247,54 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
     );
     shot(&c, "05-replied").await;
 
+    // A second agent opens the same ticket: the first sees them, then their reply, live.
+    let ticket_url = c.current_url().await.unwrap().to_string();
+    let b = browser(port, 1280).await;
+    b.goto(&format!("{url}/login")).await.unwrap();
+    b.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("admin@demo.tend.test")
+        .await
+        .unwrap();
+    b.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("demo-password")
+        .await
+        .unwrap();
+    b.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&b, "main h1", "My open tickets").await;
+    b.goto(&ticket_url).await.unwrap();
+    wait_text(&b, "#presence", "Lena Vogel").await;
+    b.find(Locator::Id("body"))
+        .await
+        .unwrap()
+        .send_keys("Second agent here: I will take the refund part.")
+        .await
+        .unwrap();
+    wait_text(&c, "#presence", "Alex Admin (typing…)").await;
+    shot(&c, "06-collision-typing").await;
+    b.find(Locator::Css("#reply-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(
+        &c,
+        "#timeline",
+        "Second agent here: I will take the refund part.",
+    )
+    .await;
+    shot(&c, "07-live-reply").await;
+    b.close().await.unwrap();
+
     // ? opens the shortcut help.
     c.find(Locator::Css("body"))
         .await
@@ -255,7 +303,7 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
         .await
         .unwrap();
     assert!(c.find(Locator::Css("dialog#help[open]")).await.is_ok());
-    shot(&c, "06-shortcuts").await;
+    shot(&c, "08-shortcuts").await;
     c.close().await.unwrap();
 
     // Narrow screens (375 px) get a one-column layout.
@@ -287,6 +335,6 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
         .await
         .unwrap();
     wait_text(&m, "main h1", "Support").await;
-    shot(&m, "07-mobile-queue").await;
+    shot(&m, "09-mobile-queue").await;
     m.close().await.unwrap();
 }

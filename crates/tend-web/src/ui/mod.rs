@@ -4,6 +4,7 @@
 //! A session is an API token kept in an HttpOnly, SameSite=Strict cookie; sign-out revokes it.
 //! Every form carries a CSRF token derived from the session (HMAC), checked in constant time.
 
+pub mod live;
 mod pages;
 
 use crate::auth::{generate_token, hash_token};
@@ -29,6 +30,9 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}", get(pages::ticket))
         .route("/tickets/{id}/reply", post(pages::reply))
         .route("/tickets/{id}/update", post(pages::update))
+        .route("/tickets/{id}/timeline", get(pages::timeline))
+        .route("/tickets/{id}/live", get(live::stream))
+        .route("/tickets/{id}/typing", post(live::typing))
         .route(
             "/assets/app.css",
             get(|| async { asset("text/css", include_str!("../../assets/app.css")) }),

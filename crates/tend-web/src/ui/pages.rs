@@ -330,12 +330,20 @@ fn describe(
     }
 }
 
-pub async fn ticket(
-    State(s): State<AppState>,
-    sess: Session,
-    crate::extract::Id(id): crate::extract::Id,
-) -> Result<Response, AppError> {
-    let t = s.store.get_ticket(id, &sess.viewer).await?;
+#[derive(Template)]
+#[template(path = "timeline.html")]
+struct TimelinePartial {
+    items: Vec<Item>,
+}
+
+/// The timeline of a ticket as display items: messages, notes and described changes.
+async fn timeline_items(
+    s: &AppState,
+    sess: &Session,
+    t: &Ticket,
+    requester: &Customer,
+) -> Result<Vec<Item>, AppError> {
+    let id = t.id;
     let messages = s.store.list_messages(id, &sess.viewer).await?;
     let events = s
         .store
@@ -344,15 +352,24 @@ pub async fn ticket(
             &sess.viewer,
             PageRequest {
                 after_id: None,
-                limit: 500,
+                limit: 1000,
             },
         )
         .await?;
-    let requester = s.store.get_customer(t.requester_id).await?;
-    let agent_list = s.store.list_agents().await?;
-    let agents: HashMap<i64, String> = agent_list.iter().map(|a| (a.id, a.name.clone())).collect();
-    let group_list = s.store.list_groups().await?;
-    let groups: HashMap<i64, String> = group_list.iter().map(|g| (g.id, g.name.clone())).collect();
+    let agents: HashMap<i64, String> = s
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let groups: HashMap<i64, String> = s
+        .store
+        .list_groups()
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
     let who = |a: &Actor| match a.kind {
         tend_core::ActorKind::Agent => {
             a.id.and_then(|i| agents.get(&i).cloned())
@@ -403,6 +420,31 @@ pub async fn ticket(
             }),
         }
     }
+    Ok(items)
+}
+
+/// GET /tickets/{id}/timeline: the timeline alone, for live reloads.
+pub async fn timeline(
+    State(s): State<AppState>,
+    sess: Session,
+    crate::extract::Id(id): crate::extract::Id,
+) -> Result<Response, AppError> {
+    let t = s.store.get_ticket(id, &sess.viewer).await?;
+    let requester = s.store.get_customer(t.requester_id).await?;
+    let items = timeline_items(&s, &sess, &t, &requester).await?;
+    Ok(render(&TimelinePartial { items }))
+}
+
+pub async fn ticket(
+    State(s): State<AppState>,
+    sess: Session,
+    crate::extract::Id(id): crate::extract::Id,
+) -> Result<Response, AppError> {
+    let t = s.store.get_ticket(id, &sess.viewer).await?;
+    let requester = s.store.get_customer(t.requester_id).await?;
+    let items = timeline_items(&s, &sess, &t, &requester).await?;
+    let agent_list = s.store.list_agents().await?;
+    let group_list = s.store.list_groups().await?;
     let q = TicketQuery {
         requester_id: Some(t.requester_id),
         limit: 10,
