@@ -181,6 +181,61 @@ impl Store for PgStore {
     async fn viewer(&self, agent_id: i64) -> Result<Viewer> {
         admin::viewer(self, agent_id).await
     }
+    async fn create_customer_token(
+        &self,
+        customer_id: i64,
+        session: bool,
+        token_hash: Vec<u8>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let c = self.conn().await?;
+        let kind = if session { "session" } else { "magic" };
+        c.execute(
+            "INSERT INTO customer_tokens(customer_id, kind, token_hash, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&customer_id, &kind, &token_hash, &expires_at, &now],
+        )
+        .await
+        .map_err(crate::db::backend)?;
+        Ok(())
+    }
+    async fn redeem_magic_token(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let c = self.conn().await?;
+        let row = c
+            .query_opt(
+                "UPDATE customer_tokens SET used_at = $2 WHERE token_hash = $1 AND kind = 'magic' AND used_at IS NULL AND expires_at > $2 RETURNING customer_id",
+                &[&token_hash, &now],
+            )
+            .await
+            .map_err(crate::db::backend)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+    async fn customer_by_session(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let c = self.conn().await?;
+        let row = c
+            .query_opt("SELECT customer_id FROM customer_tokens WHERE token_hash = $1 AND kind = 'session' AND expires_at > $2", &[&token_hash, &now])
+            .await
+            .map_err(crate::db::backend)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+    async fn revoke_customer_token(&self, token_hash: &[u8]) -> Result<()> {
+        let c = self.conn().await?;
+        c.execute(
+            "DELETE FROM customer_tokens WHERE token_hash = $1",
+            &[&token_hash],
+        )
+        .await
+        .map_err(crate::db::backend)?;
+        Ok(())
+    }
     async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
         let c = self.conn().await?;
         c.execute(

@@ -5,7 +5,10 @@ use deadpool_postgres::Pool;
 use tend_store::Result;
 
 /// (version, SQL). Append only; never edit a migration that has shipped.
-pub(crate) const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_customer_tokens.sql")),
+];
 
 /// Namespace of Tend's advisory locks (first key of the two-key form).
 pub(crate) const LOCK_NS: i32 = 0x7465_6e64; // "tend"

@@ -24,7 +24,10 @@ type Reply = Box<dyn FnOnce(Result<()>) + Send>;
 /// batch could not start).
 type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_customer_tokens.sql")),
+];
 
 /// Largest number of write requests folded into one commit.
 const MAX_BATCH: usize = 1024;
@@ -335,6 +338,67 @@ impl Store for SqliteStore {
     }
     async fn viewer_by_token(&self, token_hash: &[u8]) -> Result<Option<Viewer>> {
         self.viewer_by_token_impl(token_hash.to_vec()).await
+    }
+    async fn create_customer_token(
+        &self,
+        customer_id: i64,
+        session: bool,
+        token_hash: Vec<u8>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO customer_tokens(customer_id, kind, token_hash, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![customer_id, if session { "session" } else { "magic" }, token_hash, expires_at.timestamp_micros(), now.timestamp_micros()],
+            )
+            .map(|_| ())
+            .map_err(db)
+        })
+        .await
+    }
+    async fn redeem_magic_token(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let h = token_hash.to_vec();
+        self.write(move |c| {
+            use rusqlite::OptionalExtension;
+            c.query_row(
+                "UPDATE customer_tokens SET used_at = ?2 WHERE token_hash = ?1 AND kind = 'magic' AND used_at IS NULL AND expires_at > ?2 RETURNING customer_id",
+                rusqlite::params![h, now.timestamp_micros()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+    async fn customer_by_session(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let h = token_hash.to_vec();
+        self.read(move |c| {
+            use rusqlite::OptionalExtension;
+            c.prepare_cached("SELECT customer_id FROM customer_tokens WHERE token_hash = ?1 AND kind = 'session' AND expires_at > ?2")
+                .map_err(db)?
+                .query_row(rusqlite::params![h, now.timestamp_micros()], |r| r.get(0))
+                .optional()
+                .map_err(db)
+        })
+        .await
+    }
+    async fn revoke_customer_token(&self, token_hash: &[u8]) -> Result<()> {
+        let h = token_hash.to_vec();
+        self.write(move |c| {
+            c.execute("DELETE FROM customer_tokens WHERE token_hash = ?1", [h])
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
     }
     async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
         let h = token_hash.to_vec();

@@ -99,6 +99,31 @@ pub trait Store: Send + Sync + 'static {
     /// The viewer for an agent (with their current groups).
     async fn viewer(&self, agent_id: i64) -> Result<Viewer>;
 
+    // --- customer portal ----------------------------------------------------------------
+    /// Stores a magic-link (`session: false`, single use) or portal-session token by its hash.
+    async fn create_customer_token(
+        &self,
+        customer_id: i64,
+        session: bool,
+        token_hash: Vec<u8>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Redeems a magic-link token: its customer, once, if it has not expired.
+    async fn redeem_magic_token(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>>;
+    /// The customer of a portal session that has not expired.
+    async fn customer_by_session(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>>;
+    /// Ends a portal session (sign-out).
+    async fn revoke_customer_token(&self, token_hash: &[u8]) -> Result<()>;
+
     // --- organizations and customers ---------------------------------------------------
     async fn create_organization(
         &self,

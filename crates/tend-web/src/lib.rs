@@ -5,8 +5,10 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
+pub mod portal;
 pub mod ui;
 pub mod worker;
 
@@ -34,6 +36,7 @@ pub struct AppState {
     pub login_limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<metrics::Metrics>,
     pub live: Arc<ui::live::Live>,
+    pub mail: Arc<mail::MailConfig>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             login_limiter: Arc::new(auth::LoginLimiter::default()),
             metrics: Arc::new(metrics::Metrics::default()),
             live: Arc::new(ui::live::Live::default()),
+            mail: Arc::new(mail::MailConfig::default()),
         }
     }
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -60,12 +64,14 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .nest("/api/v1", api::router())
         .merge(ui::router())
+        .merge(portal::router())
         .fallback(|| async { AppError::not_found("page") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(client_ip))
         .with_state(state)
 }
 
@@ -74,4 +80,33 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => AppError::Unavailable(e.to_string()).into_response(),
     }
+}
+
+/// The client's address, for throttling: the peer address, or the first X-Forwarded-For hop
+/// when the peer is a proxy on this machine (loopback). Tests without a socket get "local".
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+async fn client_ip(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string());
+    let ip = match (peer, forwarded) {
+        (Some(p), Some(f)) if p.is_loopback() && !f.is_empty() => f,
+        (Some(p), _) => p.to_string(),
+        (None, Some(f)) => f,
+        (None, None) => "local".into(),
+    };
+    req.extensions_mut().insert(ClientIp(ip));
+    next.run(req).await
 }

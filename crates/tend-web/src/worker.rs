@@ -18,6 +18,7 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     id: String,
+    mail: Arc<crate::mail::MailConfig>,
 }
 
 /// `Tend-Signature` header value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
@@ -69,7 +70,14 @@ impl Worker {
             clock,
             http,
             id,
+            mail: Arc::new(crate::mail::MailConfig::default()),
         }
+    }
+
+    /// Sends mail through this configuration.
+    pub fn with_mail(mut self, mail: Arc<crate::mail::MailConfig>) -> Worker {
+        self.mail = mail;
+        self
     }
 
     /// Runs every job due now; returns how many ran.
@@ -121,6 +129,7 @@ impl Worker {
     async fn execute(&self, job: &Job) -> Result<(), String> {
         match job.kind.as_str() {
             WEBHOOK_JOB => self.deliver(job).await,
+            crate::mail::MAIL_JOB => crate::mail::send(&self.mail, &job.payload).await,
             other => Err(format!("no handler for job kind {other}")),
         }
     }

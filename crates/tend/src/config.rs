@@ -30,6 +30,9 @@ struct File {
     database_url: Option<String>,
     log_format: Option<String>,
     pg_pool_size: Option<usize>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    base_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +42,11 @@ pub struct Config {
     pub database_url: Option<String>,
     pub log_json: bool,
     pub pg_pool_size: usize,
+    /// SMTP relay for outbound mail (TEND_SMTP_URL), e.g. smtp://127.0.0.1:25.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Public address for links in mails (TEND_BASE_URL); defaults to the listen address.
+    pub base_url: Option<String>,
 }
 
 impl Config {
@@ -70,6 +78,18 @@ impl Config {
                 .clone()
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            smtp_url: std::env::var("TEND_SMTP_URL")
+                .ok()
+                .or(file.smtp_url)
+                .filter(|u| !u.trim().is_empty()),
+            mail_from: std::env::var("TEND_MAIL_FROM")
+                .ok()
+                .or(file.mail_from)
+                .unwrap_or_else(|| "Support <support@localhost>".into()),
+            base_url: std::env::var("TEND_BASE_URL")
+                .ok()
+                .or(file.base_url)
+                .filter(|u| !u.trim().is_empty()),
             database_url: f
                 .database_url
                 .clone()

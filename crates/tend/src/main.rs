@@ -252,18 +252,29 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
     if demo {
         demo::load(&*store, 400, clock.now(), false).await?;
     }
-    let state = tend_web::AppState::new(store.clone(), clock.clone());
+    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}: is another server running there? choose another with --listen", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let mail = std::sync::Arc::new(tend_web::mail::MailConfig {
+        smtp_url: cfg.smtp_url.clone(),
+        from: cfg.mail_from.clone(),
+        base_url: cfg
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+    });
+    let mut state = tend_web::AppState::new(store.clone(), clock.clone());
+    state.mail = mail.clone();
     let live = state.live.clone();
     let app = tend_web::router(state);
     let live_for_shutdown = live.clone();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(
-        tend_web::worker::Worker::new(store.clone(), clock.clone()).run(stop_rx.clone()),
+        tend_web::worker::Worker::new(store.clone(), clock.clone())
+            .with_mail(mail.clone())
+            .run(stop_rx.clone()),
     );
     // Live updates: tail the event sequence and tell open ticket pages what changed.
     let tail = tokio::spawn(live.tail(store.clone(), stop_rx));
-    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}: is another server running there? choose another with --listen", cfg.listen))?;
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, store = %cfg.describe_store(), "tend is serving");
     println!(
         "Tend is running at http://{addr} ({})",
@@ -272,13 +283,16 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
     if store.list_agents().await.map_err(store_err)?.is_empty() {
         println!("No agents yet. Create an admin and a token:\n  tend user add --email you@example.com --name \"Your Name\" --role admin --password-stdin\n  tend token create --email you@example.com\n(or start with --demo for a ready-made shop)");
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            live_for_shutdown.close();
-        })
-        .await
-        .context("server failed")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        live_for_shutdown.close();
+    })
+    .await
+    .context("server failed")?;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = tail.await;

@@ -6,7 +6,7 @@ use crate::error::{ApiResult, AppError};
 use crate::extract::{require_admin, require_supervisor, Auth, Id, Json, Query};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tend_core::{
@@ -25,24 +25,15 @@ pub struct Login {
     password: String,
 }
 
-fn client_key(h: &HeaderMap) -> String {
-    // Behind a reverse proxy the first X-Forwarded-For hop names the client.
-    h.get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| format!("ip:{}", v.trim()))
-        .unwrap_or_else(|| "ip:direct".into())
-}
-
 /// Exchanges an e-mail and password for a new API token. Throttled per e-mail and client.
 pub async fn login(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    axum::Extension(ip): axum::Extension<crate::ClientIp>,
     Json(b): Json<Login>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let now = s.now();
     let email_key = format!("email:{}", b.email.trim().to_lowercase());
-    let ip_key = client_key(&headers);
+    let ip_key = format!("ip:{}", ip.0);
     let keys = [email_key.as_str(), ip_key.as_str()];
     s.login_limiter.check(&keys, now)?;
     let agent = s.store.agent_by_email(b.email.trim()).await?;

@@ -10,6 +10,7 @@ mod api_tickets;
 mod durability;
 mod imports;
 mod jobs_webhooks;
+mod portal;
 mod ui;
 
 /// Says loudly when the PostgreSQL run was skipped; fails if CI asked for it and it did not run.

@@ -1,0 +1,568 @@
+//! The customer portal and the public contact form.
+//!
+//! Customers sign in by magic link: they give their e-mail, get a single-use link valid for
+//! 30 minutes, and the link opens a portal session (cookie `tend_portal`, HttpOnly,
+//! SameSite=Lax so the link from the mail works). The answer never says whether an address is
+//! known. A customer sees only tickets they requested, and only public messages.
+
+use crate::auth::{generate_token, hash_token};
+use crate::mail::{job, OutMail};
+use crate::ui::{csrf_for, csrf_ok, forbidden_csrf, render};
+use crate::{AppError, AppState};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::Duration;
+use serde::Deserialize;
+use tend_core::ticket::Patch;
+use tend_core::{html, Actor, Channel, Email, Priority, Role, Status, Ticket, Viewer};
+use tend_store::*;
+
+pub const COOKIE: &str = "tend_portal";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/portal", get(home))
+        .route("/portal/login", post(login))
+        .route("/portal/auth", get(auth))
+        .route("/portal/logout", post(logout))
+        .route("/portal/tickets/{id}", get(ticket))
+        .route("/portal/tickets/{id}/reply", post(reply))
+        .route("/portal/tickets/{id}/solve", post(solve))
+        .route("/contact", get(contact_form).post(contact))
+}
+
+/// The portal reads tickets on the customer's behalf after checking ownership itself.
+fn system_viewer() -> Viewer {
+    Viewer {
+        agent_id: 0,
+        role: Role::Admin,
+        group_ids: vec![],
+    }
+}
+
+struct PortalSession {
+    customer: Customer,
+    token: String,
+    csrf: String,
+}
+
+fn cookie_value(h: &HeaderMap) -> Option<String> {
+    h.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == COOKIE).then(|| v.to_string())
+        })
+}
+
+async fn session(s: &AppState, h: &HeaderMap) -> Result<Option<PortalSession>, AppError> {
+    let Some(token) = cookie_value(h) else {
+        return Ok(None);
+    };
+    let Some(cid) = s
+        .store
+        .customer_by_session(&hash_token(&token), s.now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let customer = s.store.get_customer(cid).await?;
+    let csrf = csrf_for(&token);
+    Ok(Some(PortalSession {
+        customer,
+        token,
+        csrf,
+    }))
+}
+
+/// The customer's own ticket, or 404.
+async fn own_ticket(s: &AppState, ps: &PortalSession, id: i64) -> Result<Ticket, AppError> {
+    let t = s.store.get_ticket(id, &system_viewer()).await?;
+    if t.requester_id != ps.customer.id {
+        return Err(AppError::not_found("ticket"));
+    }
+    Ok(t)
+}
+
+#[derive(Template)]
+#[template(path = "portal_login.html")]
+struct LoginPage {
+    sent: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal_home.html")]
+struct HomePage {
+    name: String,
+    csrf: String,
+    tickets: Vec<(i64, String, String, String)>,
+}
+
+async fn home(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let Some(ps) = session(&s, &headers).await? else {
+        return Ok(render(&LoginPage {
+            sent: false,
+            error: None,
+        }));
+    };
+    let q = TicketQuery {
+        requester_id: Some(ps.customer.id),
+        limit: 100,
+        ..Default::default()
+    };
+    let tickets = s
+        .store
+        .list_tickets(&q, &system_viewer())
+        .await?
+        .items
+        .into_iter()
+        .map(|t| {
+            (
+                t.id,
+                t.subject,
+                t.status.to_string(),
+                t.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            )
+        })
+        .collect();
+    Ok(render(&HomePage {
+        name: ps.customer.name.clone(),
+        csrf: ps.csrf,
+        tickets,
+    }))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+}
+
+async fn login(
+    State(s): State<AppState>,
+    axum::Extension(ip): axum::Extension<crate::ClientIp>,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let now = s.now();
+    let Ok(email) = Email::parse(&f.email) else {
+        return Ok(render(&LoginPage {
+            sent: false,
+            error: Some("Please enter a valid e-mail address, like name@example.com.".into()),
+        }));
+    };
+    let ip = ip.0;
+    let keys = [
+        format!("portal:{}", email.as_str().to_lowercase()),
+        format!("portal-ip:{ip}"),
+    ];
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    if s.login_limiter.check(&keys, now).is_err() {
+        return Ok(render(&LoginPage {
+            sent: false,
+            error: Some(
+                "Too many sign-in links were requested. Please try again in 15 minutes.".into(),
+            ),
+        }));
+    }
+    // Every request counts towards the limit: links are mail we send on someone's word.
+    s.login_limiter.fail(&keys, now);
+    if let Some(c) = s
+        .store
+        .customer_by_identity(IdentityKind::Email, email.as_str())
+        .await?
+    {
+        let token = generate_token();
+        s.store
+            .create_customer_token(
+                c.id,
+                false,
+                hash_token(&token),
+                now + Duration::minutes(30),
+                now,
+            )
+            .await?;
+        let link = format!(
+            "{}/portal/auth?token={token}",
+            s.mail.base_url.trim_end_matches('/')
+        );
+        let mail = OutMail {
+            to: email.as_str().to_string(),
+            subject: "Your sign-in link".into(),
+            text: format!("Hello {},\n\nopen this link to see your requests (valid for 30 minutes, once):\n{link}\n\nIf you did not ask for it, ignore this mail.\n", c.name),
+            html: None,
+        };
+        s.store.enqueue_job(job(&mail, now)).await?;
+    }
+    Ok(render(&LoginPage {
+        sent: true,
+        error: None,
+    }))
+}
+
+#[derive(Deserialize)]
+struct AuthParams {
+    token: Option<String>,
+}
+
+async fn auth(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<AuthParams>,
+) -> Result<Response, AppError> {
+    let now = s.now();
+    let redeemed = match &p.token {
+        Some(t) if t.len() < 200 => s.store.redeem_magic_token(&hash_token(t), now).await?,
+        _ => None,
+    };
+    let Some(cid) = redeemed else {
+        return Ok(render(&LoginPage {
+            sent: false,
+            error: Some(
+                "This sign-in link has expired or was used already. Ask for a new one below."
+                    .into(),
+            ),
+        }));
+    };
+    let token = generate_token();
+    s.store
+        .create_customer_token(cid, true, hash_token(&token), now + Duration::days(7), now)
+        .await?;
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        == Some("https");
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/portal; HttpOnly; SameSite=Lax; Max-Age=604800{}",
+        if secure { "; Secure" } else { "" }
+    );
+    let mut resp = Redirect::to("/portal").into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| AppError::Internal(e.to_string()))?,
+    );
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    if let Some(ps) = session(&s, &headers).await? {
+        if !csrf_ok(&ps.token, &f.csrf) {
+            return Ok(forbidden_csrf());
+        }
+        s.store
+            .revoke_customer_token(&hash_token(&ps.token))
+            .await?;
+    }
+    let mut resp = Redirect::to("/portal").into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("tend_portal=; Path=/portal; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(resp)
+}
+
+pub struct PublicMessage {
+    pub who: String,
+    pub at: String,
+    pub html: String,
+    pub mine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal_ticket.html")]
+struct TicketPage {
+    csrf: String,
+    t: Ticket,
+    status: String,
+    messages: Vec<PublicMessage>,
+    open: bool,
+}
+
+async fn ticket(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Id(id): crate::extract::Id,
+) -> Result<Response, AppError> {
+    let Some(ps) = session(&s, &headers).await? else {
+        return Ok(Redirect::to("/portal").into_response());
+    };
+    let t = own_ticket(&s, &ps, id).await?;
+    let agents: std::collections::HashMap<i64, String> = s
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let messages = s
+        .store
+        .list_messages(id, &system_viewer())
+        .await?
+        .into_iter()
+        .filter(|m| m.public)
+        .map(|m| {
+            let mine = m.author.kind == tend_core::ActorKind::Customer
+                && m.author.id == Some(ps.customer.id);
+            let who = if mine {
+                "You".to_string()
+            } else if m.author.kind == tend_core::ActorKind::Agent {
+                m.author
+                    .id
+                    .and_then(|i| agents.get(&i).cloned())
+                    .unwrap_or_else(|| "Support".into())
+            } else {
+                "Support".into()
+            };
+            PublicMessage {
+                who,
+                at: m.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                html: m.body_html,
+                mine,
+            }
+        })
+        .collect();
+    Ok(render(&TicketPage {
+        csrf: ps.csrf,
+        status: t.status.to_string(),
+        open: t.status.is_open(),
+        t,
+        messages,
+    }))
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    csrf: String,
+    body: String,
+}
+
+async fn reply(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Id(id): crate::extract::Id,
+    Form(f): Form<ReplyForm>,
+) -> Result<Response, AppError> {
+    let Some(ps) = session(&s, &headers).await? else {
+        return Ok(Redirect::to("/portal").into_response());
+    };
+    if !csrf_ok(&ps.token, &f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    let t = own_ticket(&s, &ps, id).await?;
+    let body = f.body.trim().to_string();
+    if !body.is_empty() {
+        tend_core::check_len("body", &body, tend_core::limits::BODY_MAX)?;
+        let me = Actor::customer(ps.customer.id);
+        let m = NewMessage {
+            public: true,
+            body_html: html::text_to_html(&body),
+            body_text: body,
+            attachments: vec![],
+        };
+        s.store
+            .add_message(id, m, &system_viewer(), me, s.now())
+            .await?;
+        // A customer's answer puts the ticket back in the agents' court.
+        if matches!(t.status, Status::Pending | Status::Solved | Status::New) {
+            s.store
+                .update_ticket(
+                    id,
+                    Patch {
+                        status: Some(Status::Open),
+                        ..Default::default()
+                    },
+                    &system_viewer(),
+                    me,
+                    s.now(),
+                )
+                .await?;
+        }
+    }
+    Ok(Redirect::to(&format!("/portal/tickets/{id}")).into_response())
+}
+
+async fn solve(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    crate::extract::Id(id): crate::extract::Id,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    let Some(ps) = session(&s, &headers).await? else {
+        return Ok(Redirect::to("/portal").into_response());
+    };
+    if !csrf_ok(&ps.token, &f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    own_ticket(&s, &ps, id).await?;
+    s.store
+        .update_ticket(
+            id,
+            Patch {
+                status: Some(Status::Solved),
+                ..Default::default()
+            },
+            &system_viewer(),
+            Actor::customer(ps.customer.id),
+            s.now(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/portal/tickets/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+struct ContactPage {
+    embed: bool,
+    done: Option<i64>,
+    error: Option<String>,
+    name: String,
+    email: String,
+    subject: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct EmbedParam {
+    embed: Option<String>,
+}
+
+async fn contact_form(Query(p): Query<EmbedParam>) -> Response {
+    render(&ContactPage {
+        embed: p.embed.is_some(),
+        done: None,
+        error: None,
+        name: String::new(),
+        email: String::new(),
+        subject: String::new(),
+        message: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ContactForm {
+    name: String,
+    email: String,
+    subject: String,
+    message: String,
+    /// Honeypot: hidden from people; bots fill it in.
+    #[serde(default)]
+    website: String,
+    #[serde(default)]
+    embed: Option<String>,
+}
+
+/// POST /contact: files a ticket for the sender. Bots that fill the honeypot get the same
+/// thank-you page and no ticket; senders are throttled per address and client.
+async fn contact(
+    State(s): State<AppState>,
+    axum::Extension(ip): axum::Extension<crate::ClientIp>,
+    Form(f): Form<ContactForm>,
+) -> Result<Response, AppError> {
+    let now = s.now();
+    let embed = f.embed.is_some();
+    let again = |error: String| ContactPage {
+        embed,
+        done: None,
+        error: Some(error),
+        name: f.name.clone(),
+        email: f.email.clone(),
+        subject: f.subject.clone(),
+        message: f.message.clone(),
+    };
+    if !f.website.is_empty() {
+        tracing::info!("contact form honeypot filled; dropped");
+        return Ok(render(&ContactPage {
+            embed,
+            done: Some(0),
+            error: None,
+            name: String::new(),
+            email: String::new(),
+            subject: String::new(),
+            message: String::new(),
+        }));
+    }
+    let email = match Email::parse(&f.email) {
+        Ok(e) => e,
+        Err(_) => {
+            return Ok(render(&again(
+                "Please enter a valid e-mail address, like name@example.com.".into(),
+            )))
+        }
+    };
+    let name = match tend_core::parse_line("name", &f.name, tend_core::limits::NAME_MAX) {
+        Ok(n) => n,
+        Err(_) => return Ok(render(&again("Please tell us your name.".into()))),
+    };
+    let subject = match tend_core::parse_line("subject", &f.subject, tend_core::limits::SUBJECT_MAX)
+    {
+        Ok(x) => x,
+        Err(_) => {
+            return Ok(render(&again(
+                "Please add a short subject (up to 500 characters).".into(),
+            )))
+        }
+    };
+    let body = f.message.trim().to_string();
+    if body.is_empty() || body.len() > 50_000 {
+        return Ok(render(&again(
+            "Please describe your request (up to 50,000 characters).".into(),
+        )));
+    }
+    let keys = [
+        format!("contact-ip:{}", ip.0),
+        format!("contact:{}", email.as_str().to_lowercase()),
+    ];
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    if s.login_limiter.check(&keys, now).is_err() {
+        return Ok(render(&again("You have sent several requests in a short time. Please wait 15 minutes, or reply to one of our mails.".into())));
+    }
+    s.login_limiter.fail(&keys, now);
+    let new = NewTicket {
+        subject,
+        status: Status::New,
+        priority: Priority::Normal,
+        channel: Channel::Web,
+        requester: RequesterRef::Email {
+            email: email.as_str().to_string(),
+            name: Some(name),
+        },
+        assignee_id: None,
+        group_id: None,
+        brand_id: None,
+        tags: vec!["contact-form".into()],
+        fields: Default::default(),
+        external_id: None,
+        message: Some(NewMessage {
+            public: true,
+            body_html: html::text_to_html(&body),
+            body_text: body,
+            attachments: vec![],
+        }),
+        message_by_requester: true,
+        idempotency_key: None,
+    };
+    let t = s.store.create_ticket(new, Actor::SYSTEM, now).await?.value;
+    Ok(render(&ContactPage {
+        embed,
+        done: Some(t.id),
+        error: None,
+        name: String::new(),
+        email: String::new(),
+        subject: String::new(),
+        message: String::new(),
+    }))
+}
