@@ -9,6 +9,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+#[path = "support/smtp_sink.rs"]
+mod smtp_sink;
+
 const BIN: &str = env!("CARGO_BIN_EXE_tend");
 
 fn artifacts() -> PathBuf {
@@ -25,8 +28,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn serve_demo(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
+async fn serve_demo(dir: &std::path::Path, smtp: Option<&str>) -> (Child, String) {
+    let mut cmd = Command::new(BIN);
+    if let Some(url) = smtp {
+        cmd.env("TEND_SMTP_URL", url);
+    }
+    let mut child = cmd
         .env_remove("TEND_DATABASE_URL")
         .env("TEND_LOG", "warn")
         .args([
@@ -131,7 +138,7 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_server, url) = serve_demo(dir.path()).await;
+    let (_server, url) = serve_demo(dir.path(), None).await;
     let c = browser(port, 1280).await;
 
     c.goto(&format!("{url}/views/mine")).await.unwrap();
@@ -337,4 +344,145 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
     wait_text(&m, "main h1", "Support").await;
     shot(&m, "09-mobile-queue").await;
     m.close().await.unwrap();
+}
+
+async fn sign_in_agent(port: u16, url: &str, email: &str) -> fantoccini::Client {
+    let c = browser(port, 1280).await;
+    c.goto(&format!("{url}/login")).await.unwrap();
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("demo-password")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "main h1", "My open tickets").await;
+    c
+}
+
+#[tokio::test]
+async fn customer_uses_the_contact_form_and_the_portal_and_the_agent_sees_the_reply_live() {
+    let Some((_driver, port)) = chromedriver().await else {
+        return;
+    };
+    let sink = smtp_sink::SmtpSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, url) = serve_demo(dir.path(), Some(&sink.url)).await;
+
+    // The contact form files a ticket.
+    let cust = browser(port, 1280).await;
+    cust.goto(&format!("{url}/contact")).await.unwrap();
+    cust.find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys("Rosa Weber")
+        .await
+        .unwrap();
+    cust.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("rosa.weber@example.org")
+        .await
+        .unwrap();
+    cust.find(Locator::Id("subject"))
+        .await
+        .unwrap()
+        .send_keys("The jacket is the wrong size")
+        .await
+        .unwrap();
+    cust.find(Locator::Id("message"))
+        .await
+        .unwrap()
+        .send_keys("I ordered M and got XL. Can I swap it?")
+        .await
+        .unwrap();
+    shot(&cust, "10-contact-form").await;
+    cust.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let thanks = wait_text(&cust, "#thanks", "We have your request").await;
+    let id: i64 = thanks
+        .split("(#")
+        .nth(1)
+        .and_then(|x| x.split(')').next())
+        .and_then(|x| x.parse().ok())
+        .expect("ticket number shown");
+    shot(&cust, "11-contact-thanks").await;
+
+    // Portal sign-in by magic link, delivered over SMTP.
+    cust.goto(&format!("{url}/portal")).await.unwrap();
+    cust.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys("rosa.weber@example.org")
+        .await
+        .unwrap();
+    cust.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&cust, "[role=status]", "sign-in link is on its way").await;
+    let mut link = None;
+    for _ in 0..200 {
+        if let Some(m) = sink
+            .messages()
+            .into_iter()
+            .find(|m| m.to.iter().any(|t| t == "rosa.weber@example.org"))
+        {
+            link = smtp_sink::link_in(&m.data, "/portal/auth?token=");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let link = link.expect("the sign-in mail reached the SMTP sink");
+    cust.goto(&link).await.unwrap();
+    wait_text(&cust, "h1", "Hello Rosa Weber").await;
+    let rows = cust
+        .find_all(Locator::Css("#my-requests tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "only her own ticket");
+    shot(&cust, "12-portal-home").await;
+
+    // An agent has the ticket open; the customer's reply appears there without a reload.
+    let agent = sign_in_agent(port, &url, "admin@demo.tend.test").await;
+    agent.goto(&format!("{url}/tickets/{id}")).await.unwrap();
+    wait_text(&agent, "#subject", "The jacket is the wrong size").await;
+    cust.goto(&format!("{url}/portal/tickets/{id}"))
+        .await
+        .unwrap();
+    cust.find(Locator::Id("body"))
+        .await
+        .unwrap()
+        .send_keys("Also, the colour should be navy, not black.")
+        .await
+        .unwrap();
+    cust.find(Locator::Css("#reply-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&cust, "#timeline", "the colour should be navy").await;
+    shot(&cust, "13-portal-reply").await;
+    wait_text(&agent, "#timeline", "the colour should be navy").await;
+    shot(&agent, "14-agent-sees-customer-reply-live").await;
+    cust.close().await.unwrap();
+    agent.close().await.unwrap();
 }

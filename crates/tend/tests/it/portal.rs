@@ -74,7 +74,11 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
     let sent = sink.messages();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, vec!["ana@example.com"]);
-    assert!(sent[0].from.contains("support@shop.test"), "{}", sent[0].from);
+    assert!(
+        sent[0].from.contains("support@shop.test"),
+        "{}",
+        sent[0].from
+    );
     assert!(sent[0].data.contains("Subject: Your sign-in link"));
     let link = link_in(&sent[0].data, "/portal/auth?token=").expect("a sign-in link");
     let path = link.strip_prefix("http://tend.test").unwrap().to_string();
