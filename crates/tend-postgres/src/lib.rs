@@ -9,6 +9,7 @@ mod admin;
 mod db;
 mod import;
 mod jobs;
+mod macros;
 mod migrate;
 mod rows;
 mod tickets;
@@ -235,6 +236,18 @@ impl Store for PgStore {
         .await
         .map_err(crate::db::backend)?;
         Ok(())
+    }
+    async fn create_macro(&self, new: NewMacro, actor: Actor, now: DateTime<Utc>) -> Result<Macro> {
+        macros::create(self, new, actor, now).await
+    }
+    async fn list_macros(&self, agent_id: i64) -> Result<Vec<Macro>> {
+        macros::list(self, agent_id).await
+    }
+    async fn get_macro(&self, id: i64, agent_id: i64) -> Result<Macro> {
+        macros::get(self, id, agent_id).await
+    }
+    async fn delete_macro(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        macros::delete(self, id, actor, now).await
     }
     async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
         let c = self.conn().await?;

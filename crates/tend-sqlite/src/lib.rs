@@ -9,6 +9,7 @@
 mod conv;
 mod imports;
 mod jobs;
+mod macros;
 mod people;
 mod tickets;
 
@@ -27,6 +28,7 @@ type WriteJob = Box<dyn FnOnce(Option<&Connection>) -> (bool, Reply) + Send>;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_customer_tokens.sql")),
+    (3, include_str!("../migrations/0003_macros.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -399,6 +401,18 @@ impl Store for SqliteStore {
                 .map_err(db)
         })
         .await
+    }
+    async fn create_macro(&self, new: NewMacro, actor: Actor, now: DateTime<Utc>) -> Result<Macro> {
+        self.create_macro_impl(new, actor, now).await
+    }
+    async fn list_macros(&self, agent_id: i64) -> Result<Vec<Macro>> {
+        self.list_macros_impl(agent_id).await
+    }
+    async fn get_macro(&self, id: i64, agent_id: i64) -> Result<Macro> {
+        self.get_macro_impl(id, agent_id).await
+    }
+    async fn delete_macro(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        self.delete_macro_impl(id, actor, now).await
     }
     async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
         let h = token_hash.to_vec();

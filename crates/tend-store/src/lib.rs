@@ -219,6 +219,14 @@ pub trait Store: Send + Sync + 'static {
     /// organizations and customers are created.
     async fn import(&self, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Result<ImportOutcome>;
 
+    // --- macros -----------------------------------------------------------------------
+    async fn create_macro(&self, new: NewMacro, actor: Actor, now: DateTime<Utc>) -> Result<Macro>;
+    /// Shared macros and the agent's own, by title.
+    async fn list_macros(&self, agent_id: i64) -> Result<Vec<Macro>>;
+    /// A shared macro or one of the agent's own; NotFound("macro") otherwise.
+    async fn get_macro(&self, id: i64, agent_id: i64) -> Result<Macro>;
+    async fn delete_macro(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+
     // --- webhooks, audit --------------------------------------------------------------
     async fn create_webhook(
         &self,

@@ -439,3 +439,37 @@ pub struct Stats {
     pub jobs_dead: i64,
     pub last_seq: i64,
 }
+
+/// What a macro changes besides adding its text.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MacroActions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<i64>,
+}
+
+/// A canned response: text with placeholders plus field changes. `owner_id: None` is shared.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Macro {
+    pub id: i64,
+    pub title: String,
+    pub owner_id: Option<i64>,
+    pub body: String,
+    pub public: bool,
+    pub actions: MacroActions,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMacro {
+    pub title: String,
+    pub owner_id: Option<i64>,
+    pub body: String,
+    pub public: bool,
+    pub actions: MacroActions,
+}

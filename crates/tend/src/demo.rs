@@ -75,6 +75,21 @@ pub async fn load(
             .await
             .map_err(crate::store_err)?;
     }
+    for (title, body, actions) in [
+        (
+            "Ask for the order number",
+            "Hi {{customer.first_name}},\n\nthanks for getting in touch. Could you send us your order number so we can look into ticket #{{ticket.id}}?\n\nBest regards,\n{{agent.first_name}}",
+            tend_store::MacroActions { status: Some(tend_core::Status::Pending), add_tags: vec!["needs-order-number".into()], ..Default::default() },
+        ),
+        (
+            "Refund issued",
+            "Hi {{customer.first_name}},\n\nwe have issued your refund; it will show on your statement within 3–5 business days.\n\nBest regards,\n{{agent.first_name}}",
+            tend_store::MacroActions { status: Some(tend_core::Status::Solved), add_tags: vec!["refund".into()], ..Default::default() },
+        ),
+    ] {
+        let new = tend_store::NewMacro { title: title.into(), owner_id: None, body: body.into(), public: true, actions };
+        store.create_macro(new, Actor::SYSTEM, now).await.map_err(crate::store_err)?;
+    }
     let g = tend_datagen::Generator::new(tend_datagen::Spec::new(tickets, now));
     let records = (0..g.len())
         .map(|i| tend_core::import::ImportRecord::parse_line(&g.record(i).to_string()))

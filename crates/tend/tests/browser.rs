@@ -254,6 +254,41 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
     );
     shot(&c, "05-replied").await;
 
+    // A macro fills the reply with the customer's name and sets fields when sent.
+    c.find(Locator::Id("macro"))
+        .await
+        .unwrap()
+        .select_by_label("Ask for the order number")
+        .await
+        .unwrap();
+    c.find(Locator::Id("apply-macro"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "#macro-applied", "status → pending").await;
+    let text = c
+        .find(Locator::Id("body"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        text.starts_with("Hi ") && text.contains("order number") && text.ends_with("Lena"),
+        "{text}"
+    );
+    shot(&c, "05b-macro-applied").await;
+    c.find(Locator::Css("#reply-form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, ".meta", "needs-order-number").await;
+
     // A second agent opens the same ticket: the first sees them, then their reply, live.
     let ticket_url = c.current_url().await.unwrap().to_string();
     let b = browser(port, 1280).await;
@@ -445,6 +480,7 @@ async fn customer_uses_the_contact_form_and_the_portal_and_the_agent_sees_the_re
             .into_iter()
             .find(|m| m.to.iter().any(|t| t == "rosa.weber@example.org"))
         {
+            assert!(m.from.contains("support@localhost"), "sent from the configured sender: {}", m.from);
             link = smtp_sink::link_in(&m.data, "/portal/auth?token=");
             break;
         }

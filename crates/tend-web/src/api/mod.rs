@@ -3,6 +3,7 @@
 mod admin;
 mod customers;
 mod imports;
+pub mod macros;
 mod tickets;
 
 use crate::error::AppError;
@@ -62,6 +63,8 @@ pub fn router() -> Router<AppState> {
             get(admin::get_webhook).delete(admin::delete_webhook),
         )
         .route("/audit-log", get(admin::audit))
+        .route("/macros", get(macros::list).post(macros::create))
+        .route("/macros/{id}", axum::routing::delete(macros::delete))
         .route("/jobs", get(admin::jobs))
         .route(
             "/imports",

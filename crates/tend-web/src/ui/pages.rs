@@ -296,6 +296,17 @@ struct TicketPage {
     priority: String,
     assignee: i64,
     group: i64,
+    macros: Vec<(i64, String)>,
+    /// A macro being applied: its id, title, and what it will change.
+    applied: Option<(i64, String, String)>,
+    prefill: String,
+    prefill_note: bool,
+}
+
+#[derive(Deserialize)]
+pub struct TicketParams {
+    #[serde(rename = "macro")]
+    macro_id: Option<i64>,
 }
 
 fn describe(
@@ -439,6 +450,7 @@ pub async fn ticket(
     State(s): State<AppState>,
     sess: Session,
     crate::extract::Id(id): crate::extract::Id,
+    Query(params): Query<TicketParams>,
 ) -> Result<Response, AppError> {
     let t = s.store.get_ticket(id, &sess.viewer).await?;
     let requester = s.store.get_customer(t.requester_id).await?;
@@ -460,7 +472,46 @@ pub async fn ticket(
         .map(|o| (o.id, o.subject, o.status.to_string()))
         .collect();
     let nav = nav(&s, &sess, "").await?;
+    let me = s.store.get_agent(sess.viewer.agent_id).await?;
+    let macros = s.store.list_macros(me.id).await?;
+    let (applied, prefill, prefill_note) = match params.macro_id {
+        Some(mid) => {
+            let m = s.store.get_macro(mid, me.id).await?;
+            let text = crate::api::macros::render_for(&m, &t, &requester, &me)?;
+            let mut changes = Vec::new();
+            if let Some(st) = m.actions.status {
+                changes.push(format!("status → {st}"));
+            }
+            if let Some(p) = m.actions.priority {
+                changes.push(format!("priority → {p}"));
+            }
+            if !m.actions.add_tags.is_empty() {
+                changes.push(format!("tags + {}", m.actions.add_tags.join(", ")));
+            }
+            if let Some(g) = m.actions.group_id {
+                changes.push(format!(
+                    "group → {}",
+                    group_list
+                        .iter()
+                        .find(|x| x.id == g)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default()
+                ));
+            }
+            let summary = if changes.is_empty() {
+                "no field changes".to_string()
+            } else {
+                changes.join("; ")
+            };
+            (Some((m.id, m.title.clone(), summary)), text, !m.public)
+        }
+        None => (None, String::new(), false),
+    };
     let page = TicketPage {
+        macros: macros.into_iter().map(|m| (m.id, m.title)).collect(),
+        applied,
+        prefill,
+        prefill_note,
         nav,
         status: t.status.to_string(),
         priority: t.priority.to_string(),
@@ -490,6 +541,9 @@ pub struct ReplyForm {
     kind: String,
     #[serde(default)]
     then_status: String,
+    /// The macro applied to this reply: its field changes are made with it.
+    #[serde(default)]
+    macro_id: String,
 }
 
 pub async fn reply(
@@ -516,18 +570,18 @@ pub async fn reply(
     s.store
         .add_message(id, m, &sess.viewer, me, s.now())
         .await?;
+    let mut patch = match f.macro_id.parse::<i64>() {
+        Ok(mid) => {
+            crate::api::macros::patch_for(&s.store.get_macro(mid, sess.viewer.agent_id).await?)
+        }
+        Err(_) => Patch::default(),
+    };
     if let Ok(st) = f.then_status.parse::<Status>() {
+        patch.status = Some(st);
+    }
+    if !patch.is_empty() {
         s.store
-            .update_ticket(
-                id,
-                Patch {
-                    status: Some(st),
-                    ..Default::default()
-                },
-                &sess.viewer,
-                me,
-                s.now(),
-            )
+            .update_ticket(id, patch, &sess.viewer, me, s.now())
             .await?;
     }
     Ok(Redirect::to(&format!("/tickets/{id}#latest")).into_response())

@@ -10,6 +10,7 @@ mod api_tickets;
 mod durability;
 mod imports;
 mod jobs_webhooks;
+mod macros;
 mod portal;
 mod ui;
 
