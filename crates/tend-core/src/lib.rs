@@ -5,8 +5,10 @@ pub mod access;
 pub mod clock;
 pub mod html;
 pub mod import;
+pub mod sla;
 pub mod metrics;
 pub mod survey;
+pub mod template;
 pub mod ticket;
 pub mod types;
 

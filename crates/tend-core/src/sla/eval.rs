@@ -1,0 +1,507 @@
+//! The SLA clock: a pure function of a ticket's events, a calendar, a policy and `now`.
+
+use super::calendar::{Calendar, MIN_US};
+use super::policy::{select_policy, Metric, Policy, Target, TicketFacts};
+use super::Event;
+use crate::{ActorKind, Change, Status};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
+
+static ALWAYS: LazyLock<Calendar> = LazyLock::new(Calendar::always);
+
+/// Where a target stands at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaState {
+    /// The clock runs; `due_at` is when it runs out.
+    Active,
+    /// The clock stands still (a pausing status, or a solved ticket a customer wrote to).
+    Paused,
+    /// Met in time.
+    Fulfilled,
+    /// Not met by `due_at` (whether or not it was met later).
+    Breached,
+}
+
+/// What ended a clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FulfilledBy {
+    /// A public agent message.
+    Reply,
+    /// The ticket was solved or closed.
+    Solved,
+}
+
+/// A stretch in which the clock stood still.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PausedSpan {
+    pub from: DateTime<Utc>,
+    /// `None`: still paused at `now`.
+    pub until: Option<DateTime<Utc>>,
+    pub status: Status,
+    /// The business (or calendar) time the span kept off the clock.
+    #[serde(with = "secs")]
+    pub business: Duration,
+}
+
+/// One target of one clock run. Durations serialise as whole seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    pub metric: Metric,
+    /// 1 for first reply and resolution; the n-th run for next reply and periodic update.
+    pub cycle: u32,
+    pub business_hours: bool,
+    #[serde(with = "secs")]
+    pub target: Duration,
+    pub started_at: DateTime<Utc>,
+    /// When the clock runs (ran) out. `None` while paused (it moves on resume), or when the
+    /// calendar has no open time for it within its horizon. For a target met early, the due
+    /// time it had when it was met.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Time on the clock: business (or calendar) time in which it ran.
+    #[serde(with = "secs")]
+    pub elapsed: Duration,
+    /// `target - elapsed`, never negative.
+    #[serde(with = "secs")]
+    pub remaining: Duration,
+    pub paused: Vec<PausedSpan>,
+    pub state: SlaState,
+    pub fulfilled_at: Option<DateTime<Utc>>,
+    pub fulfilled_by: Option<FulfilledBy>,
+    pub breached_at: Option<DateTime<Utc>>,
+    /// Clock time past the target (business time for business-hours targets; zero when the
+    /// due time passed outside business hours and nothing more has counted).
+    #[serde(with = "opt_secs", default)]
+    pub breached_by: Option<Duration>,
+    /// For people, e.g. "first reply within 1 h business time: due Tue 31 Mar 10:00
+    /// Europe/Berlin; paused 15 min in pending; first reply Tue 31 Mar 11:27 → breached by 1 h 12 min".
+    pub explanation: String,
+}
+
+mod secs {
+    use chrono::Duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(d.num_seconds())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::seconds(
+            i64::deserialize(d)?.clamp(-(1 << 40), 1 << 40),
+        ))
+    }
+}
+
+mod opt_secs {
+    use chrono::Duration;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.num_seconds()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<i64>::deserialize(d)?.map(|s| Duration::seconds(s.clamp(-(1 << 40), 1 << 40))))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: i64,
+    end: Option<(i64, FulfilledBy)>,
+}
+
+/// The ticket's history reduced to what the clocks need.
+struct Timeline {
+    /// Status from each instant on; the first entry is the creation.
+    statuses: Vec<(i64, Status)>,
+    first: Run,
+    next: Vec<Run>,
+    periodic: Vec<Run>,
+    resolution: Run,
+}
+
+fn open_run(runs: &[Run]) -> bool {
+    runs.last().is_some_and(|r| r.end.is_none())
+}
+
+fn end_open(runs: &mut [Run], t: i64, by: FulfilledBy) {
+    if let Some(r) = runs.last_mut() {
+        if r.end.is_none() {
+            r.end = Some((t, by));
+        }
+    }
+}
+
+impl Timeline {
+    /// Replays the events at or before `now` (times forced non-decreasing); `None` if there
+    /// are none. A missing `Created` event is read as a ticket created `new` at the first event.
+    fn build(events: &[Event], now: i64) -> Option<Timeline> {
+        let mut it = events.iter().filter(|e| e.0.timestamp_micros() <= now);
+        let (t0, a0, first_change) = it.next()?;
+        let created = t0.timestamp_micros();
+        let status = match first_change {
+            Change::Created { status, .. } => *status,
+            _ => Status::New,
+        };
+        let mut tl = Timeline {
+            statuses: vec![(created, status)],
+            first: Run {
+                start: created,
+                end: None,
+            },
+            next: Vec::new(),
+            periodic: Vec::new(),
+            resolution: Run {
+                start: created,
+                end: None,
+            },
+        };
+        let mut status = status;
+        let mut last_solve = created;
+        if !status.is_open() {
+            tl.solve(created);
+        }
+        let mut last_t = created;
+        let head = std::iter::once((t0, a0, first_change))
+            .filter(|(_, _, c)| !matches!(c, Change::Created { .. }));
+        let events = head.chain(it.map(|(t, a, c)| (t, a, c)));
+        for (t, actor, change) in events {
+            let t = t.timestamp_micros().max(last_t);
+            last_t = t;
+            match change {
+                Change::StatusChanged { to, .. } => {
+                    let was = status;
+                    status = *to;
+                    tl.statuses.push((t, status));
+                    if was.is_open() && !status.is_open() {
+                        tl.solve(t);
+                        last_solve = t;
+                    }
+                }
+                Change::MessageAdded { public: true, .. } => match actor.kind {
+                    ActorKind::Agent => tl.agent_reply(t, status),
+                    ActorKind::Customer => tl.customer_message(t),
+                    ActorKind::System => {}
+                },
+                _ => {}
+            }
+        }
+        if !status.is_open() {
+            tl.resolution.end = Some((last_solve, FulfilledBy::Solved));
+        }
+        Some(tl)
+    }
+
+    /// Solving fulfils every reply clock that is running; a periodic run begun by a reply at
+    /// the same instant is dropped (reply-and-solve starts no update clock).
+    fn solve(&mut self, t: i64) {
+        if self.first.end.is_none() {
+            self.first.end = Some((t, FulfilledBy::Solved));
+        }
+        end_open(&mut self.next, t, FulfilledBy::Solved);
+        if self
+            .periodic
+            .last()
+            .is_some_and(|r| r.end.is_none() && r.start == t)
+        {
+            self.periodic.pop();
+        }
+        end_open(&mut self.periodic, t, FulfilledBy::Solved);
+    }
+
+    fn agent_reply(&mut self, t: i64, status: Status) {
+        if self.first.end.is_none() {
+            self.first.end = Some((t, FulfilledBy::Reply));
+        }
+        end_open(&mut self.next, t, FulfilledBy::Reply);
+        end_open(&mut self.periodic, t, FulfilledBy::Reply);
+        if status.is_open() {
+            self.periodic.push(Run {
+                start: t,
+                end: None,
+            });
+        }
+    }
+
+    fn customer_message(&mut self, t: i64) {
+        if self.first.end.is_some() && !open_run(&self.next) {
+            self.next.push(Run {
+                start: t,
+                end: None,
+            });
+        }
+    }
+
+    fn runs(&self, m: Metric) -> &[Run] {
+        match m {
+            Metric::FirstReply => std::slice::from_ref(&self.first),
+            Metric::NextReply => &self.next,
+            Metric::PeriodicUpdate => &self.periodic,
+            Metric::Resolution => std::slice::from_ref(&self.resolution),
+        }
+    }
+}
+
+/// The status of every target of `policy` for the ticket whose history is `events`, as of
+/// `now`. Events after `now` are ignored. Next-reply and periodic-update targets give one
+/// entry per run, oldest first (the last is the current one); others give one entry.
+///
+/// Never fails and never loops without bound: validate calendars and policies when they are
+/// saved. A target of zero or negative length (which `Policy::validate` rejects) is due at
+/// its start.
+pub fn evaluate(
+    events: &[Event],
+    calendar: &Calendar,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Vec<TargetStatus> {
+    let now_us = now.timestamp_micros();
+    let Some(tl) = Timeline::build(events, now_us) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for target in &policy.targets {
+        for (i, run) in tl.runs(target.metric).iter().enumerate() {
+            out.push(run_status(&tl, run, i as u32 + 1, target, calendar, now_us));
+        }
+    }
+    out
+}
+
+/// Picks the policy that matches the ticket's facts as of `now` and evaluates the whole
+/// history with it: after a policy change the new policy applies from the ticket's start.
+pub fn evaluate_ticket<'a>(
+    events: &[Event],
+    calendar: &Calendar,
+    policies: &'a [Policy],
+    tier: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<(&'a Policy, Vec<TargetStatus>)> {
+    let facts = TicketFacts::from_events(events, tier, Some(now))?;
+    let policy = select_policy(policies, &facts)?;
+    Some((policy, evaluate(events, calendar, policy, now)))
+}
+
+fn run_status(
+    tl: &Timeline,
+    run: &Run,
+    cycle: u32,
+    target: &Target,
+    zone_cal: &Calendar,
+    now: i64,
+) -> TargetStatus {
+    let cal: &Calendar = if target.business_hours {
+        zone_cal
+    } else {
+        &ALWAYS
+    };
+    let stop = run.end.map_or(now, |e| e.0).max(run.start);
+    let target_us = target.minutes.saturating_mul(MIN_US);
+
+    // Split [start, stop) by status into running and paused stretches.
+    let mut active: Vec<(i64, i64)> = Vec::new();
+    let mut paused: Vec<(i64, i64, Status)> = Vec::new();
+    for (i, &(t, s)) in tl.statuses.iter().enumerate() {
+        let seg_end = tl.statuses.get(i + 1).map_or(i64::MAX, |n| n.0);
+        let (lo, hi) = (t.max(run.start), seg_end.min(stop));
+        if hi <= lo {
+            continue;
+        }
+        if target.pauses_in(s) {
+            match paused.last_mut() {
+                Some(p) if p.1 == lo && p.2 == s => p.1 = hi,
+                _ => paused.push((lo, hi, s)),
+            }
+        } else {
+            match active.last_mut() {
+                Some(a) if a.1 == lo => a.1 = hi,
+                _ => active.push((lo, hi)),
+            }
+        }
+    }
+    let status_now = tl.statuses.last().map_or(Status::New, |s| s.1);
+    let paused_now = run.end.is_none() && target.pauses_in(status_now);
+
+    let mut elapsed = 0i64;
+    let mut due = (target_us <= 0).then_some(run.start);
+    for &(a, b) in &active {
+        let d = cal.business_us(a, b);
+        if due.is_none() && elapsed + d >= target_us {
+            due = cal.add_us(a, target_us - elapsed);
+        }
+        elapsed += d;
+    }
+    let remaining = (target_us - elapsed).max(0);
+
+    let (state, due_at, breached_at) = match (run.end, due) {
+        (Some((f, _)), Some(d)) if d < f => (SlaState::Breached, Some(d), Some(d)),
+        (Some((f, _)), d) => (
+            SlaState::Fulfilled,
+            d.or_else(|| cal.add_us(f, remaining)),
+            None,
+        ),
+        (None, Some(d)) if d < now => (SlaState::Breached, Some(d), Some(d)),
+        (None, _) if paused_now => (SlaState::Paused, None, None),
+        (None, d) => (
+            SlaState::Active,
+            d.or_else(|| cal.add_us(now, remaining)),
+            None,
+        ),
+    };
+    let breached_by = breached_at.map(|_| (elapsed - target_us).max(0));
+
+    let paused: Vec<PausedSpan> = paused
+        .into_iter()
+        .map(|(a, b, status)| PausedSpan {
+            from: at(a),
+            until: (run.end.is_some() || b < now).then(|| at(b)),
+            status,
+            business: Duration::microseconds(cal.business_us(a, b)),
+        })
+        .collect();
+
+    let mut st = TargetStatus {
+        metric: target.metric,
+        cycle,
+        business_hours: target.business_hours,
+        target: Duration::microseconds(target_us),
+        started_at: at(run.start),
+        due_at: due_at.map(at),
+        elapsed: Duration::microseconds(elapsed),
+        remaining: Duration::microseconds(remaining),
+        paused,
+        state,
+        fulfilled_at: run.end.map(|e| at(e.0)),
+        fulfilled_by: run.end.map(|e| e.1),
+        breached_at: breached_at.map(at),
+        breached_by: breached_by.map(Duration::microseconds),
+        explanation: String::new(),
+    };
+    st.explanation = explain(&st, zone_cal, status_now);
+    st
+}
+
+fn at(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `1 h 12 min`, `45 min`, `3 h`, `20 s`; whole minutes, rounded down.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.num_seconds();
+    if secs < 0 {
+        return format!("-{}", format_duration(-d));
+    }
+    if secs > 0 && secs < 60 {
+        return format!("{secs} s");
+    }
+    let (h, m) = (secs / 3600, (secs % 3600) / 60);
+    match (h, m) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+fn explain(st: &TargetStatus, cal: &Calendar, status_now: Status) -> String {
+    let tz = cal.time_zone();
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%a %d %b %H:%M").to_string();
+    let what = match st.metric {
+        Metric::FirstReply | Metric::Resolution => st.metric.label().to_string(),
+        m => format!("{} #{}", m.label(), st.cycle),
+    };
+    let kind = if st.business_hours {
+        "business"
+    } else {
+        "calendar"
+    };
+    let mut parts = vec![format!(
+        "{what} within {} {kind} time",
+        format_duration(st.target)
+    )];
+    let mut head = match (st.due_at, st.state) {
+        (Some(d), _) => format!("due {} {}", local(d), tz.name()),
+        (None, SlaState::Paused) => {
+            let since = st.paused.last().map_or(st.started_at, |p| p.from);
+            format!(
+                "paused in {} since {} {}",
+                status_now,
+                local(since),
+                tz.name()
+            )
+        }
+        (None, _) => format!(
+            "no due time: the calendar has no open hours for it within {} years",
+            super::calendar::HORIZON_DAYS / 366
+        ),
+    };
+    if let Some(first) = parts.pop() {
+        head = format!("{first}: {head}");
+    }
+    parts.push(head);
+
+    // Paused business time by status, in order of first appearance.
+    let mut by_status: Vec<(Status, Duration)> = Vec::new();
+    for p in &st.paused {
+        match by_status.iter_mut().find(|(s, _)| *s == p.status) {
+            Some((_, d)) => *d += p.business,
+            None => by_status.push((p.status, p.business)),
+        }
+    }
+    let paused: Vec<String> = by_status
+        .iter()
+        .filter(|(_, d)| *d > Duration::zero())
+        .map(|(s, d)| format!("{} in {s}", format_duration(*d)))
+        .collect();
+    if !paused.is_empty() {
+        parts.push(format!("paused {}", paused.join(", ")));
+    }
+
+    let done_word = |by: FulfilledBy| match (by, st.metric) {
+        (FulfilledBy::Solved, _) | (_, Metric::Resolution) => "solved",
+        (FulfilledBy::Reply, Metric::FirstReply) => "first reply",
+        (FulfilledBy::Reply, Metric::NextReply) => "replied",
+        (FulfilledBy::Reply, Metric::PeriodicUpdate) => "updated",
+    };
+    let not_yet = match st.metric {
+        Metric::FirstReply | Metric::NextReply => "no reply yet",
+        Metric::PeriodicUpdate => "no update yet",
+        Metric::Resolution => "not solved yet",
+    };
+    let by = st.breached_by.map(format_duration).unwrap_or_default();
+    parts.push(match (st.state, st.fulfilled_at, st.fulfilled_by) {
+        (SlaState::Fulfilled, Some(f), Some(b)) if st.remaining > Duration::zero() => {
+            format!(
+                "{} {} → met with {} to spare",
+                done_word(b),
+                local(f),
+                format_duration(st.remaining)
+            )
+        }
+        (SlaState::Fulfilled, Some(f), Some(b)) => {
+            format!("{} {} → met just in time", done_word(b), local(f))
+        }
+        (SlaState::Breached, Some(f), Some(b)) => {
+            format!("{} {} → breached by {by}", done_word(b), local(f))
+        }
+        (SlaState::Breached, ..)
+            if status_now.is_open() && st.paused.last().is_some_and(|p| p.until.is_none()) =>
+        {
+            format!("{not_yet} (paused in {status_now}) → breached by {by} so far")
+        }
+        (SlaState::Breached, ..) => format!("{not_yet} → breached by {by} so far"),
+        (SlaState::Paused, ..) => format!(
+            "{} of {} left; the due time moves on when the clock resumes",
+            format_duration(st.remaining),
+            format_duration(st.target)
+        ),
+        _ => format!(
+            "{} of {} left",
+            format_duration(st.remaining),
+            format_duration(st.target)
+        ),
+    });
+    parts.join("; ")
+}

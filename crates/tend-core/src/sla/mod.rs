@@ -1,0 +1,66 @@
+//! Service-level agreements: business calendars, policies and the SLA clock. Pure: time is
+//! passed in, nothing is read or written.
+//!
+//! ```text
+//! Calendar::parse / Calendar::new(CalendarSpec) / serde   →  Calendar   (validated)
+//! Policy (serde) + Policy::validate / validate_policies    →  ordered policies
+//! select_policy(&policies, &TicketFacts)                   →  the first that matches
+//! evaluate(&events, &calendar, &policy, now)               →  Vec<TargetStatus>
+//! evaluate_ticket(&events, &calendar, &policies, tier, now) does the last two in one go.
+//! ```
+//!
+//! # Semantics
+//! - **Clocks and runs.** Each target measures runs of a clock, in business time of the
+//!   calendar (or calendar time when `business_hours` is false):
+//!   - *first reply*: from creation to the first **public agent** message. Internal notes,
+//!     customer and system messages do not count.
+//!   - *next reply*: once the first-reply clock has ended, a public customer message starts a
+//!     run unless one is already running (later messages do not restart it: the customer has
+//!     waited since the first unanswered one); the next public agent message ends it. Each run
+//!     is a separate [`TargetStatus`] with `cycle` 1, 2, …
+//!   - *periodic update*: every public agent message on an open ticket starts a run that the
+//!     next public agent message ends: agents must post an update at least every N minutes.
+//!   - *resolution*: from creation to solved/closed.
+//! - **Pauses.** A target's `pause_on` statuses stop its clock (default: `pending` and
+//!   `on_hold` pause resolution and periodic update; reply clocks do not pause). `solved` and
+//!   `closed` stop every clock. Paused time never counts; it is listed in `paused`.
+//! - **Solving** fulfils every running reply/update clock (nobody owes a reply on a solved
+//!   ticket) and the resolution clock.
+//! - **Reopen** (solved → open) is not a fresh ticket: the resolution clock resumes from where
+//!   it stopped (the solved stretch shows as a pause in `solved`), so a resolution met at the
+//!   first solve can still be breached after a reopen; it stays fulfilled only at the last
+//!   solve. First reply stays as it was. The customer's reopening message starts a next-reply
+//!   run. This is the one case in which a fulfilled target can later be breached.
+//! - **Policy change** (the ticket's priority, tags, … now match another policy): the clocks
+//!   are a function of the whole history and one policy, so the new policy's targets are
+//!   evaluated from the ticket's start, as if it had applied all along. Raising a ticket to
+//!   urgent therefore can make it breached at once; that is the honest answer to "was this
+//!   urgent ticket answered within the urgent target?". Store the result if you need history.
+//! - **Due and breach.** `due_at` is the earliest instant at which the clock reaches its target
+//!   (e.g. 17:00 when the calendar closes at 17:00). A target is met if fulfilled at or
+//!   before `due_at`, breached once wall time passes `due_at`. `breached_by` is clock time
+//!   after the target, so it is 0 between closing time and the next opening.
+//! - **Events** at or before `now` are used, in the given order; a time earlier than the
+//!   previous event's is taken as the previous one's. A history without `Created` starts at
+//!   its first event as `new`.
+//! - **DST**: see [`calendar`]: shifts last what the wall clock says.
+//!
+//! # Performance
+//! Business-time arithmetic walks days and skips whole weeks (see [`calendar`]).
+//! Measured (release, one core of a shared 2-core machine): see `clock_micro_benchmark` in
+//! `tests/sla_cases.rs`.
+
+pub mod calendar;
+pub mod eval;
+pub mod policy;
+
+pub use calendar::{holidays_from_ical, Calendar, CalendarSpec, HolidaySpec, ShiftSpec};
+pub use eval::{
+    evaluate, evaluate_ticket, format_duration, FulfilledBy, PausedSpan, SlaState, TargetStatus,
+};
+pub use policy::{
+    select_policy, validate_policies, Conditions, Metric, Policy, Target, TicketFacts,
+};
+
+/// One event of a ticket's history: when, who, what.
+pub type Event = (chrono::DateTime<chrono::Utc>, crate::Actor, crate::Change);
