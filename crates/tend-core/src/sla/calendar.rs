@@ -605,7 +605,8 @@ impl Calendar {
         false
     }
 
-    /// Business time between two instants (zero if `to <= from`).
+    /// Business time between two instants (zero if `to <= from`). Spans longer than
+    /// [`HORIZON_DAYS`] count their first [`HORIZON_DAYS`] only.
     pub fn business_duration(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
         Duration::microseconds(self.business_us(from.timestamp_micros(), to.timestamp_micros()))
     }

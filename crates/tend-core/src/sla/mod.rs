@@ -44,11 +44,17 @@
 //!   previous event's is taken as the previous one's. A history without `Created` starts at
 //!   its first event as `new`.
 //! - **DST**: see [`calendar`]: shifts last what the wall clock says.
+//! - **Explanations** are written in the calendar's zone, also for calendar-time targets.
 //!
 //! # Performance
-//! Business-time arithmetic walks days and skips whole weeks (see [`calendar`]).
-//! Measured (release, one core of a shared 2-core machine): see `clock_micro_benchmark` in
-//! `tests/sla_cases.rs`.
+//! Business-time arithmetic walks days (one tz lookup per ordinary day) and adds whole
+//! weeks at once (see [`calendar`]); nothing iterates minute by minute. Measured with
+//! `clock_micro_benchmark` in `tests/sla_cases.rs` (release, one thread, on a shared
+//! 2-core machine at load ≈ 4): a typical ticket (8 events over 4 days, 4 targets, 7 runs)
+//! takes ≈ 11 µs with [`evaluate`] and ≈ 7 µs with [`evaluate_brief`] (no explanation
+//! strings); a ticket open for 12 weeks ≈ 10 µs / 7 µs. So 1M clocks take ≈ 7–11 s on one
+//! core.
+//!
 
 pub mod calendar;
 pub mod eval;
@@ -56,7 +62,8 @@ pub mod policy;
 
 pub use calendar::{holidays_from_ical, Calendar, CalendarSpec, HolidaySpec, ShiftSpec};
 pub use eval::{
-    evaluate, evaluate_ticket, format_duration, FulfilledBy, PausedSpan, SlaState, TargetStatus,
+    evaluate, evaluate_brief, evaluate_ticket, format_duration, FulfilledBy, PausedSpan, SlaState,
+    TargetStatus,
 };
 pub use policy::{
     select_policy, validate_policies, Conditions, Metric, Policy, Target, TicketFacts,
