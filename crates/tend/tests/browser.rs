@@ -480,7 +480,11 @@ async fn customer_uses_the_contact_form_and_the_portal_and_the_agent_sees_the_re
             .into_iter()
             .find(|m| m.to.iter().any(|t| t == "rosa.weber@example.org"))
         {
-            assert!(m.from.contains("support@localhost"), "sent from the configured sender: {}", m.from);
+            assert!(
+                m.from.contains("support@localhost"),
+                "sent from the configured sender: {}",
+                m.from
+            );
             link = smtp_sink::link_in(&m.data, "/portal/auth?token=");
             break;
         }

@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/reply", post(pages::reply))
         .route("/tickets/{id}/update", post(pages::update))
         .route("/tickets/{id}/timeline", get(pages::timeline))
+        .route("/customers/{id}", get(pages::customer))
+        .route("/bulk", post(pages::bulk))
         .route("/tickets/{id}/live", get(live::stream))
         .route("/tickets/{id}/typing", post(live::typing))
         .route(

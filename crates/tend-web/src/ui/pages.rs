@@ -179,11 +179,14 @@ struct ViewPage {
     rows: Vec<Row>,
     next: Option<String>,
     key: String,
+    done: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct ViewParams {
     cursor: Option<String>,
+    done: Option<usize>,
+    skipped: Option<usize>,
 }
 
 const OPEN: [Status; 4] = [Status::New, Status::Open, Status::Pending, Status::OnHold];
@@ -267,6 +270,10 @@ pub async fn view(
         rows,
         next: page.next_cursor,
         key,
+        done: p.done.map(|d| match p.skipped.unwrap_or(0) {
+            0 => format!("{d} ticket(s) changed."),
+            n => format!("{d} ticket(s) changed; {n} skipped (not visible to you or not allowed)."),
+        }),
     }))
 }
 
@@ -631,4 +638,175 @@ pub async fn update(
         )
         .await?;
     Ok(Redirect::to(&format!("/tickets/{id}")).into_response())
+}
+
+/// POST /bulk: one change for the selected tickets of a list (at most 100). Tickets the agent
+/// may not see are skipped and counted.
+pub async fn bulk(
+    State(s): State<AppState>,
+    sess: Session,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let mut ids = Vec::new();
+    let (mut csrf, mut action, mut back) = (String::new(), String::new(), "mine".to_string());
+    for (k, v) in form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "ids" => ids.extend(v.parse::<i64>().ok()),
+            "csrf" => csrf = v.into_owned(),
+            "action" => action = v.into_owned(),
+            "view" => back = v.into_owned(),
+            _ => {}
+        }
+    }
+    if !csrf_ok(&sess.token, &csrf) {
+        return Ok(forbidden_csrf());
+    }
+    if ids.len() > 100 {
+        return Err(AppError::BadRequest(
+            "select at most 100 tickets at once".into(),
+        ));
+    }
+    let patch = match action.split_once(':') {
+        Some(("status", st)) => Patch {
+            status: Some(st.parse::<Status>()?),
+            ..Default::default()
+        },
+        Some(("assign", "me")) => Patch {
+            assignee_id: Some(Some(sess.viewer.agent_id)),
+            ..Default::default()
+        },
+        Some(("assign", "none")) => Patch {
+            assignee_id: Some(None),
+            ..Default::default()
+        },
+        _ => {
+            return Err(AppError::BadRequest(
+                "choose what to do with the selected tickets".into(),
+            ))
+        }
+    };
+    let me = Actor::agent(sess.viewer.agent_id);
+    let mut skipped = 0;
+    for id in &ids {
+        match s
+            .store
+            .update_ticket(*id, patch.clone(), &sess.viewer, me, s.now())
+            .await
+        {
+            Ok(_) => {}
+            Err(tend_store::StoreError::NotFound(_))
+            | Err(tend_store::StoreError::Invalid { .. }) => skipped += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let back = if back.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        back
+    } else {
+        "mine".into()
+    };
+    Ok(Redirect::to(&format!(
+        "/views/{back}?done={}&skipped={skipped}",
+        ids.len() - skipped
+    ))
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct CustomerPage {
+    nav: Nav,
+    c: Customer,
+    organization: Option<String>,
+    tickets: Vec<(i64, String, String, String)>,
+    events: Vec<(i64, String, String, String)>,
+}
+
+/// GET /customers/{id}: contact data, every ticket and the timeline across them.
+pub async fn customer(
+    State(s): State<AppState>,
+    sess: Session,
+    crate::extract::Id(id): crate::extract::Id,
+) -> Result<Response, AppError> {
+    let c = s.store.get_customer(id).await?;
+    let organization = match c.organization_id {
+        Some(o) => Some(s.store.get_organization(o).await?.name),
+        None => None,
+    };
+    let q = TicketQuery {
+        requester_id: Some(id),
+        limit: 100,
+        ..Default::default()
+    };
+    let tickets = s
+        .store
+        .list_tickets(&q, &sess.viewer)
+        .await?
+        .items
+        .into_iter()
+        .map(|t| {
+            (
+                t.id,
+                t.subject,
+                t.status.to_string(),
+                short_time(t.updated_at),
+            )
+        })
+        .collect();
+    let agents: HashMap<i64, String> = s
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let groups: HashMap<i64, String> = s
+        .store
+        .list_groups()
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
+    let events = s
+        .store
+        .customer_timeline(
+            id,
+            &sess.viewer,
+            PageRequest {
+                after_id: None,
+                limit: 50,
+            },
+        )
+        .await?
+        .items
+        .into_iter()
+        .map(|e| {
+            let who = match e.actor.kind {
+                tend_core::ActorKind::Agent => e
+                    .actor
+                    .id
+                    .and_then(|i| agents.get(&i).cloned())
+                    .unwrap_or_else(|| "an agent".into()),
+                tend_core::ActorKind::Customer => c.name.clone(),
+                tend_core::ActorKind::System => "Tend".into(),
+            };
+            let what = match &e.change {
+                tend_core::Change::MessageAdded { public: true, .. } => {
+                    "wrote a message".to_string()
+                }
+                tend_core::Change::MessageAdded { public: false, .. } => {
+                    "added an internal note".to_string()
+                }
+                other => describe(other, &agents, &groups),
+            };
+            (e.ticket_id, who, what, short_time(e.at))
+        })
+        .collect();
+    let nav = nav(&s, &sess, "").await?;
+    Ok(render(&CustomerPage {
+        nav,
+        c,
+        organization,
+        tickets,
+        events,
+    }))
 }

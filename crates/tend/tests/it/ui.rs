@@ -214,3 +214,96 @@ async fn workspace_pages_need_a_session_escape_content_and_check_csrf() {
     assert_eq!(st, StatusCode::NOT_FOUND);
     let _ = Role::Agent;
 }
+
+#[tokio::test]
+async fn bulk_actions_change_only_what_the_agent_may_see_and_customer_pages_show_everything() {
+    let app = TestApp::spawn().await;
+    let support = app.group("Support").await;
+    let billing = app.group("Billing").await;
+    app.post("/api/v1/agents", json!({"email": "lena@shop.test", "name": "Lena", "role": "agent", "password": "correct horse battery"})).await;
+    let lena = app
+        .store
+        .agent_by_email("lena@shop.test")
+        .await
+        .unwrap()
+        .unwrap();
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/groups/{support}/members"),
+        app.admin_token(),
+        Some(json!({"agent_ids": [lena.id]})),
+    )
+    .await;
+    let a = app.ticket(json!({"subject": "A", "group_id": support, "requester": {"email": "c@example.com", "name": "Cleo"}})).await;
+    let b = app
+        .ticket(
+            json!({"subject": "B", "group_id": support, "requester": {"email": "c@example.com"}}),
+        )
+        .await;
+    let hidden = app.ticket(json!({"subject": "Hidden", "group_id": billing, "requester": {"email": "c@example.com"}})).await;
+    let cookie = sign_in(&app, "lena@shop.test", "correct horse battery").await;
+    let (_, html, _) = page(&app, &format!("/views/group-{support}"), &cookie).await;
+    let csrf = csrf_of(&html);
+    let form = format!(
+        "csrf={csrf}&view=group-{support}&action=assign%3Ame&ids={}&ids={}&ids={}",
+        a["id"], b["id"], hidden["id"]
+    );
+    let r = app
+        .raw(
+            Method::POST,
+            "/bulk",
+            None,
+            Some("application/x-www-form-urlencoded"),
+            form.into_bytes(),
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers.get("location").unwrap().to_str().unwrap(),
+        format!("/views/group-{support}?done=2&skipped=1")
+    );
+    for t in [&a, &b] {
+        assert_eq!(
+            app.get(&format!("/api/v1/tickets/{}", t["id"])).await.body["assignee_id"],
+            lena.id
+        );
+    }
+    assert!(
+        app.get(&format!("/api/v1/tickets/{}", hidden["id"]))
+            .await
+            .body["assignee_id"]
+            .is_null(),
+        "not visible to her: untouched"
+    );
+    let (_, html, _) = page(
+        &app,
+        &format!("/views/group-{support}?done=2&skipped=1"),
+        &cookie,
+    )
+    .await;
+    assert!(html.contains("2 ticket(s) changed; 1 skipped"));
+    let r = app
+        .raw(
+            Method::POST,
+            "/bulk",
+            None,
+            Some("application/x-www-form-urlencoded"),
+            format!("csrf=nope&action=assign%3Ame&ids={}", a["id"]).into_bytes(),
+            &[("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let (st, html, _) = page(&app, &format!("/customers/{}", a["requester_id"]), &cookie).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(html.contains("Cleo") && html.contains("c@example.com"));
+    assert!(
+        html.contains(">A</a>") && html.contains(">B</a>") && !html.contains("Hidden"),
+        "only tickets she may see"
+    );
+    assert!(
+        html.contains("assigned it to Lena"),
+        "timeline across tickets"
+    );
+}
