@@ -237,6 +237,41 @@ impl Store for PgStore {
         .map_err(crate::db::backend)?;
         Ok(())
     }
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        let c = self.conn().await?;
+        let row = c
+            .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
+            .await
+            .map_err(crate::db::backend)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+    async fn put_setting(
+        &self,
+        key: &str,
+        value: serde_json::Value,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = crate::db::us(now);
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(crate::db::backend)?;
+        tx.execute(
+            "INSERT INTO settings(key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            &[&key, &value, &now],
+        )
+        .await
+        .map_err(crate::db::backend)?;
+        admin::audit(
+            &tx,
+            actor,
+            "setting.changed",
+            format!("setting:{key}"),
+            value,
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(crate::db::backend)
+    }
     async fn create_macro(&self, new: NewMacro, actor: Actor, now: DateTime<Utc>) -> Result<Macro> {
         macros::create(self, new, actor, now).await
     }

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_customer_tokens.sql")),
     (3, include_str!("../migrations/0003_macros.sql")),
+    (4, include_str!("../migrations/0004_settings.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -399,6 +400,39 @@ impl Store for SqliteStore {
             c.execute("DELETE FROM customer_tokens WHERE token_hash = ?1", [h])
                 .map(|_| ())
                 .map_err(db)
+        })
+        .await
+    }
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            use rusqlite::OptionalExtension;
+            let v: Option<String> = c
+                .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db)?;
+            v.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Backend(e.to_string())))
+                .transpose()
+        })
+        .await
+    }
+    async fn put_setting(
+        &self,
+        key: &str,
+        value: serde_json::Value,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let key = key.to_string();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                rusqlite::params![key, value.to_string(), now.timestamp_micros()],
+            )
+            .map_err(db)?;
+            conv::audit(c, actor, "setting.changed", format!("setting:{key}"), value, now)
         })
         .await
     }

@@ -219,6 +219,18 @@ pub trait Store: Send + Sync + 'static {
     /// organizations and customers are created.
     async fn import(&self, batch: Vec<ImportRecord>, now: DateTime<Utc>) -> Result<ImportOutcome>;
 
+    // --- settings ---------------------------------------------------------------------
+    /// A settings document by key (e.g. "sla").
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>>;
+    /// Replaces a settings document; audited as `setting.changed`.
+    async fn put_setting(
+        &self,
+        key: &str,
+        value: serde_json::Value,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
     // --- macros -----------------------------------------------------------------------
     async fn create_macro(&self, new: NewMacro, actor: Actor, now: DateTime<Utc>) -> Result<Macro>;
     /// Shared macros and the agent's own, by title.

@@ -90,6 +90,32 @@ pub async fn load(
         let new = tend_store::NewMacro { title: title.into(), owner_id: None, body: body.into(), public: true, actions };
         store.create_macro(new, Actor::SYSTEM, now).await.map_err(crate::store_err)?;
     }
+    let week: Vec<serde_json::Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| serde_json::json!({"day": d, "start": "08:00", "end": "18:00"}))
+        .collect();
+    let sla: tend_web::api::sla::SlaConfig = serde_json::from_value(serde_json::json!({
+        "calendar": {
+            "time_zone": "Europe/Berlin",
+            "hours": week,
+            "holidays": [{"yearly": "01-01", "name": "New Year"}, {"yearly": "12-24", "name": "Christmas Eve"}, {"yearly": "12-25", "name": "Christmas Day"}, {"yearly": "12-26", "name": "Boxing Day"}]
+        },
+        "policies": [
+            {"name": "Urgent", "conditions": {"priority": ["urgent"]}, "targets": [{"metric": "first_reply", "minutes": 60}, {"metric": "next_reply", "minutes": 120}, {"metric": "resolution", "minutes": 480}]},
+            {"name": "High", "conditions": {"priority": ["high"]}, "targets": [{"metric": "first_reply", "minutes": 240}, {"metric": "next_reply", "minutes": 480}, {"metric": "resolution", "minutes": 1200}]},
+            {"name": "Standard", "targets": [{"metric": "first_reply", "minutes": 480}, {"metric": "next_reply", "minutes": 960}, {"metric": "resolution", "minutes": 3000}]}
+        ]
+    }))?;
+    sla.check().map_err(|e| anyhow::anyhow!("demo SLA: {e}"))?;
+    store
+        .put_setting(
+            tend_web::api::sla::SETTING,
+            serde_json::to_value(&sla)?,
+            Actor::SYSTEM,
+            now,
+        )
+        .await
+        .map_err(crate::store_err)?;
     let g = tend_datagen::Generator::new(tend_datagen::Spec::new(tickets, now));
     let records = (0..g.len())
         .map(|i| tend_core::import::ImportRecord::parse_line(&g.record(i).to_string()))

@@ -4,6 +4,7 @@ mod admin;
 mod customers;
 mod imports;
 pub mod macros;
+pub mod sla;
 mod tickets;
 
 use crate::error::AppError;
@@ -64,6 +65,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/audit-log", get(admin::audit))
         .route("/macros", get(macros::list).post(macros::create))
+        .route("/sla", get(sla::get_config).put(sla::put_config))
+        .route("/tickets/{id}/sla", get(sla::ticket_sla))
         .route("/macros/{id}", axum::routing::delete(macros::delete))
         .route("/jobs", get(admin::jobs))
         .route(

@@ -304,6 +304,8 @@ struct TicketPage {
     assignee: i64,
     group: i64,
     macros: Vec<(i64, String)>,
+    /// The SLA policy that applies and its targets: label, state, explanation.
+    sla: Option<(String, Vec<(String, String, String)>)>,
     /// A macro being applied: its id, title, and what it will change.
     applied: Option<(i64, String, String)>,
     prefill: String,
@@ -514,7 +516,29 @@ pub async fn ticket(
         }
         None => (None, String::new(), false),
     };
+    let sla = crate::api::sla::for_ticket(&s, &sess.viewer, &t)
+        .await?
+        .map(|(policy, targets)| {
+            let rows = targets
+                .into_iter()
+                .map(|ts| {
+                    let name = match ts.metric {
+                        tend_core::sla::Metric::FirstReply => "First reply".to_string(),
+                        tend_core::sla::Metric::NextReply => format!("Next reply #{}", ts.cycle),
+                        tend_core::sla::Metric::PeriodicUpdate => format!("Update #{}", ts.cycle),
+                        tend_core::sla::Metric::Resolution => "Resolution".to_string(),
+                    };
+                    let state = serde_json::to_value(ts.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    (name, state, ts.explanation)
+                })
+                .collect();
+            (policy, rows)
+        });
     let page = TicketPage {
+        sla,
         macros: macros.into_iter().map(|m| (m.id, m.title)).collect(),
         applied,
         prefill,

@@ -12,6 +12,7 @@ mod imports;
 mod jobs_webhooks;
 mod macros;
 mod portal;
+mod sla;
 mod ui;
 
 /// Says loudly when the PostgreSQL run was skipped; fails if CI asked for it and it did not run.
