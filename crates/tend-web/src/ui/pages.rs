@@ -287,6 +287,9 @@ pub struct Item {
     pub attachments: Vec<(i64, String)>,
 }
 
+/// SLA targets as shown: label, state, explanation.
+type SlaRows = Vec<(String, String, String)>;
+
 #[derive(Template)]
 #[template(path = "ticket.html")]
 struct TicketPage {
@@ -305,7 +308,7 @@ struct TicketPage {
     group: i64,
     macros: Vec<(i64, String)>,
     /// The SLA policy that applies and its targets: label, state, explanation.
-    sla: Option<(String, Vec<(String, String, String)>)>,
+    sla: Option<(String, SlaRows)>,
     /// A macro being applied: its id, title, and what it will change.
     applied: Option<(i64, String, String)>,
     prefill: String,
