@@ -107,6 +107,14 @@ pub async fn create_own_token(
     ))
 }
 
+/// Checks a new password and hashes it off the async runtime (argon2 is slow on purpose).
+async fn new_password_hash(p: String) -> Result<String, AppError> {
+    check_password(&p)?;
+    tokio::task::spawn_blocking(move || hash_password(&p))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
 pub async fn list_agents(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<axum::Json<Value>> {
     Ok(axum::Json(json!({ "items": s.store.list_agents().await? })))
 }
@@ -135,14 +143,7 @@ pub async fn create_agent(
 ) -> ApiResult<(StatusCode, axum::Json<Agent>)> {
     require_admin(&v)?;
     let password_hash = match b.password {
-        Some(p) => {
-            check_password(&p)?;
-            Some(
-                tokio::task::spawn_blocking(move || hash_password(&p))
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))??,
-            )
-        }
+        Some(p) => Some(new_password_hash(p).await?),
         None => None,
     };
     let new = NewAgent {
@@ -188,14 +189,7 @@ pub async fn update_agent(
         ));
     }
     let password_hash = match b.password {
-        Some(p) => {
-            check_password(&p)?;
-            Some(
-                tokio::task::spawn_blocking(move || hash_password(&p))
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))??,
-            )
-        }
+        Some(p) => Some(new_password_hash(p).await?),
         None => None,
     };
     let up = AgentUpdate {

@@ -277,6 +277,25 @@ pub async fn view(
     }))
 }
 
+/// Agent and group names by id, for describing events.
+async fn names(s: &AppState) -> Result<(HashMap<i64, String>, HashMap<i64, String>), AppError> {
+    let agents = s
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let groups = s
+        .store
+        .list_groups()
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
+    Ok((agents, groups))
+}
+
 pub struct Item {
     pub kind: String,
     pub who: String,
@@ -379,20 +398,7 @@ async fn timeline_items(
             },
         )
         .await?;
-    let agents: HashMap<i64, String> = s
-        .store
-        .list_agents()
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.name))
-        .collect();
-    let groups: HashMap<i64, String> = s
-        .store
-        .list_groups()
-        .await?
-        .into_iter()
-        .map(|g| (g.id, g.name))
-        .collect();
+    let (agents, groups) = names(&s).await?;
     let who = |a: &Actor| match a.kind {
         tend_core::ActorKind::Agent => {
             a.id.and_then(|i| agents.get(&i).cloned())
@@ -779,20 +785,7 @@ pub async fn customer(
             )
         })
         .collect();
-    let agents: HashMap<i64, String> = s
-        .store
-        .list_agents()
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.name))
-        .collect();
-    let groups: HashMap<i64, String> = s
-        .store
-        .list_groups()
-        .await?
-        .into_iter()
-        .map(|g| (g.id, g.name))
-        .collect();
+    let (agents, groups) = names(&s).await?;
     let events = s
         .store
         .customer_timeline(
