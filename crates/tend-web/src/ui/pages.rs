@@ -398,7 +398,7 @@ async fn timeline_items(
             },
         )
         .await?;
-    let (agents, groups) = names(&s).await?;
+    let (agents, groups) = names(s).await?;
     let who = |a: &Actor| match a.kind {
         tend_core::ActorKind::Agent => {
             a.id.and_then(|i| agents.get(&i).cloned())
