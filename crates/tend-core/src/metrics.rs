@@ -195,7 +195,9 @@ impl TicketFacts {
                 Change::GroupChanged { to, .. } => f.dimensions.group_id = *to,
                 Change::SubjectChanged { .. }
                 | Change::TagsChanged { .. }
-                | Change::FieldChanged { .. } => {}
+                | Change::FieldChanged { .. }
+                | Change::SlaWarning { .. }
+                | Change::SlaBreached { .. } => {}
             }
         }
         Ok(f)

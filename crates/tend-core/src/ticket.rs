@@ -132,6 +132,19 @@ pub enum Change {
         from: serde_json::Value,
         to: serde_json::Value,
     },
+    /// An SLA target is about to run out (recorded once per target and run).
+    SlaWarning {
+        metric: String,
+        cycle: u32,
+        due_at: DateTime<Utc>,
+    },
+    /// An SLA target ran out; `escalated` says what Tend did about it.
+    SlaBreached {
+        metric: String,
+        cycle: u32,
+        due_at: DateTime<Utc>,
+        escalated: Vec<String>,
+    },
 }
 
 impl Change {
@@ -147,6 +160,8 @@ impl Change {
             Change::GroupChanged { .. } => "ticket.group_changed",
             Change::TagsChanged { .. } => "ticket.tags_changed",
             Change::FieldChanged { .. } => "ticket.field_changed",
+            Change::SlaWarning { .. } => "ticket.sla_warning",
+            Change::SlaBreached { .. } => "ticket.sla_breached",
         }
     }
 
@@ -160,6 +175,8 @@ impl Change {
         "ticket.group_changed",
         "ticket.tags_changed",
         "ticket.field_changed",
+        "ticket.sla_warning",
+        "ticket.sla_breached",
     ];
 
     /// The state a ticket is in right after its `Created` event.
@@ -206,6 +223,11 @@ pub fn apply(t: &mut Ticket, change: &Change, seq: i64, at: DateTime<Utc>) {
     match change {
         Change::Created { .. } => {}
         Change::MessageAdded { .. } => {}
+        // SLA marks record what the clock did; they do not make the ticket "updated".
+        Change::SlaWarning { .. } | Change::SlaBreached { .. } => {
+            t.last_seq = seq;
+            return;
+        }
         Change::SubjectChanged { to, .. } => t.subject = to.clone(),
         Change::StatusChanged { to, .. } => {
             t.status = *to;

@@ -44,7 +44,7 @@ pub(crate) async fn lease_jobs(
                    locked_by = NULL, locked_until = NULL \
             FROM picked p WHERE j.id = p.id AND p.spent RETURNING j.id), \
          leased AS ( \
-            UPDATE jobs j SET attempts = j.attempts + 1, locked_by = $3, locked_until = $4 \
+            UPDATE jobs j SET attempts = j.attempts + 1, locked_by = $3, locked_until = $4, dedupe_key = NULL \
             FROM picked p WHERE j.id = p.id AND NOT p.spent RETURNING j.*) \
          SELECT {JOB_COLS} FROM leased j ORDER BY j.run_at, j.id"
     );
@@ -114,4 +114,20 @@ pub(crate) async fn list_jobs(s: &PgStore, state: JobState, limit: i64) -> Resul
         .iter()
         .map(rows::job)
         .collect())
+}
+
+/// Queues `job` under `key`, or moves the queued job with that key to the earlier time.
+pub(crate) async fn schedule<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    key: &str,
+    job: &NewJob,
+) -> Result<()> {
+    crate::db::execute(
+        c,
+        "INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts, dedupe_key) VALUES ($1, $2, 'queued', $3, 0, $4, $5) \
+         ON CONFLICT (dedupe_key) WHERE state = 'queued' AND dedupe_key IS NOT NULL DO UPDATE SET run_at = LEAST(jobs.run_at, excluded.run_at)",
+        &[&job.kind, &job.payload, &us(job.run_at), &job.max_attempts, &key],
+    )
+    .await?;
+    Ok(())
 }

@@ -272,6 +272,19 @@ impl Store for PgStore {
         .await?;
         tx.commit().await.map_err(crate::db::backend)
     }
+    async fn schedule_job(&self, key: &str, job: NewJob) -> Result<()> {
+        let c = self.conn().await?;
+        jobs::schedule(&c, key, &job).await
+    }
+    async fn record_event(
+        &self,
+        ticket_id: i64,
+        change: tend_core::Change,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Event> {
+        tickets::record_event(self, ticket_id, change, actor, now).await
+    }
     async fn create_macro(&self, new: NewMacro, actor: Actor, now: DateTime<Utc>) -> Result<Macro> {
         macros::create(self, new, actor, now).await
     }

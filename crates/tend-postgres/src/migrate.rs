@@ -10,6 +10,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_customer_tokens.sql")),
     (3, include_str!("../migrations/0003_macros.sql")),
     (4, include_str!("../migrations/0004_settings.sql")),
+    (5, include_str!("../migrations/0005_job_keys.sql")),
 ];
 
 /// Namespace of Tend's advisory locks (first key of the two-key form).

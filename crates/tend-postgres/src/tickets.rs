@@ -395,6 +395,7 @@ pub(crate) async fn create_ticket(
         )
         .await?;
     }
+    crate::jobs::schedule(&tx, &sla_job_key(t.id), &sla_job(t.id, now)).await?;
     tx.commit().await.db()?;
     Ok(Created {
         value: t,
@@ -606,6 +607,7 @@ pub(crate) async fn update_ticket(
         .map(|(seq, (_, c, _))| (*seq, c.kind()))
         .collect();
     enqueue_webhooks(&tx, &kinds, now).await?;
+    crate::jobs::schedule(&tx, &sla_job_key(id), &sla_job(id, now)).await?;
     tx.commit().await.db()?;
     Ok(t)
 }
@@ -637,8 +639,42 @@ pub(crate) async fn add_message(
     )
     .await?;
     enqueue_webhooks(&tx, &[(seq, kind)], now).await?;
+    crate::jobs::schedule(&tx, &sla_job_key(ticket_id), &sla_job(ticket_id, now)).await?;
     tx.commit().await.db()?;
     Ok(msg)
+}
+
+/// Appends a system event (an SLA mark) with its webhooks; moves `last_seq` only.
+pub(crate) async fn record_event(
+    s: &PgStore,
+    ticket_id: i64,
+    change: Change,
+    actor: Actor,
+    now: Now,
+) -> Result<Event> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    load_ticket(&tx, ticket_id, true).await?;
+    let kind = change.kind();
+    let seqs = insert_events(&tx, ticket_id, &[(actor, change.clone(), now)]).await?;
+    let seq = seqs[0];
+    execute(
+        &tx,
+        "UPDATE tickets SET last_seq = $2 WHERE id = $1",
+        &[&ticket_id, &seq],
+    )
+    .await?;
+    enqueue_webhooks(&tx, &[(seq, kind)], now).await?;
+    tx.commit().await.db()?;
+    Ok(Event {
+        seq,
+        ticket_id,
+        actor,
+        at: now,
+        kind: kind.to_string(),
+        change,
+    })
 }
 
 pub(crate) async fn list_messages(

@@ -21,6 +21,18 @@ pub fn enqueue(
     Ok(c.last_insert_rowid())
 }
 
+/// Queues `job` under `key`, or moves the queued job with that key to the earlier time.
+pub fn schedule(c: &Connection, key: &str, job: &NewJob, now: DateTime<Utc>) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO jobs(kind, payload, state, run_at, max_attempts, updated_at, dedupe_key) VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6) \
+         ON CONFLICT(dedupe_key) WHERE state = 'queued' AND dedupe_key IS NOT NULL DO UPDATE SET run_at = MIN(run_at, excluded.run_at)",
+    )
+    .map_err(db)?
+    .execute(params![job.kind, job.payload.to_string(), us(job.run_at), job.max_attempts, us(now), key])
+    .map_err(db)?;
+    Ok(())
+}
+
 const JOB_COLS: &str = "id, kind, payload, state, run_at, attempts, max_attempts, last_error";
 
 fn job_row(r: &Row) -> rusqlite::Result<Job> {
@@ -51,6 +63,11 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn schedule_job_impl(&self, key: String, job: NewJob) -> Result<()> {
+        self.write(move |c| schedule(c, &key, &job, job.run_at))
+            .await
+    }
+
     pub(crate) async fn lease_jobs_impl(
         &self,
         worker: String,
@@ -75,7 +92,7 @@ impl SqliteStore {
                         .map_err(db)?;
                     continue;
                 }
-                c.prepare_cached("UPDATE jobs SET attempts = attempts + 1, locked_by = ?2, locked_until = ?3, updated_at = ?4 WHERE id = ?1")
+                c.prepare_cached("UPDATE jobs SET attempts = attempts + 1, locked_by = ?2, locked_until = ?3, updated_at = ?4, dedupe_key = NULL WHERE id = ?1")
                     .map_err(db)?
                     .execute(params![j.id, worker, us(now + lease), us(now)])
                     .map_err(db)?;

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_customer_tokens.sql")),
     (3, include_str!("../migrations/0003_macros.sql")),
     (4, include_str!("../migrations/0004_settings.sql")),
+    (5, include_str!("../migrations/0005_job_keys.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -435,6 +436,18 @@ impl Store for SqliteStore {
             conv::audit(c, actor, "setting.changed", format!("setting:{key}"), value, now)
         })
         .await
+    }
+    async fn schedule_job(&self, key: &str, job: NewJob) -> Result<()> {
+        self.schedule_job_impl(key.to_string(), job).await
+    }
+    async fn record_event(
+        &self,
+        ticket_id: i64,
+        change: tend_core::Change,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Event> {
+        self.record_event_impl(ticket_id, change, actor, now).await
     }
     async fn create_macro(&self, new: NewMacro, actor: Actor, now: DateTime<Utc>) -> Result<Macro> {
         self.create_macro_impl(new, actor, now).await

@@ -279,6 +279,7 @@ fn create_ticket_tx(
         .map_err(db)?
         .execute(params![id, t.last_seq])
         .map_err(db)?;
+    crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now), now)?;
     if let Some((agent, key)) = agent_key {
         c.prepare_cached("INSERT INTO idempotency_keys(agent_id, key, ticket_id, created_at) VALUES (?1, ?2, ?3, ?4)").map_err(db)?.execute(params![agent, key, id, us(now)]).map_err(db)?;
     }
@@ -313,6 +314,7 @@ fn update_ticket_tx(
         apply(&mut t, ch, seq, now);
     }
     save_ticket(c, &t, &old_tags)?;
+    crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now), now)?;
     Ok(t)
 }
 
@@ -341,6 +343,7 @@ fn add_message_tx(
         .map_err(db)?
         .execute(params![t.id, us(now), seq])
         .map_err(db)?;
+    crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now), now)?;
     Ok(msg)
 }
 
@@ -632,5 +635,41 @@ impl SqliteStore {
             .map_err(db)
         })
         .await
+    }
+}
+
+fn record_event_tx(
+    c: &Connection,
+    id: i64,
+    change: Change,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Event> {
+    load_ticket(c, id)?.ok_or_else(hidden)?;
+    let seq = append_event(c, id, actor, now, &change, true)?;
+    c.prepare_cached("UPDATE tickets SET last_seq = ?2 WHERE id = ?1")
+        .map_err(db)?
+        .execute(params![id, seq])
+        .map_err(db)?;
+    Ok(Event {
+        seq,
+        ticket_id: id,
+        actor,
+        at: now,
+        kind: change.kind().to_string(),
+        change,
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn record_event_impl(
+        &self,
+        id: i64,
+        change: Change,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Event> {
+        self.write(move |c| record_event_tx(c, id, change, actor, now))
+            .await
     }
 }

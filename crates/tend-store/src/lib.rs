@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tend_core::import::ImportRecord;
 use tend_core::ticket::Patch;
-use tend_core::{Actor, Ticket, Viewer};
+use tend_core::{Actor, Change, Ticket, Viewer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -253,6 +253,17 @@ pub trait Store: Send + Sync + 'static {
 
     // --- durable jobs -----------------------------------------------------------------
     async fn enqueue_job(&self, job: NewJob) -> Result<i64>;
+    /// Queues a job under a key: if a job with that key is already queued (and not leased),
+    /// it is moved to the earlier of the two times instead of adding a second one.
+    async fn schedule_job(&self, key: &str, job: NewJob) -> Result<()>;
+    /// Appends a system event (SLA marks) to a ticket without visibility checks; webhooks fire.
+    async fn record_event(
+        &self,
+        ticket_id: i64,
+        change: Change,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Event>;
     /// Leases up to `max` due jobs to `worker` until `now + lease`; a job whose lease ran out
     /// can be leased again (the worker died).
     async fn lease_jobs(

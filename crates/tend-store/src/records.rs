@@ -473,3 +473,19 @@ pub struct NewMacro {
     pub public: bool,
     pub actions: MacroActions,
 }
+
+/// The job that re-checks a ticket's SLA clocks; scheduled (keyed per ticket) by every write.
+pub const SLA_JOB: &str = "sla.check";
+
+pub fn sla_job_key(ticket_id: i64) -> String {
+    format!("sla:{ticket_id}")
+}
+
+pub fn sla_job(ticket_id: i64, run_at: DateTime<Utc>) -> NewJob {
+    NewJob {
+        kind: SLA_JOB.into(),
+        payload: serde_json::json!({ "ticket_id": ticket_id }),
+        run_at,
+        max_attempts: 5,
+    }
+}

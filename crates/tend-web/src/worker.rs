@@ -130,6 +130,9 @@ impl Worker {
         match job.kind.as_str() {
             WEBHOOK_JOB => self.deliver(job).await,
             crate::mail::MAIL_JOB => crate::mail::send(&self.mail, &job.payload).await,
+            tend_store::SLA_JOB => {
+                crate::api::sla::check_ticket(&*self.store, self.clock.now(), &job.payload).await
+            }
             other => Err(format!("no handler for job kind {other}")),
         }
     }

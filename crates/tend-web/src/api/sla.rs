@@ -21,6 +21,40 @@ pub struct SlaConfig {
     pub calendar: CalendarSpec,
     #[serde(default)]
     pub policies: Vec<Policy>,
+    /// Minutes before a target runs out at which Tend records a warning (0: no warnings).
+    #[serde(default = "default_warn")]
+    pub warn_before_minutes: i64,
+    #[serde(default)]
+    pub escalation: Escalation,
+}
+
+fn default_warn() -> i64 {
+    30
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What happens when a target is breached (each once per target and run).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    /// Raise the ticket's priority one level (up to urgent).
+    #[serde(default = "yes")]
+    pub raise_priority: bool,
+    /// E-mail the assignee.
+    #[serde(default = "yes")]
+    pub notify_assignee: bool,
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        Escalation {
+            raise_priority: true,
+            notify_assignee: true,
+        }
+    }
 }
 
 impl SlaConfig {
@@ -29,6 +63,12 @@ impl SlaConfig {
         let cal = Calendar::new(self.calendar.clone())
             .map_err(|e| tend_core::Invalid::new(format!("calendar.{}", e.field), e.message))?;
         validate_policies(&self.policies)?;
+        if !(0..=7 * 24 * 60).contains(&self.warn_before_minutes) {
+            return Err(tend_core::Invalid::new(
+                "warn_before_minutes",
+                "must be between 0 and 10080 (a week)",
+            ));
+        }
         Ok(cal)
     }
 }
@@ -109,4 +149,192 @@ pub async fn ticket_sla(
         Some((policy, targets)) => json!({ "policy": policy, "targets": targets }),
         None => json!({ "policy": null, "targets": [] }),
     }))
+}
+
+/// The `sla.check` job: records warnings and breaches (each once per target and run),
+/// escalates breaches, and schedules itself for the next moment something can happen.
+/// Safe to run twice: marks already in the ticket's history are not written again.
+pub async fn check_ticket(
+    store: &dyn tend_store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+    payload: &Value,
+) -> Result<(), String> {
+    use std::collections::HashSet;
+    use tend_core::sla::SlaState;
+    use tend_core::Change;
+    let id = payload["ticket_id"]
+        .as_i64()
+        .ok_or("payload has no ticket_id")?;
+    let Some(v) = store
+        .get_setting(SETTING)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    let cfg: SlaConfig =
+        serde_json::from_value(v).map_err(|e| format!("stored SLA config: {e}"))?;
+    let cal = cfg.check().map_err(|e| format!("stored SLA config: {e}"))?;
+    let system = Viewer {
+        agent_id: 0,
+        role: tend_core::Role::Admin,
+        group_ids: vec![],
+    };
+    let t = match store.get_ticket(id, &system).await {
+        Ok(t) => t,
+        Err(tend_store::StoreError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut events = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .ticket_events(
+                id,
+                &system,
+                PageRequest {
+                    after_id: after,
+                    limit: 1000,
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        after = page.items.last().map(|e| e.seq);
+        events.extend(page.items.into_iter().map(|e| (e.at, e.actor, e.change)));
+        if page.next_cursor.is_none() {
+            break;
+        }
+    }
+    let mut marks: HashSet<(bool, String, u32)> = HashSet::new();
+    for (_, _, c) in &events {
+        match c {
+            Change::SlaWarning { metric, cycle, .. } => {
+                marks.insert((false, metric.clone(), *cycle));
+            }
+            Change::SlaBreached { metric, cycle, .. } => {
+                marks.insert((true, metric.clone(), *cycle));
+            }
+            _ => {}
+        }
+    }
+    let Some((_, targets)) = evaluate_ticket(&events, &cal, &cfg.policies, None, now) else {
+        return Ok(());
+    };
+    let warn = chrono::Duration::minutes(cfg.warn_before_minutes);
+    let mut next: Option<chrono::DateTime<chrono::Utc>> = None;
+    let mut soon = |at: chrono::DateTime<chrono::Utc>| {
+        next = Some(next.map_or(at, |n: chrono::DateTime<chrono::Utc>| n.min(at)))
+    };
+    for ts in targets {
+        let metric = serde_json::to_value(ts.metric)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let Some(due) = ts.due_at else { continue };
+        match ts.state {
+            SlaState::Breached if !marks.contains(&(true, metric.clone(), ts.cycle)) => {
+                let escalated =
+                    escalate(store, &cfg.escalation, &t, &metric, &ts.explanation, now).await?;
+                let change = Change::SlaBreached {
+                    metric,
+                    cycle: ts.cycle,
+                    due_at: due,
+                    escalated,
+                };
+                store
+                    .record_event(id, change, Actor::SYSTEM, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            SlaState::Active => {
+                let warn_at = due - warn;
+                if cfg.warn_before_minutes > 0
+                    && now >= warn_at
+                    && !marks.contains(&(false, metric.clone(), ts.cycle))
+                {
+                    let change = Change::SlaWarning {
+                        metric,
+                        cycle: ts.cycle,
+                        due_at: due,
+                    };
+                    store
+                        .record_event(id, change, Actor::SYSTEM, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                } else if cfg.warn_before_minutes > 0 && now < warn_at {
+                    soon(warn_at);
+                }
+                // Breached once wall time passes the due time: look a second after it.
+                soon(due + chrono::Duration::seconds(1));
+            }
+            _ => {}
+        }
+    }
+    if let Some(at) = next {
+        store
+            .schedule_job(&tend_store::sla_job_key(id), tend_store::sla_job(id, at))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+async fn escalate(
+    store: &dyn tend_store::Store,
+    e: &Escalation,
+    t: &Ticket,
+    metric: &str,
+    why: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>, String> {
+    use tend_core::Priority;
+    let mut done = Vec::new();
+    let system = Viewer {
+        agent_id: 0,
+        role: tend_core::Role::Admin,
+        group_ids: vec![],
+    };
+    if e.raise_priority {
+        let up = match t.priority {
+            Priority::Low => Some(Priority::Normal),
+            Priority::Normal => Some(Priority::High),
+            Priority::High => Some(Priority::Urgent),
+            Priority::Urgent => None,
+        };
+        if let Some(p) = up {
+            let patch = tend_core::ticket::Patch {
+                priority: Some(p),
+                ..Default::default()
+            };
+            store
+                .update_ticket(t.id, patch, &system, Actor::SYSTEM, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            done.push(format!("priority {} → {p}", t.priority));
+        }
+    }
+    if e.notify_assignee {
+        if let Some(a) = t.assignee_id {
+            let agent = store.get_agent(a).await.map_err(|e| e.to_string())?;
+            let mail = crate::mail::OutMail {
+                to: agent.email.clone(),
+                subject: format!("SLA breached: #{} {}", t.id, t.subject),
+                text: format!(
+                    "Hello {},\n\nthe {} target of ticket #{} ({}) was breached.\n{}\n",
+                    agent.name,
+                    metric.replace('_', " "),
+                    t.id,
+                    t.subject,
+                    why
+                ),
+                html: None,
+            };
+            store
+                .enqueue_job(crate::mail::job(&mail, now))
+                .await
+                .map_err(|e| e.to_string())?;
+            done.push(format!("mailed {}", agent.email));
+        }
+    }
+    Ok(done)
 }

@@ -369,6 +369,27 @@ fn describe(
             parts.join("; ")
         }
         FieldChanged { key, to, .. } => format!("set {key} to {to}"),
+        SlaWarning { metric, due_at, .. } => format!(
+            "warned: {} due {} UTC",
+            metric.replace('_', " "),
+            short_time(*due_at)
+        ),
+        SlaBreached {
+            metric,
+            due_at,
+            escalated,
+            ..
+        } => {
+            let mut s = format!(
+                "SLA breached: {} was due {} UTC",
+                metric.replace('_', " "),
+                short_time(*due_at)
+            );
+            if !escalated.is_empty() {
+                s.push_str(&format!(" — escalated: {}", escalated.join("; ")));
+            }
+            s
+        }
     }
 }
 

@@ -70,7 +70,7 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
         assert_eq!(r.status, StatusCode::OK);
         assert!(String::from_utf8_lossy(&r.raw).contains("If we know this address"));
     }
-    assert_eq!(worker.tick().await.unwrap(), 1);
+    while worker.tick().await.unwrap() > 0 {}
     let sent = sink.messages();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, vec!["ana@example.com"]);
@@ -211,7 +211,7 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
         &[],
     )
     .await;
-    worker.tick().await.unwrap();
+    while worker.tick().await.unwrap() > 0 {}
     let link = link_in(&sink.messages()[1].data, "/portal/auth?token=").unwrap();
     app.clock.advance(chrono::Duration::minutes(31));
     let late = app
