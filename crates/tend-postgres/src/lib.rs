@@ -431,6 +431,14 @@ impl Store for PgStore {
     async fn list_tags(&self) -> Result<Vec<TagCount>> {
         tickets::list_tags(self).await
     }
+    async fn last_seq(&self) -> Result<i64> {
+        let c = self.conn().await?;
+        let r = c
+            .query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[])
+            .await
+            .map_err(crate::db::backend)?;
+        Ok(r.get(0))
+    }
     async fn events_since(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         tickets::events_since(self, after, limit).await
     }

@@ -395,7 +395,7 @@ pub(crate) async fn create_ticket(
         )
         .await?;
     }
-    crate::jobs::schedule(&tx, &sla_job_key(t.id), &sla_job(t.id, now)).await?;
+    schedule_sla(&tx, t.id, now).await?;
     tx.commit().await.db()?;
     Ok(Created {
         value: t,
@@ -607,7 +607,7 @@ pub(crate) async fn update_ticket(
         .map(|(seq, (_, c, _))| (*seq, c.kind()))
         .collect();
     enqueue_webhooks(&tx, &kinds, now).await?;
-    crate::jobs::schedule(&tx, &sla_job_key(id), &sla_job(id, now)).await?;
+    schedule_sla(&tx, id, now).await?;
     tx.commit().await.db()?;
     Ok(t)
 }
@@ -639,7 +639,7 @@ pub(crate) async fn add_message(
     )
     .await?;
     enqueue_webhooks(&tx, &[(seq, kind)], now).await?;
-    crate::jobs::schedule(&tx, &sla_job_key(ticket_id), &sla_job(ticket_id, now)).await?;
+    schedule_sla(&tx, ticket_id, now).await?;
     tx.commit().await.db()?;
     Ok(msg)
 }
@@ -873,4 +873,15 @@ pub(crate) async fn stats(s: &PgStore) -> Result<Stats> {
         jobs_dead: r.get(3),
         last_seq: r.get(4),
     })
+}
+
+/// Schedules the ticket's SLA check (in the write's transaction) when SLAs are configured.
+async fn schedule_sla<C: GenericClient>(c: &C, id: i64, now: Now) -> Result<()> {
+    if query_opt(c, "SELECT 1 FROM settings WHERE key = 'sla'", &[])
+        .await?
+        .is_some()
+    {
+        crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now)).await?;
+    }
+    Ok(())
 }

@@ -593,6 +593,13 @@ impl Store for SqliteStore {
     async fn list_tags(&self) -> Result<Vec<TagCount>> {
         self.list_tags_impl().await
     }
+    async fn last_seq(&self) -> Result<i64> {
+        self.read(|c| {
+            c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(db)
+        })
+        .await
+    }
     async fn events_since(&self, after: i64, limit: i64) -> Result<Vec<Event>> {
         self.events_since_impl(after, limit).await
     }

@@ -279,7 +279,7 @@ fn create_ticket_tx(
         .map_err(db)?
         .execute(params![id, t.last_seq])
         .map_err(db)?;
-    crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now), now)?;
+    schedule_sla(c, id, now)?;
     if let Some((agent, key)) = agent_key {
         c.prepare_cached("INSERT INTO idempotency_keys(agent_id, key, ticket_id, created_at) VALUES (?1, ?2, ?3, ?4)").map_err(db)?.execute(params![agent, key, id, us(now)]).map_err(db)?;
     }
@@ -314,7 +314,7 @@ fn update_ticket_tx(
         apply(&mut t, ch, seq, now);
     }
     save_ticket(c, &t, &old_tags)?;
-    crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now), now)?;
+    schedule_sla(c, id, now)?;
     Ok(t)
 }
 
@@ -343,7 +343,7 @@ fn add_message_tx(
         .map_err(db)?
         .execute(params![t.id, us(now), seq])
         .map_err(db)?;
-    crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now), now)?;
+    schedule_sla(c, id, now)?;
     Ok(msg)
 }
 
@@ -672,4 +672,17 @@ impl SqliteStore {
         self.write(move |c| record_event_tx(c, id, change, actor, now))
             .await
     }
+}
+
+/// Schedules the ticket's SLA check (in the write's transaction) when SLAs are configured.
+fn schedule_sla(c: &Connection, id: i64, now: DateTime<Utc>) -> Result<()> {
+    let enabled: bool = c
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM settings WHERE key = 'sla')")
+        .map_err(db)?
+        .query_row([], |r| r.get(0))
+        .map_err(db)?;
+    if enabled {
+        crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now), now)?;
+    }
+    Ok(())
 }

@@ -212,6 +212,8 @@ pub trait Store: Send + Sync + 'static {
     /// Events with `seq > after`, in sequence order, only from committed transactions that
     /// no earlier-numbered transaction can still precede (safe to tail).
     async fn events_since(&self, after: i64, limit: i64) -> Result<Vec<Event>>;
+    /// The highest event sequence number (0 when there are none); cheap.
+    async fn last_seq(&self) -> Result<i64>;
 
     // --- import -----------------------------------------------------------------------
     /// Writes a batch of validated records in one transaction; records whose external id

@@ -65,22 +65,29 @@ impl Live {
         store: Arc<dyn tend_store::Store>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let mut after = store.stats().await.map(|s| s.last_seq).unwrap_or(0);
+        let mut after = store.last_seq().await.unwrap_or(0);
         loop {
-            match store.events_since(after, 500).await {
-                Ok(events) => {
-                    for e in &events {
-                        self.publish(Changed {
-                            ticket_id: e.ticket_id,
-                            seq: e.seq,
-                        });
-                        after = after.max(e.seq);
-                    }
-                    if events.len() == 500 {
-                        continue;
-                    }
+            // Nobody has a ticket page open on this node: just keep up with the end of the log.
+            if self.tx.receiver_count() == 0 {
+                if let Ok(seq) = store.last_seq().await {
+                    after = seq;
                 }
-                Err(e) => tracing::warn!(error = %e, "live tail failed"),
+            } else {
+                match store.events_since(after, 500).await {
+                    Ok(events) => {
+                        for e in &events {
+                            self.publish(Changed {
+                                ticket_id: e.ticket_id,
+                                seq: e.seq,
+                            });
+                            after = after.max(e.seq);
+                        }
+                        if events.len() == 500 {
+                            continue;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "live tail failed"),
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {}
