@@ -1,9 +1,125 @@
 //! Placeholders in texts that admins and agents write (macros, mail templates):
-//! `{{customer.name}}`. Unknown placeholders are refused when the text is saved, not when it
-//! is sent. Values are inserted as plain text; HTML escaping is the renderer's job.
+//! `{{ customer.name }}` with names of letters, digits, `_`, `-` and `.`.
+//! No logic, no loops, no recursion: a value that contains `{{…}}` is output as it is.
+//! There is no escape for a literal `{{` or `}}`: it is refused as malformed, which keeps the
+//! grammar trivial and every mistake visible when the text is saved, not when it is sent.
+//! One implementation for macros (tend-web) and mail templates (tend-mail).
 
-use crate::Invalid;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unknown placeholder {{{{{name}}}}}")]
+    UnknownPlaceholder { name: String },
+    #[error("placeholder at byte {offset} is not closed or not a plain name")]
+    Malformed { offset: usize },
+}
+
+enum Piece<'a> {
+    Text(&'a str),
+    Name(&'a str),
+}
+
+fn pieces(template: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    let mut offset = 0;
+    while let Some(open) = rest.find("{{") {
+        out.push(Piece::Text(&rest[..open]));
+        let after = &rest[open + 2..];
+        let close = after.find("}}").ok_or(TemplateError::Malformed {
+            offset: offset + open,
+        })?;
+        let name = after[..close].trim();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !valid {
+            return Err(TemplateError::Malformed {
+                offset: offset + open,
+            });
+        }
+        out.push(Piece::Name(name));
+        let consumed = open + 2 + close + 2;
+        offset += consumed;
+        rest = &rest[consumed..];
+    }
+    if rest.contains("}}") {
+        return Err(TemplateError::Malformed {
+            offset: offset + rest.find("}}").unwrap_or(0),
+        });
+    }
+    out.push(Piece::Text(rest));
+    Ok(out)
+}
+
+/// Checks a template at save time: every placeholder well-formed and among `allowed`.
+pub fn validate_template(template: &str, allowed: &[&str]) -> Result<(), TemplateError> {
+    for p in pieces(template)? {
+        if let Piece::Name(n) = p {
+            if !allowed.contains(&n) {
+                return Err(TemplateError::UnknownPlaceholder {
+                    name: n.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn render_inner(
+    template: &str,
+    values: &HashMap<String, String>,
+    html: bool,
+) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(template.len() + 64);
+    for p in pieces(template)? {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Name(n) => {
+                let v = values
+                    .get(n)
+                    .ok_or_else(|| TemplateError::UnknownPlaceholder {
+                        name: n.to_string(),
+                    })?;
+                if html {
+                    escape_html(v, &mut out);
+                } else {
+                    out.push_str(v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Renders for a plain-text body or a header (values as they are).
+pub fn render(template: &str, values: &HashMap<String, String>) -> Result<String, TemplateError> {
+    render_inner(template, values, false)
+}
+
+/// Renders for an HTML body: the template is trusted markup, every value is escaped.
+pub fn render_html(
+    template: &str,
+    values: &HashMap<String, String>,
+) -> Result<String, TemplateError> {
+    render_inner(template, values, true)
+}
+
+fn escape_html(v: &str, out: &mut String) {
+    for c in v.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
 
 /// Placeholders every ticket text may use.
 pub const TICKET_PLACEHOLDERS: &[&str] = &[
@@ -18,66 +134,20 @@ pub const TICKET_PLACEHOLDERS: &[&str] = &[
     "agent.first_name",
 ];
 
-/// Splits a text into literal and placeholder parts; errors on an unclosed `{{`.
-fn parts(text: &str) -> Result<Vec<(bool, &str)>, Invalid> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        out.push((false, &rest[..start]));
-        let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| {
-            Invalid::new(
-                "body",
-                "a placeholder is opened with {{ but never closed with }}",
-            )
-        })?;
-        out.push((true, after[..end].trim()));
-        rest = &after[end + 2..];
+impl From<TemplateError> for crate::Invalid {
+    fn from(e: TemplateError) -> Self {
+        crate::Invalid::new(
+            "body",
+            format!(
+                "{e}; known placeholders: {}",
+                TICKET_PLACEHOLDERS
+                    .iter()
+                    .map(|k| format!("{{{{{k}}}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
     }
-    out.push((false, rest));
-    Ok(out)
-}
-
-/// Checks that every placeholder is one of `known`.
-pub fn validate(text: &str, known: &[&str]) -> Result<(), Invalid> {
-    for (is_ph, p) in parts(text)? {
-        if is_ph && !known.contains(&p) {
-            return Err(Invalid::new(
-                "body",
-                format!(
-                    "unknown placeholder {{{{{p}}}}}; known: {}",
-                    known
-                        .iter()
-                        .map(|k| format!("{{{{{k}}}}}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Fills placeholders from `values`; a missing value renders as empty text.
-pub fn render(text: &str, values: &BTreeMap<&str, String>) -> Result<String, Invalid> {
-    let mut out = String::with_capacity(text.len());
-    for (is_ph, p) in parts(text)? {
-        if is_ph {
-            match values.get(p) {
-                Some(v) => out.push_str(v),
-                None if TICKET_PLACEHOLDERS.contains(&p) => {}
-                None => {
-                    return Err(Invalid::new(
-                        "body",
-                        format!("unknown placeholder {{{{{p}}}}}"),
-                    ))
-                }
-            }
-        } else {
-            out.push_str(p);
-        }
-    }
-    Ok(out)
 }
 
 /// The first word of a name, for "Hi {{customer.first_name}}".
@@ -89,26 +159,63 @@ pub fn first_name(name: &str) -> String {
 mod tests {
     use super::*;
 
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
-    fn placeholders_render_and_unknown_ones_are_refused() {
-        let mut v = BTreeMap::new();
-        v.insert("customer.first_name", "Ana".to_string());
-        v.insert("ticket.id", "42".to_string());
-        assert_eq!(
-            render("Hi {{ customer.first_name }}, about #{{ticket.id}}:", &v).unwrap(),
-            "Hi Ana, about #42:"
-        );
-        assert_eq!(
-            render("{{agent.name}}", &v).unwrap(),
-            "",
-            "known but absent renders empty"
-        );
-        assert!(validate("Hi {{customer.nmae}}", TICKET_PLACEHOLDERS)
-            .unwrap_err()
-            .message
-            .contains("unknown placeholder {{customer.nmae}}"));
-        assert!(validate("Hi {{customer.name", TICKET_PLACEHOLDERS).is_err());
-        assert!(validate("no placeholders } { at all", TICKET_PLACEHOLDERS).is_ok());
+    fn first_names_and_errors_for_people() {
         assert_eq!(first_name("  Ana  Lima "), "Ana");
+        let e: crate::Invalid = validate_template("Hi {{customer.nmae}}", TICKET_PLACEHOLDERS)
+            .unwrap_err()
+            .into();
+        assert!(
+            e.message.contains("unknown placeholder {{customer.nmae}}"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn renders_and_escapes() {
+        let m = map(&[("customer.name", "<b>Anna</b> & {{agent.name}}")]);
+        assert_eq!(
+            render("Hi {{customer.name}}!", &m).unwrap(),
+            "Hi <b>Anna</b> & {{agent.name}}!"
+        );
+        assert_eq!(
+            render_html("<p>Hi {{ customer.name }}!</p>", &m).unwrap(),
+            "<p>Hi &lt;b&gt;Anna&lt;/b&gt; &amp; {{agent.name}}!</p>"
+        );
+    }
+
+    #[test]
+    fn unknown_and_malformed_are_refused() {
+        let allowed = ["customer.name", "ticket.id"];
+        assert!(validate_template("Hi {{customer.name}} #{{ticket.id}}", &allowed).is_ok());
+        assert_eq!(
+            validate_template("Hi {{customer.password}}", &allowed),
+            Err(TemplateError::UnknownPlaceholder {
+                name: "customer.password".into()
+            })
+        );
+        assert!(matches!(
+            validate_template("Hi {{customer.name", &allowed),
+            Err(TemplateError::Malformed { offset: 3 })
+        ));
+        assert!(matches!(
+            validate_template("Hi {{a b}}", &allowed),
+            Err(TemplateError::Malformed { .. })
+        ));
+        assert!(matches!(
+            validate_template("Hi }}", &allowed),
+            Err(TemplateError::Malformed { .. })
+        ));
+        assert_eq!(
+            render("{{x}}", &HashMap::new()),
+            Err(TemplateError::UnknownPlaceholder { name: "x".into() })
+        );
     }
 }

@@ -6,8 +6,8 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use std::collections::BTreeMap;
-use tend_core::template::{first_name, render, validate, TICKET_PLACEHOLDERS};
+use std::collections::HashMap;
+use tend_core::template::{first_name, render, validate_template, TICKET_PLACEHOLDERS};
 use tend_core::{parse_line, parse_tags, Actor, Priority, Status, Ticket};
 use tend_store::*;
 
@@ -61,7 +61,7 @@ pub async fn create(
     }
     let title = parse_line("title", &b.title, tend_core::limits::NAME_MAX)?;
     tend_core::check_len("body", &b.body, 100_000)?;
-    validate(&b.body, TICKET_PLACEHOLDERS)?;
+    validate_template(&b.body, TICKET_PLACEHOLDERS).map_err(tend_core::Invalid::from)?;
     if let Some(g) = b.actions.group_id {
         s.store
             .get_group(g)
@@ -111,17 +111,20 @@ pub fn render_for(
     customer: &tend_store::Customer,
     agent: &Agent,
 ) -> Result<String, AppError> {
-    let mut v: BTreeMap<&str, String> = BTreeMap::new();
-    v.insert("ticket.id", t.id.to_string());
-    v.insert("ticket.subject", t.subject.clone());
-    v.insert("ticket.status", t.status.to_string());
-    v.insert("ticket.priority", t.priority.to_string());
-    v.insert("customer.name", customer.name.clone());
-    v.insert("customer.first_name", first_name(&customer.name));
-    v.insert("customer.email", customer.email().unwrap_or("").to_string());
-    v.insert("agent.name", agent.name.clone());
-    v.insert("agent.first_name", first_name(&agent.name));
-    Ok(render(&m.body, &v)?)
+    let mut v: HashMap<String, String> = HashMap::new();
+    v.insert("ticket.id".into(), t.id.to_string());
+    v.insert("ticket.subject".into(), t.subject.clone());
+    v.insert("ticket.status".into(), t.status.to_string());
+    v.insert("ticket.priority".into(), t.priority.to_string());
+    v.insert("customer.name".into(), customer.name.clone());
+    v.insert("customer.first_name".into(), first_name(&customer.name));
+    v.insert(
+        "customer.email".into(),
+        customer.email().unwrap_or("").to_string(),
+    );
+    v.insert("agent.name".into(), agent.name.clone());
+    v.insert("agent.first_name".into(), first_name(&agent.name));
+    render(&m.body, &v).map_err(|e| AppError::from(tend_core::Invalid::from(e)))
 }
 
 /// The ticket changes a macro makes.
