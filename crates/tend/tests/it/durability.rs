@@ -99,23 +99,10 @@ impl Target {
 impl Drop for Target {
     fn drop(&mut self) {
         if let (Some((_, name)), Some(base)) = (&self.pg, pg_url()) {
-            let name = name.clone();
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let (c, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-                        .await
-                        .ok()?;
-                    tokio::spawn(conn);
-                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await
-                        .ok()
-                })
-            })
-            .join();
+            crate::harness::pg_execute_from_drop(
+                &base,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
         }
     }
 }

@@ -15,6 +15,26 @@ pub fn pg_url() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Runs one statement on PostgreSQL from a `Drop` (best effort): a separate thread with its
+/// own runtime, so it works inside a tokio runtime too.
+pub fn pg_execute_from_drop(url: &str, sql: &str) {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        rt.block_on(async {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .ok()?;
+            tokio::spawn(conn);
+            c.batch_execute(&sql).await.ok()
+        })
+    })
+    .join();
+}
+
 pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
         .unwrap()
@@ -54,24 +74,7 @@ impl Place {
 impl Drop for Place {
     fn drop(&mut self) {
         if let Place::Postgres { url, schema } = self {
-            let (url, schema) = (url.clone(), schema.clone());
-            // Best effort: a separate thread with its own runtime, so Drop works inside tokio.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                        .await
-                        .ok()?;
-                    tokio::spawn(conn);
-                    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .await
-                        .ok()
-                })
-            })
-            .join();
+            pg_execute_from_drop(url, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
         }
     }
 }
