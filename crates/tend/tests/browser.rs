@@ -147,43 +147,9 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
         "signed-out agents are sent to sign in"
     );
     shot(&c, "01-login").await;
-    c.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("lena@demo.tend.test")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("wrong password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_login(&c, "lena@demo.tend.test", "wrong password").await;
     wait_text(&c, ".error", "Wrong e-mail or password").await;
-    c.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("lena@demo.tend.test")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("demo-password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_login(&c, "lena@demo.tend.test", "demo-password").await;
     wait_text(&c, "main h1", "My open tickets").await;
     shot(&c, "02-my-open-tickets").await;
 
@@ -293,24 +259,7 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
     let ticket_url = c.current_url().await.unwrap().to_string();
     let b = browser(port, 1280).await;
     b.goto(&format!("{url}/login")).await.unwrap();
-    b.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("admin@demo.tend.test")
-        .await
-        .unwrap();
-    b.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("demo-password")
-        .await
-        .unwrap();
-    b.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_login(&b, "admin@demo.tend.test", "demo-password").await;
     wait_text(&b, "main h1", "My open tickets").await;
     b.goto(&ticket_url).await.unwrap();
     wait_text(&b, "#presence", "Lena Vogel").await;
@@ -351,24 +300,7 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
     // Narrow screens (375 px) get a one-column layout.
     let m = browser(port, 375).await;
     m.goto(&format!("{url}/login")).await.unwrap();
-    m.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("lena@demo.tend.test")
-        .await
-        .unwrap();
-    m.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("demo-password")
-        .await
-        .unwrap();
-    m.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    fill_login(&m, "lena@demo.tend.test", "demo-password").await;
     wait_text(&m, "main h1", "My open tickets").await;
     m.find(Locator::LinkText("Support"))
         .await
@@ -381,9 +313,8 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
     m.close().await.unwrap();
 }
 
-async fn sign_in_agent(port: u16, url: &str, email: &str) -> fantoccini::Client {
-    let c = browser(port, 1280).await;
-    c.goto(&format!("{url}/login")).await.unwrap();
+/// Types an e-mail and password into the sign-in form and sends it.
+async fn fill_login(c: &fantoccini::Client, email: &str, password: &str) {
     c.find(Locator::Id("email"))
         .await
         .unwrap()
@@ -393,7 +324,7 @@ async fn sign_in_agent(port: u16, url: &str, email: &str) -> fantoccini::Client 
     c.find(Locator::Id("password"))
         .await
         .unwrap()
-        .send_keys("demo-password")
+        .send_keys(password)
         .await
         .unwrap();
     c.find(Locator::Css("button[type=submit]"))
@@ -402,6 +333,12 @@ async fn sign_in_agent(port: u16, url: &str, email: &str) -> fantoccini::Client 
         .click()
         .await
         .unwrap();
+}
+
+async fn sign_in_agent(port: u16, url: &str, email: &str) -> fantoccini::Client {
+    let c = browser(port, 1280).await;
+    c.goto(&format!("{url}/login")).await.unwrap();
+    fill_login(&c, email, "demo-password").await;
     wait_text(&c, "main h1", "My open tickets").await;
     c
 }
