@@ -228,6 +228,26 @@ impl TestApp {
         self.raw(method, path, Some(token), ct, bytes, &[]).await
     }
 
+    /// A page as a signed-in browser asks for it.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> Resp {
+        self.raw(Method::GET, path, None, None, vec![], &[("cookie", cookie)])
+            .await
+    }
+
+    /// A form post, with a session cookie or without.
+    pub async fn post_form(&self, path: &str, body: Vec<u8>, cookie: Option<&str>) -> Resp {
+        let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("cookie", c)]).unwrap_or_default();
+        self.raw(
+            Method::POST,
+            path,
+            None,
+            Some("application/x-www-form-urlencoded"),
+            body,
+            &headers,
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> Resp {
         self.call(Method::GET, path, &self.admin.1.clone(), None)
             .await
@@ -303,4 +323,13 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
         r.body
     }
+}
+
+/// The CSRF token a page's forms carry.
+pub fn csrf_of(html: &str) -> String {
+    let i = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + "name=\"csrf\" value=\"".len();
+    html[i..i + 64].to_string()
 }

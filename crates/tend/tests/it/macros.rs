@@ -83,13 +83,10 @@ async fn macros_validate_placeholders_respect_ownership_and_apply_fields() {
     )
     .await;
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             "/login",
-            None,
-            Some("application/x-www-form-urlencoded"),
             b"email=lena%40shop.test&password=correct+horse+battery".to_vec(),
-            &[],
+            None,
         )
         .await;
     let cookie = r
@@ -103,13 +100,9 @@ async fn macros_validate_placeholders_respect_ownership_and_apply_fields() {
         .unwrap()
         .to_string();
     let page = app
-        .raw(
-            Method::GET,
+        .get_with_cookie(
             &format!("/tickets/{}?macro={}", t["id"], shared.body["id"]),
-            None,
-            None,
-            vec![],
-            &[("cookie", &cookie)],
+            &cookie,
         )
         .await;
     let html = String::from_utf8_lossy(&page.raw).to_string();
@@ -118,20 +111,16 @@ async fn macros_validate_placeholders_respect_ownership_and_apply_fields() {
         "rendered macro text in the reply box"
     );
     assert!(html.contains("status → solved"));
-    let i = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = html[i..i + 64].to_string();
+    let csrf = csrf_of(&html);
     let form = format!(
         "csrf={csrf}&kind=reply&macro_id={}&body=Hi+Ana%2C+refund+done.",
         shared.body["id"]
     );
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             &format!("/tickets/{}/reply", t["id"]),
-            None,
-            Some("application/x-www-form-urlencoded"),
             form.into_bytes(),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);

@@ -58,14 +58,7 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
     // Unknown and known addresses get the same answer; only the known one gets mail.
     for email in ["nobody@example.com", "ana@example.com"] {
         let r = app
-            .raw(
-                Method::POST,
-                "/portal/login",
-                None,
-                Some("application/x-www-form-urlencoded"),
-                form(&[("email", email)]),
-                &[],
-            )
+            .post_form("/portal/login", form(&[("email", email)]), None)
             .await;
         assert_eq!(r.status, StatusCode::OK);
         assert!(String::from_utf8_lossy(&r.raw).contains("If we know this address"));
@@ -99,59 +92,32 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
     let again = app.raw(Method::GET, &path, None, None, vec![], &[]).await;
     assert!(String::from_utf8_lossy(&again.raw).contains("expired or was used"));
 
-    let home = app
-        .raw(
-            Method::GET,
-            "/portal",
-            None,
-            None,
-            vec![],
-            &[("cookie", &cookie)],
-        )
-        .await;
+    let home = app.get_with_cookie("/portal", &cookie).await;
     let html = String::from_utf8_lossy(&home.raw).to_string();
     assert!(
         html.contains("My parcel") && !html.contains("Someone else"),
         "{html}"
     );
     let other = app
-        .raw(
-            Method::GET,
-            &format!("/portal/tickets/{}", theirs["id"]),
-            None,
-            None,
-            vec![],
-            &[("cookie", &cookie)],
-        )
+        .get_with_cookie(&format!("/portal/tickets/{}", theirs["id"]), &cookie)
         .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND);
     let page = app
-        .raw(
-            Method::GET,
-            &format!("/portal/tickets/{}", mine["id"]),
-            None,
-            None,
-            vec![],
-            &[("cookie", &cookie)],
-        )
+        .get_with_cookie(&format!("/portal/tickets/{}", mine["id"]), &cookie)
         .await;
     let html = String::from_utf8_lossy(&page.raw).to_string();
     assert!(
         html.contains("It ships tomorrow.") && !html.contains("secret internal remark"),
         "public messages only"
     );
-    let i = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = html[i..i + 64].to_string();
+    let csrf = csrf_of(&html);
 
     // Replying reopens a pending ticket, as the customer.
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             &format!("/portal/tickets/{}/reply", mine["id"]),
-            None,
-            Some("application/x-www-form-urlencoded"),
             form(&[("csrf", &csrf), ("body", "Thanks, still waiting")]),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -170,13 +136,10 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
         json!({"kind": "customer", "id": mine["requester_id"]})
     );
     let forged = app
-        .raw(
-            Method::POST,
+        .post_form(
             &format!("/portal/tickets/{}/solve", theirs["id"]),
-            None,
-            Some("application/x-www-form-urlencoded"),
             form(&[("csrf", &csrf)]),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(
@@ -185,13 +148,10 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
         "cannot solve someone else's ticket"
     );
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             &format!("/portal/tickets/{}/solve", mine["id"]),
-            None,
-            Some("application/x-www-form-urlencoded"),
             form(&[("csrf", &csrf)]),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -202,15 +162,8 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
         "solved"
     );
     // An expired link does not work: move the clock.
-    app.raw(
-        Method::POST,
-        "/portal/login",
-        None,
-        Some("application/x-www-form-urlencoded"),
-        form(&[("email", "ana@example.com")]),
-        &[],
-    )
-    .await;
+    app.post_form("/portal/login", form(&[("email", "ana@example.com")]), None)
+        .await;
     while worker.tick().await.unwrap() > 0 {}
     let link = link_in(&sink.messages()[1].data, "/portal/auth?token=").unwrap();
     app.clock.advance(chrono::Duration::minutes(31));
@@ -231,18 +184,15 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
 async fn the_contact_form_files_tickets_and_drops_bots() {
     let app = TestApp::spawn().await;
     let ok = app
-        .raw(
-            Method::POST,
+        .post_form(
             "/contact",
-            None,
-            Some("application/x-www-form-urlencoded"),
             form(&[
                 ("name", "Rosa Weber"),
                 ("email", "rosa@example.com"),
                 ("subject", "Wrong size"),
                 ("message", "The shoes are too small <b>sadly</b>."),
             ]),
-            &[],
+            None,
         )
         .await;
     assert_eq!(ok.status, StatusCode::OK);
@@ -259,11 +209,8 @@ async fn the_contact_form_files_tickets_and_drops_bots() {
         "The shoes are too small &lt;b&gt;sadly&lt;/b&gt;."
     );
     let bot = app
-        .raw(
-            Method::POST,
+        .post_form(
             "/contact",
-            None,
-            Some("application/x-www-form-urlencoded"),
             form(&[
                 ("name", "Bot"),
                 ("email", "bot@example.com"),
@@ -271,7 +218,7 @@ async fn the_contact_form_files_tickets_and_drops_bots() {
                 ("message", "spam"),
                 ("website", "http://spam.example"),
             ]),
-            &[],
+            None,
         )
         .await;
     assert!(String::from_utf8_lossy(&bot.raw).contains("Thank you"));
@@ -284,18 +231,15 @@ async fn the_contact_form_files_tickets_and_drops_bots() {
         "the honeypot dropped the bot"
     );
     let bad = app
-        .raw(
-            Method::POST,
+        .post_form(
             "/contact",
-            None,
-            Some("application/x-www-form-urlencoded"),
             form(&[
                 ("name", "X"),
                 ("email", "nope"),
                 ("subject", "s"),
                 ("message", "m"),
             ]),
-            &[],
+            None,
         )
         .await;
     assert!(String::from_utf8_lossy(&bad.raw).contains("valid e-mail"));
@@ -317,18 +261,15 @@ async fn the_contact_form_files_tickets_and_drops_bots() {
         .await;
     }
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             "/contact",
-            None,
-            Some("application/x-www-form-urlencoded"),
             form(&[
                 ("name", "Rosa"),
                 ("email", "late@example.com"),
                 ("subject", "s"),
                 ("message", "m"),
             ]),
-            &[],
+            None,
         )
         .await;
     assert!(String::from_utf8_lossy(&r.raw).contains("several requests"));

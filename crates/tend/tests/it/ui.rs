@@ -9,16 +9,7 @@ async fn sign_in(app: &TestApp, email: &str, pw: &str) -> String {
         email.replace('@', "%40"),
         pw.replace(' ', "+")
     );
-    let r = app
-        .raw(
-            Method::POST,
-            "/login",
-            None,
-            Some("application/x-www-form-urlencoded"),
-            body.into_bytes(),
-            &[],
-        )
-        .await;
+    let r = app.post_form("/login", body.into_bytes(), None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
     let cookie = r
         .headers
@@ -39,19 +30,12 @@ async fn page(
     path: &str,
     cookie: &str,
 ) -> (StatusCode, String, axum::http::HeaderMap) {
-    let r = app
-        .raw(Method::GET, path, None, None, vec![], &[("cookie", cookie)])
-        .await;
+    let r = app.get_with_cookie(path, cookie).await;
     (
         r.status,
         String::from_utf8_lossy(&r.raw).into_owned(),
         r.headers,
     )
-}
-
-fn csrf_of(html: &str) -> String {
-    let i = html.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
-    html[i..i + 64].to_string()
 }
 
 #[tokio::test]
@@ -87,14 +71,11 @@ async fn workspace_pages_need_a_session_escape_content_and_check_csrf() {
     );
     // No open redirect through ?next=.
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             "/login",
-            None,
-            Some("application/x-www-form-urlencoded"),
             b"email=lena%40shop.test&password=correct+horse+battery&next=%2F%2Fevil.example"
                 .to_vec(),
-            &[],
+            None,
         )
         .await;
     assert_eq!(r.headers.get("location").unwrap(), "/views/mine");
@@ -126,24 +107,18 @@ async fn workspace_pages_need_a_session_escape_content_and_check_csrf() {
     let csrf = csrf_of(&html);
     let path = format!("/tickets/{}/reply", mine["id"]);
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             &path,
-            None,
-            Some("application/x-www-form-urlencoded"),
             b"csrf=forged&body=hello&kind=reply".to_vec(),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             &path,
-            None,
-            Some("application/x-www-form-urlencoded"),
             format!("csrf={csrf}&body=Noted+internally&kind=note&then_status=pending").into_bytes(),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -167,14 +142,11 @@ async fn workspace_pages_need_a_session_escape_content_and_check_csrf() {
 
     let up = format!("/tickets/{}/update", mine["id"]);
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             &up,
-            None,
-            Some("application/x-www-form-urlencoded"),
             format!("csrf={csrf}&status=solved&priority=high&assignee=0&group={support}")
                 .into_bytes(),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -193,13 +165,10 @@ async fn workspace_pages_need_a_session_escape_content_and_check_csrf() {
 
     // Sign-out revokes the session.
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             "/logout",
-            None,
-            Some("application/x-www-form-urlencoded"),
             format!("csrf={csrf}").into_bytes(),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -249,14 +218,7 @@ async fn bulk_actions_change_only_what_the_agent_may_see_and_customer_pages_show
         a["id"], b["id"], hidden["id"]
     );
     let r = app
-        .raw(
-            Method::POST,
-            "/bulk",
-            None,
-            Some("application/x-www-form-urlencoded"),
-            form.into_bytes(),
-            &[("cookie", &cookie)],
-        )
+        .post_form("/bulk", form.into_bytes(), Some(&cookie))
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(
@@ -284,13 +246,10 @@ async fn bulk_actions_change_only_what_the_agent_may_see_and_customer_pages_show
     .await;
     assert!(html.contains("2 ticket(s) changed; 1 skipped"));
     let r = app
-        .raw(
-            Method::POST,
+        .post_form(
             "/bulk",
-            None,
-            Some("application/x-www-form-urlencoded"),
             format!("csrf=nope&action=assign%3Ame&ids={}", a["id"]).into_bytes(),
-            &[("cookie", &cookie)],
+            Some(&cookie),
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
