@@ -263,12 +263,12 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
     wait_text(&b, "main h1", "My open tickets").await;
     b.goto(&ticket_url).await.unwrap();
     wait_text(&b, "#presence", "Lena Vogel").await;
-    b.find(Locator::Id("body"))
-        .await
-        .unwrap()
-        .send_keys("Second agent here: I will take the refund part.")
-        .await
-        .unwrap();
+    type_into(
+        &b,
+        "body",
+        "Second agent here: I will take the refund part.",
+    )
+    .await;
     wait_text(&c, "#presence", "Alex Admin (typing…)").await;
     shot(&c, "06-collision-typing").await;
     b.find(Locator::Css("#reply-form button[type=submit]"))
@@ -313,20 +313,20 @@ async fn agent_signs_in_opens_a_view_and_a_ticket_and_replies() {
     m.close().await.unwrap();
 }
 
+/// Types text into the field with this id.
+async fn type_into(c: &fantoccini::Client, id: &str, text: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
 /// Types an e-mail and password into the sign-in form and sends it.
 async fn fill_login(c: &fantoccini::Client, email: &str, password: &str) {
-    c.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
+    type_into(c, "email", email).await;
+    type_into(c, "password", password).await;
     c.find(Locator::Css("button[type=submit]"))
         .await
         .unwrap()
@@ -355,30 +355,10 @@ async fn customer_uses_the_contact_form_and_the_portal_and_the_agent_sees_the_re
     // The contact form files a ticket.
     let cust = browser(port, 1280).await;
     cust.goto(&format!("{url}/contact")).await.unwrap();
-    cust.find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys("Rosa Weber")
-        .await
-        .unwrap();
-    cust.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("rosa.weber@example.org")
-        .await
-        .unwrap();
-    cust.find(Locator::Id("subject"))
-        .await
-        .unwrap()
-        .send_keys("The jacket is the wrong size")
-        .await
-        .unwrap();
-    cust.find(Locator::Id("message"))
-        .await
-        .unwrap()
-        .send_keys("I ordered M and got XL. Can I swap it?")
-        .await
-        .unwrap();
+    type_into(&cust, "name", "Rosa Weber").await;
+    type_into(&cust, "email", "rosa.weber@example.org").await;
+    type_into(&cust, "subject", "The jacket is the wrong size").await;
+    type_into(&cust, "message", "I ordered M and got XL. Can I swap it?").await;
     shot(&cust, "10-contact-form").await;
     cust.find(Locator::Css("form button[type=submit]"))
         .await
@@ -397,12 +377,7 @@ async fn customer_uses_the_contact_form_and_the_portal_and_the_agent_sees_the_re
 
     // Portal sign-in by magic link, delivered over SMTP.
     cust.goto(&format!("{url}/portal")).await.unwrap();
-    cust.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys("rosa.weber@example.org")
-        .await
-        .unwrap();
+    type_into(&cust, "email", "rosa.weber@example.org").await;
     cust.find(Locator::Css("form button[type=submit]"))
         .await
         .unwrap()
@@ -444,12 +419,7 @@ async fn customer_uses_the_contact_form_and_the_portal_and_the_agent_sees_the_re
     cust.goto(&format!("{url}/portal/tickets/{id}"))
         .await
         .unwrap();
-    cust.find(Locator::Id("body"))
-        .await
-        .unwrap()
-        .send_keys("Also, the colour should be navy, not black.")
-        .await
-        .unwrap();
+    type_into(&cust, "body", "Also, the colour should be navy, not black.").await;
     cust.find(Locator::Css("#reply-form button[type=submit]"))
         .await
         .unwrap()

@@ -243,13 +243,22 @@ pub async fn view(
         .map(|a| (a.id, a.name))
         .collect();
     let mut rows = Vec::with_capacity(page.items.len());
+    // A customer with several tickets on the page is read once.
+    let mut requesters: HashMap<i64, String> = HashMap::new();
     for t in &page.items {
-        let requester = s
-            .store
-            .get_customer(t.requester_id)
-            .await
-            .map(|c| c.name)
-            .unwrap_or_default();
+        let requester = match requesters.get(&t.requester_id) {
+            Some(n) => n.clone(),
+            None => {
+                let n = s
+                    .store
+                    .get_customer(t.requester_id)
+                    .await
+                    .map(|c| c.name)
+                    .unwrap_or_default();
+                requesters.insert(t.requester_id, n.clone());
+                n
+            }
+        };
         rows.push(Row {
             id: t.id,
             subject: t.subject.clone(),
@@ -405,6 +414,7 @@ async fn timeline_items(
     sess: &Session,
     t: &Ticket,
     requester: &Customer,
+    (agents, groups): &(HashMap<i64, String>, HashMap<i64, String>),
 ) -> Result<Vec<Item>, AppError> {
     let id = t.id;
     let messages = s.store.list_messages(id, &sess.viewer).await?;
@@ -419,7 +429,6 @@ async fn timeline_items(
             },
         )
         .await?;
-    let (agents, groups) = names(s).await?;
     let who = |a: &Actor| match a.kind {
         tend_core::ActorKind::Agent => {
             a.id.and_then(|i| agents.get(&i).cloned())
@@ -464,7 +473,7 @@ async fn timeline_items(
                 who: who(&e.actor),
                 at: short_time(e.at),
                 html: String::new(),
-                text: describe(other, &agents, &groups),
+                text: describe(other, agents, groups),
                 public: true,
                 attachments: vec![],
             }),
@@ -481,7 +490,7 @@ pub async fn timeline(
 ) -> Result<Response, AppError> {
     let t = s.store.get_ticket(id, &sess.viewer).await?;
     let requester = s.store.get_customer(t.requester_id).await?;
-    let items = timeline_items(&s, &sess, &t, &requester).await?;
+    let items = timeline_items(&s, &sess, &t, &requester, &names(&s).await?).await?;
     Ok(render(&TimelinePartial { items }))
 }
 
@@ -493,9 +502,14 @@ pub async fn ticket(
 ) -> Result<Response, AppError> {
     let t = s.store.get_ticket(id, &sess.viewer).await?;
     let requester = s.store.get_customer(t.requester_id).await?;
-    let items = timeline_items(&s, &sess, &t, &requester).await?;
+    // Agents and groups are read once: for the timeline and for the field pickers.
     let agent_list = s.store.list_agents().await?;
     let group_list = s.store.list_groups().await?;
+    let name_maps = (
+        agent_list.iter().map(|a| (a.id, a.name.clone())).collect(),
+        group_list.iter().map(|g| (g.id, g.name.clone())).collect(),
+    );
+    let items = timeline_items(&s, &sess, &t, &requester, &name_maps).await?;
     let q = TicketQuery {
         requester_id: Some(t.requester_id),
         limit: 10,
