@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod smtp;
+
 #[derive(Parser)]
 #[command(about = "Tend benchmark load client")]
 struct Cli {
@@ -15,7 +17,7 @@ struct Cli {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
     /// API token.
-    #[arg(long, env = "TEND_BENCH_TOKEN")]
+    #[arg(long, env = "TEND_BENCH_TOKEN", default_value = "")]
     token: String,
     #[command(subcommand)]
     cmd: Cmd,
@@ -23,6 +25,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// S4: mail through the SMTP listener (`--addr` must be loopback).
+    Smtp {
+        #[arg(long)]
+        addr: String,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 60.0)]
+        max_seconds: f64,
+        /// Send the mail corpus in this folder plus generated worst cases, one by one.
+        #[arg(long)]
+        pathological: Option<std::path::PathBuf>,
+    },
     /// S1: create tickets over HTTP with N concurrent clients.
     Create {
         #[arg(long, default_value_t = 1)]
@@ -70,6 +86,22 @@ async fn main() -> Result<()> {
             cli.url
         );
     }
+    if let Cmd::Smtp {
+        addr,
+        connections,
+        messages,
+        max_seconds,
+        pathological,
+    } = &cli.cmd
+    {
+        if !(addr.starts_with("127.") || addr.starts_with("localhost:")) {
+            bail!("refusing to load {addr}: benchmarks only target loopback addresses");
+        }
+        return match pathological {
+            Some(dir) => smtp::pathological(addr, dir).await,
+            None => smtp::load(addr, *connections, *messages, *max_seconds).await,
+        };
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))
@@ -87,6 +119,7 @@ async fn main() -> Result<()> {
             max_seconds,
             ..
         } => (name.clone(), *clients, *requests, *max_seconds),
+        Cmd::Smtp { .. } => unreachable!("handled above"),
     };
     // One warm-up request.
     let issued = Arc::new(AtomicU64::new(0));

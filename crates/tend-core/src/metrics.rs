@@ -197,7 +197,8 @@ impl TicketFacts {
                 | Change::TagsChanged { .. }
                 | Change::FieldChanged { .. }
                 | Change::SlaWarning { .. }
-                | Change::SlaBreached { .. } => {}
+                | Change::SlaBreached { .. }
+                | Change::Linked { .. } => {}
             }
         }
         Ok(f)

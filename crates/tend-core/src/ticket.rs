@@ -132,6 +132,12 @@ pub enum Change {
         from: serde_json::Value,
         to: serde_json::Value,
     },
+    /// A relation to another ticket: `follow_up_of` (this ticket continues a closed one),
+    /// `followed_up_by` (the other side), `merged_into`, … Written on both tickets.
+    Linked {
+        ticket_id: i64,
+        relation: String,
+    },
     /// An SLA target is about to run out (recorded once per target and run).
     SlaWarning {
         metric: String,
@@ -160,6 +166,7 @@ impl Change {
             Change::GroupChanged { .. } => "ticket.group_changed",
             Change::TagsChanged { .. } => "ticket.tags_changed",
             Change::FieldChanged { .. } => "ticket.field_changed",
+            Change::Linked { .. } => "ticket.linked",
             Change::SlaWarning { .. } => "ticket.sla_warning",
             Change::SlaBreached { .. } => "ticket.sla_breached",
         }
@@ -175,6 +182,7 @@ impl Change {
         "ticket.group_changed",
         "ticket.tags_changed",
         "ticket.field_changed",
+        "ticket.linked",
         "ticket.sla_warning",
         "ticket.sla_breached",
     ];
@@ -224,7 +232,7 @@ pub fn apply(t: &mut Ticket, change: &Change, seq: i64, at: DateTime<Utc>) {
         Change::Created { .. } => {}
         Change::MessageAdded { .. } => {}
         // SLA marks record what the clock did; they do not make the ticket "updated".
-        Change::SlaWarning { .. } | Change::SlaBreached { .. } => {
+        Change::SlaWarning { .. } | Change::SlaBreached { .. } | Change::Linked { .. } => {
             t.last_seq = seq;
             return;
         }

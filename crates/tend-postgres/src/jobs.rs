@@ -18,6 +18,23 @@ pub(crate) async fn enqueue_job(s: &PgStore, job: NewJob) -> Result<i64> {
     Ok(row.get(0))
 }
 
+/// Queues a job in the caller's transaction (jobs that must exist iff the write commits).
+pub(crate) async fn enqueue_on<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    kind: &str,
+    payload: &serde_json::Value,
+    run_at: DateTime<Utc>,
+    max_attempts: i32,
+) -> Result<i64> {
+    let row = query_one(
+        c,
+        "INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts) VALUES ($1, $2, 'queued', $3, 0, $4) RETURNING id",
+        &[&kind, payload, &us(run_at), &max_attempts],
+    )
+    .await?;
+    Ok(row.get(0))
+}
+
 pub(crate) async fn lease_jobs(
     s: &PgStore,
     worker: &str,

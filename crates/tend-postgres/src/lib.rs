@@ -10,6 +10,7 @@ mod db;
 mod import;
 mod jobs;
 mod macros;
+mod mail;
 mod migrate;
 mod rows;
 mod tickets;
@@ -376,6 +377,62 @@ impl Store for PgStore {
     }
     async fn list_field_defs(&self) -> Result<Vec<FieldDef>> {
         admin::list_field_defs(self).await
+    }
+
+    // --- mail ---------------------------------------------------------------------------
+
+    async fn create_mailbox(
+        &self,
+        new: tend_store::mail::NewMailbox,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::mail::Mailbox> {
+        mail::create_mailbox(self, new, actor, now).await
+    }
+    async fn list_mailboxes(&self) -> Result<Vec<tend_store::mail::Mailbox>> {
+        mail::list_mailboxes(self).await
+    }
+    async fn mail_knowledge(
+        &self,
+        q: tend_store::mail::MailQuestion,
+    ) -> Result<tend_store::mail::MailKnowledge> {
+        mail::mail_knowledge(self, q).await
+    }
+    async fn deliver_mail(
+        &self,
+        d: tend_store::mail::MailDelivery,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::mail::MailDelivered> {
+        mail::deliver_mail(self, d, now).await
+    }
+    async fn list_mail_intake(
+        &self,
+        outcome: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<tend_store::mail::IntakeEntry>> {
+        mail::list_mail_intake(self, outcome, page).await
+    }
+    async fn raw_mail(&self, intake_id: i64) -> Result<Vec<u8>> {
+        mail::raw_mail(self, intake_id).await
+    }
+    async fn outbound_context(&self, ticket_id: i64) -> Result<tend_store::mail::OutboundContext> {
+        mail::outbound_context(self, ticket_id).await
+    }
+    async fn message_for_mail(&self, ticket_id: i64, message_id: i64) -> Result<Message> {
+        mail::message_for_mail(self, ticket_id, message_id).await
+    }
+    async fn record_outbound_mail(
+        &self,
+        ticket_id: i64,
+        message_row: Option<i64>,
+        message_id: &str,
+        references: &[String],
+        meta: Option<tend_store::mail::MailMeta>,
+    ) -> Result<()> {
+        mail::record_outbound_mail(self, ticket_id, message_row, message_id, references, meta).await
+    }
+    async fn imap_state(&self, mailbox_id: i64) -> Result<Option<(u32, u32)>> {
+        mail::imap_state(self, mailbox_id).await
     }
 
     // --- tickets ------------------------------------------------------------------------

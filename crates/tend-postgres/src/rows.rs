@@ -105,7 +105,7 @@ pub(crate) fn ticket(r: &Row) -> Result<Ticket> {
     })
 }
 
-pub(crate) const MESSAGE_COLS: &str = "m.id, m.ticket_id, m.author_kind, m.author_id, m.public, m.body_text, m.body_html, m.created_at";
+pub(crate) const MESSAGE_COLS: &str = "m.id, m.ticket_id, m.author_kind, m.author_id, m.public, m.body_text, m.body_html, m.created_at, m.mail";
 
 pub(crate) fn message(r: &Row) -> Message {
     Message {
@@ -117,6 +117,10 @@ pub(crate) fn message(r: &Row) -> Message {
         body_html: r.get(6),
         created_at: r.get(7),
         attachments: Vec::new(),
+        // Like the SQLite store: mail headers that no longer parse are left out.
+        mail: r
+            .get::<_, Option<serde_json::Value>>(8)
+            .and_then(|v| serde_json::from_value(v).ok()),
     }
 }
 

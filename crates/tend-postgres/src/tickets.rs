@@ -18,7 +18,7 @@ type Now = DateTime<Utc>;
 // --- shared write steps ----------------------------------------------------------------
 
 /// The ticket, locked for the rest of the transaction when `lock`.
-async fn load_ticket<C: GenericClient>(c: &C, id: i64, lock: bool) -> Result<Ticket> {
+pub(crate) async fn load_ticket<C: GenericClient>(c: &C, id: i64, lock: bool) -> Result<Ticket> {
     let sql = if lock {
         format!("SELECT {TICKET_COLS} FROM tickets t WHERE t.id = $1 FOR UPDATE")
     } else {
@@ -67,7 +67,7 @@ pub(crate) async fn check_group<C: GenericClient>(c: &C, id: i64) -> Result<()> 
 /// Appends events to a ticket's log in one statement and returns their seqs, in order.
 /// Rows are inserted in ordinality order, so the sequence hands out ascending numbers in
 /// that order.
-async fn insert_events<C: GenericClient>(
+pub(crate) async fn insert_events<C: GenericClient>(
     c: &C,
     ticket_id: i64,
     events: &[(Actor, Change, Now)],
@@ -97,7 +97,11 @@ async fn insert_events<C: GenericClient>(
 
 /// The transactional outbox: one delivery job per (event, subscribed active webhook), in
 /// the transaction that writes the events.
-async fn enqueue_webhooks<C: GenericClient>(c: &C, events: &[(i64, &str)], now: Now) -> Result<()> {
+pub(crate) async fn enqueue_webhooks<C: GenericClient>(
+    c: &C,
+    events: &[(i64, &str)],
+    now: Now,
+) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -135,22 +139,34 @@ async fn enqueue_webhooks<C: GenericClient>(c: &C, events: &[(i64, &str)], now: 
     Ok(())
 }
 
-/// A message and its attachments (bytes stored once per SHA-256).
-async fn insert_message<C: GenericClient>(
+/// A message and its attachments (bytes stored once per SHA-256). With `notify`, the job that
+/// mails it to the requester is queued in the same transaction.
+pub(crate) async fn insert_message<C: GenericClient>(
     c: &C,
     ticket_id: i64,
     author: Actor,
     m: &NewMessage,
     now: Now,
 ) -> Result<Message> {
+    let mail = m.mail.as_ref().map(to_json).transpose()?;
     let row = query_one(
         c,
-        "INSERT INTO messages (ticket_id, author_kind, author_id, public, body_text, body_html, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        &[&ticket_id, &author.kind.as_str(), &author.id, &m.public, &m.body_text, &m.body_html, &now],
+        "INSERT INTO messages (ticket_id, author_kind, author_id, public, body_text, body_html, created_at, mail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        &[&ticket_id, &author.kind.as_str(), &author.id, &m.public, &m.body_text, &m.body_html, &now, &mail],
     )
     .await?;
     let id: i64 = row.get(0);
+    if m.notify {
+        crate::jobs::enqueue_on(
+            c,
+            MAIL_REPLY_JOB,
+            &serde_json::json!({ "ticket_id": ticket_id, "message_id": id }),
+            now,
+            10,
+        )
+        .await?;
+    }
     let mut attachments = Vec::with_capacity(m.attachments.len());
     for a in &m.attachments {
         let sha = Sha256::digest(&a.data).to_vec();
@@ -186,6 +202,7 @@ async fn insert_message<C: GenericClient>(
         body_html: m.body_html.clone(),
         created_at: now,
         attachments,
+        mail: m.mail.clone(),
     })
 }
 
@@ -202,7 +219,7 @@ async fn add_tags<C: GenericClient>(c: &C, ticket_id: i64, tags: &[String]) -> R
 }
 
 /// Finds the requester, or creates a customer for an unknown e-mail. Returns (id, organization).
-async fn resolve_requester(
+pub(crate) async fn resolve_requester(
     tx: &Transaction<'_>,
     r: &RequesterRef,
     now: Now,
@@ -262,6 +279,31 @@ async fn resolve_requester(
     }
 }
 
+/// Writes a ticket's row (its tags column too; `ticket_tags` is the caller's business).
+pub(crate) async fn save_ticket<C: GenericClient>(c: &C, t: &Ticket) -> Result<()> {
+    let fields = to_json(&t.fields)?;
+    execute(
+        c,
+        "UPDATE tickets SET subject = $2, status = $3, priority = $4, assignee_id = $5, group_id = $6, tags = $7, \
+         fields = $8, updated_at = $9, solved_at = $10, last_seq = $11 WHERE id = $1",
+        &[
+            &t.id,
+            &t.subject,
+            &t.status.as_str(),
+            &t.priority.as_str(),
+            &t.assignee_id,
+            &t.group_id,
+            &t.tags,
+            &fields,
+            &t.updated_at,
+            &t.solved_at,
+            &t.last_seq,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 // --- tickets ---------------------------------------------------------------------------
 
 pub(crate) async fn create_ticket(
@@ -273,6 +315,19 @@ pub(crate) async fn create_ticket(
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
+    let created = create_ticket_tx(&tx, new, actor, now).await?;
+    tx.commit().await.db()?;
+    Ok(created)
+}
+
+/// Creates a ticket (its requester if new, its first message, events, webhook jobs, SLA
+/// check) in the caller's transaction; `now` is already cut to microseconds.
+pub(crate) async fn create_ticket_tx(
+    tx: &Transaction<'_>,
+    new: NewTicket,
+    actor: Actor,
+    now: Now,
+) -> Result<Created<Ticket>> {
     let idem = match (&new.idempotency_key, actor.kind, actor.id) {
         (Some(key), ActorKind::Agent, Some(agent)) => Some((agent, key.as_str())),
         _ => None,
@@ -280,32 +335,31 @@ pub(crate) async fn create_ticket(
     if let Some((agent, key)) = idem {
         // Same agent + key: the second request waits for the first to commit, then replays it.
         execute(
-            &tx,
+            tx,
             "SELECT pg_advisory_xact_lock(hashtextextended($1, $2))",
             &[&key, &agent],
         )
         .await?;
         let row = query_opt(
-            &tx,
+            tx,
             "SELECT ticket_id FROM idempotency_keys WHERE agent_id = $1 AND key = $2",
             &[&agent, &key],
         )
         .await?;
         if let Some(row) = row {
-            let ticket = load_ticket(&tx, row.get(0), false).await?;
-            tx.commit().await.db()?;
+            let ticket = load_ticket(tx, row.get(0), false).await?;
             return Ok(Created {
                 value: ticket,
                 replayed: true,
             });
         }
     }
-    let (requester_id, organization_id) = resolve_requester(&tx, &new.requester, now).await?;
+    let (requester_id, organization_id) = resolve_requester(tx, &new.requester, now).await?;
     if let Some(a) = new.assignee_id {
-        check_assignee(&tx, a).await?;
+        check_assignee(tx, a).await?;
     }
     if let Some(g) = new.group_id {
-        check_group(&tx, g).await?;
+        check_group(tx, g).await?;
     }
     let mut tags = new.tags.clone();
     tags.sort();
@@ -329,7 +383,7 @@ pub(crate) async fn create_ticket(
     t.external_id = new.external_id.clone();
     let fields = to_json(&t.fields)?;
     let row = query_one_raw(
-        &tx,
+        tx,
         "INSERT INTO tickets (subject, status, priority, channel, requester_id, organization_id, assignee_id, group_id, \
          brand_id, tags, fields, external_id, created_at, updated_at, solved_at, last_seq) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, 0) RETURNING id",
@@ -353,7 +407,7 @@ pub(crate) async fn create_ticket(
     .await
     .unique(|| format!("a ticket with external_id {} exists", new.external_id.clone().unwrap_or_default()))?;
     t.id = row.get(0);
-    add_tags(&tx, t.id, &t.tags).await?;
+    add_tags(tx, t.id, &t.tags).await?;
     let mut events = vec![(actor, created, now)];
     if let Some(m) = &new.message {
         let author = if new.message_by_requester {
@@ -361,7 +415,7 @@ pub(crate) async fn create_ticket(
         } else {
             actor
         };
-        let msg = insert_message(&tx, t.id, author, m, now).await?;
+        let msg = insert_message(tx, t.id, author, m, now).await?;
         events.push((
             author,
             Change::MessageAdded {
@@ -371,12 +425,12 @@ pub(crate) async fn create_ticket(
             now,
         ));
     }
-    let seqs = insert_events(&tx, t.id, &events).await?;
+    let seqs = insert_events(tx, t.id, &events).await?;
     for ((_, change, at), seq) in events.iter().zip(&seqs) {
         apply(&mut t, change, *seq, *at);
     }
     execute(
-        &tx,
+        tx,
         "UPDATE tickets SET last_seq = $2, updated_at = $3 WHERE id = $1",
         &[&t.id, &t.last_seq, &t.updated_at],
     )
@@ -386,17 +440,16 @@ pub(crate) async fn create_ticket(
         .zip(&events)
         .map(|(seq, (_, c, _))| (*seq, c.kind()))
         .collect();
-    enqueue_webhooks(&tx, &kinds, now).await?;
+    enqueue_webhooks(tx, &kinds, now).await?;
     if let Some((agent, key)) = idem {
         execute(
-            &tx,
+            tx,
             "INSERT INTO idempotency_keys (agent_id, key, ticket_id, created_at) VALUES ($1, $2, $3, $4)",
             &[&agent, &key, &t.id, &now],
         )
         .await?;
     }
-    schedule_sla(&tx, t.id, now).await?;
-    tx.commit().await.db()?;
+    schedule_sla(tx, t.id, now).await?;
     Ok(Created {
         value: t,
         replayed: false,
@@ -581,26 +634,7 @@ pub(crate) async fn update_ticket(
             add_tags(&tx, id, added).await?;
         }
     }
-    let fields = to_json(&t.fields)?;
-    execute(
-        &tx,
-        "UPDATE tickets SET subject = $2, status = $3, priority = $4, assignee_id = $5, group_id = $6, tags = $7, \
-         fields = $8, updated_at = $9, solved_at = $10, last_seq = $11 WHERE id = $1",
-        &[
-            &id,
-            &t.subject,
-            &t.status.as_str(),
-            &t.priority.as_str(),
-            &t.assignee_id,
-            &t.group_id,
-            &t.tags,
-            &fields,
-            &t.updated_at,
-            &t.solved_at,
-            &t.last_seq,
-        ],
-    )
-    .await?;
+    save_ticket(&tx, &t).await?;
     let kinds: Vec<(i64, &str)> = seqs
         .iter()
         .zip(&events)
@@ -876,7 +910,7 @@ pub(crate) async fn stats(s: &PgStore) -> Result<Stats> {
 }
 
 /// Schedules the ticket's SLA check (in the write's transaction) when SLAs are configured.
-async fn schedule_sla<C: GenericClient>(c: &C, id: i64, now: Now) -> Result<()> {
+pub(crate) async fn schedule_sla<C: GenericClient>(c: &C, id: i64, now: Now) -> Result<()> {
     if query_opt(c, "SELECT 1 FROM settings WHERE key = 'sla'", &[])
         .await?
         .is_some()

@@ -217,6 +217,7 @@ async fn agents_groups_and_a_ticket_with_a_message() {
             content_type: "text/plain".into(),
             data: b"hello".to_vec(),
         }],
+        ..Default::default()
     });
     let created = s
         .create_ticket(nt, Actor::agent(bo.id), t0())
@@ -504,6 +505,7 @@ async fn agents_outside_the_group_get_not_found() {
             content_type: "x/y".into(),
             data: vec![1],
         }],
+        ..Default::default()
     });
     let t = s
         .create_ticket(nt, Actor::agent(b.id), t0())
@@ -531,6 +533,7 @@ async fn agents_outside_the_group_get_not_found() {
         body_text: "n".into(),
         body_html: "n".into(),
         attachments: vec![],
+        ..Default::default()
     };
     nf(
         s.add_message(t.id, msg.clone(), &va, Actor::agent(a.id), t0())
@@ -989,6 +992,7 @@ async fn events_since_tails_the_log_and_webhooks_get_jobs() {
         body_text: "b".into(),
         body_html: "b".into(),
         attachments: vec![],
+        ..Default::default()
     });
     let t = s
         .create_ticket(nt, Actor::agent(admin.id), t0())

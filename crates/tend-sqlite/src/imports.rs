@@ -293,6 +293,7 @@ fn import_tx(
                             body_text: m.body.clone(),
                             body_html: html,
                             attachments: vec![],
+                            ..Default::default()
                         },
                         *at,
                     )?;

@@ -10,6 +10,7 @@ mod conv;
 mod imports;
 mod jobs;
 mod macros;
+mod mail;
 mod people;
 mod tickets;
 
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_macros.sql")),
     (4, include_str!("../migrations/0004_settings.sql")),
     (5, include_str!("../migrations/0005_job_keys.sql")),
+    (6, include_str!("../migrations/0006_mail.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -451,6 +453,60 @@ impl Store for SqliteStore {
     }
     async fn create_macro(&self, new: NewMacro, actor: Actor, now: DateTime<Utc>) -> Result<Macro> {
         self.create_macro_impl(new, actor, now).await
+    }
+    async fn create_mailbox(
+        &self,
+        new: tend_store::mail::NewMailbox,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::mail::Mailbox> {
+        self.create_mailbox_impl(new, actor, now).await
+    }
+    async fn list_mailboxes(&self) -> Result<Vec<tend_store::mail::Mailbox>> {
+        self.list_mailboxes_impl().await
+    }
+    async fn mail_knowledge(
+        &self,
+        q: tend_store::mail::MailQuestion,
+    ) -> Result<tend_store::mail::MailKnowledge> {
+        self.mail_knowledge_impl(q).await
+    }
+    async fn deliver_mail(
+        &self,
+        d: tend_store::mail::MailDelivery,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::mail::MailDelivered> {
+        self.deliver_mail_impl(d, now).await
+    }
+    async fn list_mail_intake(
+        &self,
+        outcome: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<tend_store::mail::IntakeEntry>> {
+        self.list_mail_intake_impl(outcome, page).await
+    }
+    async fn raw_mail(&self, intake_id: i64) -> Result<Vec<u8>> {
+        self.raw_mail_impl(intake_id).await
+    }
+    async fn outbound_context(&self, ticket_id: i64) -> Result<tend_store::mail::OutboundContext> {
+        self.outbound_context_impl(ticket_id).await
+    }
+    async fn message_for_mail(&self, ticket_id: i64, message_id: i64) -> Result<Message> {
+        self.message_for_mail_impl(ticket_id, message_id).await
+    }
+    async fn record_outbound_mail(
+        &self,
+        ticket_id: i64,
+        message_row: Option<i64>,
+        message_id: &str,
+        references: &[String],
+        meta: Option<tend_store::mail::MailMeta>,
+    ) -> Result<()> {
+        self.record_outbound_mail_impl(ticket_id, message_row, message_id.to_string(), references.to_vec(), meta)
+            .await
+    }
+    async fn imap_state(&self, mailbox_id: i64) -> Result<Option<(u32, u32)>> {
+        self.imap_state_impl(mailbox_id).await
     }
     async fn list_macros(&self, agent_id: i64) -> Result<Vec<Macro>> {
         self.list_macros_impl(agent_id).await

@@ -123,11 +123,21 @@ pub fn insert_message(
     m: &NewMessage,
     at: DateTime<Utc>,
 ) -> Result<Message> {
-    c.prepare_cached("INSERT INTO messages(ticket_id, author_kind, author_id, public, body_text, body_html, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+    c.prepare_cached("INSERT INTO messages(ticket_id, author_kind, author_id, public, body_text, body_html, created_at, mail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
         .map_err(db)?
-        .execute(params![ticket_id, author.kind.as_str(), author.id, m.public, m.body_text, m.body_html, us(at)])
+        .execute(params![ticket_id, author.kind.as_str(), author.id, m.public, m.body_text, m.body_html, us(at), m.mail.as_ref().map(to_json)])
         .map_err(db)?;
     let id = c.last_insert_rowid();
+    if m.notify {
+        crate::jobs::enqueue(
+            c,
+            tend_store::MAIL_REPLY_JOB,
+            &serde_json::json!({ "ticket_id": ticket_id, "message_id": id }),
+            at,
+            10,
+            at,
+        )?;
+    }
     let mut attachments = Vec::with_capacity(m.attachments.len());
     for a in &m.attachments {
         let sha = sha256_hex(&a.data);
@@ -157,7 +167,31 @@ pub fn insert_message(
         body_html: m.body_html.clone(),
         created_at: at,
         attachments,
+        mail: m.mail.clone(),
     })
+}
+
+pub const MESSAGE_COLS: &str =
+    "id, ticket_id, author_kind, author_id, public, body_text, body_html, created_at, mail";
+
+/// A message row (without its attachments) from [`MESSAGE_COLS`].
+pub fn message_row(r: &rusqlite::Row) -> rusqlite::Result<Message> {
+    let mail: Option<String> = r.get(8)?;
+    Ok(Message {
+        id: r.get(0)?,
+        ticket_id: r.get(1)?,
+        author: actor(r.get(2)?, r.get(3)?),
+        public: r.get(4)?,
+        body_text: r.get(5)?,
+        body_html: r.get(6)?,
+        created_at: time(r.get(7)?),
+        attachments: vec![],
+        mail: mail.and_then(|m| serde_json::from_str(&m).ok()),
+    })
+}
+
+pub fn message_attachments(c: &Connection, message_id: i64) -> Result<Vec<Attachment>> {
+    attachments_of(c, message_id)
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -173,7 +207,7 @@ fn attachments_of(c: &Connection, message_id: i64) -> Result<Vec<Attachment>> {
         .map_err(db)
 }
 
-fn create_ticket_tx(
+pub(crate) fn create_ticket_tx(
     c: &Connection,
     new: NewTicket,
     by: Actor,
@@ -532,11 +566,9 @@ impl SqliteStore {
         self.read(move |c| {
             visible_ticket(c, id, &viewer)?;
             let rows: Vec<Message> = c
-                .prepare_cached("SELECT id, ticket_id, author_kind, author_id, public, body_text, body_html, created_at FROM messages WHERE ticket_id = ?1 ORDER BY id")
+                .prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE ticket_id = ?1 ORDER BY id"))
                 .map_err(db)?
-                .query_map([id], |r| {
-                    Ok(Message { id: r.get(0)?, ticket_id: r.get(1)?, author: actor(r.get(2)?, r.get(3)?), public: r.get(4)?, body_text: r.get(5)?, body_html: r.get(6)?, created_at: time(r.get(7)?), attachments: vec![] })
-                })
+                .query_map([id], message_row)
                 .map_err(db)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(db)?;
@@ -675,7 +707,7 @@ impl SqliteStore {
 }
 
 /// Schedules the ticket's SLA check (in the write's transaction) when SLAs are configured.
-fn schedule_sla(c: &Connection, id: i64, now: DateTime<Utc>) -> Result<()> {
+pub(crate) fn schedule_sla(c: &Connection, id: i64, now: DateTime<Utc>) -> Result<()> {
     let enabled: bool = c
         .prepare_cached("SELECT EXISTS(SELECT 1 FROM settings WHERE key = 'sla')")
         .map_err(db)?

@@ -2,9 +2,11 @@
 //! backend (tend-sqlite, tend-postgres); both pass the same integration suite.
 
 mod cursor;
+pub mod mail;
 mod records;
 
 pub use cursor::{decode_id_cursor, encode_id_cursor, Cursor, SortKey, TicketSort};
+pub use mail::{MAIL_ACK_JOB, MAIL_REPLY_JOB};
 pub use records::*;
 
 use async_trait::async_trait;
@@ -168,6 +170,47 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<FieldDef>;
     async fn list_field_defs(&self) -> Result<Vec<FieldDef>>;
+
+    // --- mail -------------------------------------------------------------------------
+    async fn create_mailbox(
+        &self,
+        new: mail::NewMailbox,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<mail::Mailbox>;
+    async fn list_mailboxes(&self) -> Result<Vec<mail::Mailbox>>;
+    /// Answers threading's questions about one mail in one read.
+    async fn mail_knowledge(&self, q: mail::MailQuestion) -> Result<mail::MailKnowledge>;
+    /// Logs one received mail with its raw bytes and applies its action, in one transaction.
+    /// A Message-ID already stored makes it a `duplicate` (nothing else is written).
+    async fn deliver_mail(
+        &self,
+        d: mail::MailDelivery,
+        now: DateTime<Utc>,
+    ) -> Result<mail::MailDelivered>;
+    /// The intake log, newest first; `outcome` filters (e.g. `review`).
+    async fn list_mail_intake(
+        &self,
+        outcome: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page<mail::IntakeEntry>>;
+    /// The raw bytes of a logged mail.
+    async fn raw_mail(&self, intake_id: i64) -> Result<Vec<u8>>;
+    /// Who and how to mail about a ticket (no viewer check: used by the worker).
+    async fn outbound_context(&self, ticket_id: i64) -> Result<mail::OutboundContext>;
+    /// A message of a ticket, without a viewer check (used by the worker).
+    async fn message_for_mail(&self, ticket_id: i64, message_id: i64) -> Result<Message>;
+    /// Records a Message-ID we sent (so replies to it thread) and its References; idempotent.
+    async fn record_outbound_mail(
+        &self,
+        ticket_id: i64,
+        message_row: Option<i64>,
+        message_id: &str,
+        references: &[String],
+        meta: Option<mail::MailMeta>,
+    ) -> Result<()>;
+    /// The last imported UID of a mailbox's IMAP folder and its UIDVALIDITY.
+    async fn imap_state(&self, mailbox_id: i64) -> Result<Option<(u32, u32)>>;
 
     // --- tickets ----------------------------------------------------------------------
     /// Creates a ticket, its first message if any, and its events, in one transaction.

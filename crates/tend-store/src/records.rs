@@ -218,13 +218,18 @@ pub struct Created<T> {
     pub replayed: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewMessage {
     pub public: bool,
     pub body_text: String,
     /// Already sanitized.
     pub body_html: String,
     pub attachments: Vec<NewAttachment>,
+    /// The mail this message came in as (inbound mail only).
+    pub mail: Option<crate::mail::MailMeta>,
+    /// Mail it to the requester (a public agent reply): the store enqueues
+    /// [`crate::MAIL_REPLY_JOB`] in the same transaction.
+    pub notify: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -254,6 +259,9 @@ pub struct Message {
     pub body_html: String,
     pub created_at: DateTime<Utc>,
     pub attachments: Vec<Attachment>,
+    /// The mail this message came in or went out as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<crate::mail::MailMeta>,
 }
 
 /// One entry of a ticket's append-only log.

@@ -130,6 +130,12 @@ impl Worker {
         match job.kind.as_str() {
             WEBHOOK_JOB => self.deliver(job).await,
             crate::mail::MAIL_JOB => crate::mail::send(&self.mail, &job.payload).await,
+            tend_store::MAIL_REPLY_JOB => {
+                crate::mail::outbound::send_reply(&*self.store, &self.mail, &job.payload).await
+            }
+            tend_store::MAIL_ACK_JOB => {
+                crate::mail::outbound::send_ack(&*self.store, &self.mail, &job.payload).await
+            }
             tend_store::SLA_JOB => {
                 crate::api::sla::check_ticket(&*self.store, self.clock.now(), &job.payload).await
             }

@@ -33,6 +33,10 @@ struct File {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     base_url: Option<String>,
+    smtp_listen: Option<String>,
+    smtp_hostname: Option<String>,
+    smtp_tls_cert: Option<PathBuf>,
+    smtp_tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +51,13 @@ pub struct Config {
     pub mail_from: String,
     /// Public address for links in mails (TEND_BASE_URL); defaults to the listen address.
     pub base_url: Option<String>,
+    /// Where the built-in SMTP listener accepts mail (TEND_SMTP_LISTEN), e.g. 0.0.0.0:25;
+    /// off when unset.
+    pub smtp_listen: Option<String>,
+    /// The name the SMTP listener greets with (TEND_SMTP_HOSTNAME).
+    pub smtp_hostname: String,
+    /// PEM certificate chain and key for STARTTLS (TEND_SMTP_TLS_CERT, TEND_SMTP_TLS_KEY).
+    pub smtp_tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -86,6 +97,28 @@ impl Config {
                 .ok()
                 .or(file.mail_from)
                 .unwrap_or_else(|| "Support <support@localhost>".into()),
+            smtp_listen: std::env::var("TEND_SMTP_LISTEN")
+                .ok()
+                .or(file.smtp_listen)
+                .filter(|u| !u.trim().is_empty()),
+            smtp_hostname: std::env::var("TEND_SMTP_HOSTNAME")
+                .ok()
+                .or(file.smtp_hostname)
+                .unwrap_or_else(|| "localhost".into()),
+            smtp_tls: match (
+                std::env::var("TEND_SMTP_TLS_CERT")
+                    .ok()
+                    .map(PathBuf::from)
+                    .or(file.smtp_tls_cert),
+                std::env::var("TEND_SMTP_TLS_KEY")
+                    .ok()
+                    .map(PathBuf::from)
+                    .or(file.smtp_tls_key),
+            ) {
+                (Some(c), Some(k)) => Some((c, k)),
+                (None, None) => None,
+                _ => bail!("STARTTLS needs both TEND_SMTP_TLS_CERT and TEND_SMTP_TLS_KEY"),
+            },
             base_url: std::env::var("TEND_BASE_URL")
                 .ok()
                 .or(file.base_url)

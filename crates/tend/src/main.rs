@@ -4,6 +4,7 @@
 mod config;
 mod demo;
 mod import;
+mod mailcmd;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -63,6 +64,11 @@ enum Cmd {
         #[arg(long, default_value_t = 400)]
         tickets: u64,
     },
+    /// The e-mail channel: take a mail in from a pipe, manage mailboxes.
+    Mail {
+        #[command(subcommand)]
+        cmd: mailcmd::MailCmd,
+    },
     /// Write generated tickets as JSON Lines to stdout (for imports and benchmarks).
     Generate {
         #[arg(long, default_value_t = 10_000)]
@@ -113,7 +119,8 @@ fn main() {
     };
     if let Err(e) = rt.block_on(run(cli)) {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        let code = e.downcast_ref::<mailcmd::Exit>().map(|x| x.0).unwrap_or(1);
+        std::process::exit(code);
     }
 }
 
@@ -225,6 +232,7 @@ async fn run(cli: Cli) -> Result<()> {
             let store = cfg.open_store().await?;
             demo::load(&*store, tickets, clock.now(), true).await
         }
+        Cmd::Mail { cmd } => mailcmd::run(cfg, clock, cmd).await,
         Cmd::Generate { tickets, seed } => {
             use std::io::Write;
             let mut spec = tend_datagen::Spec::new(tickets, clock.now());
@@ -254,14 +262,13 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}: is another server running there? choose another with --listen", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let mail = std::sync::Arc::new(tend_web::mail::MailConfig {
-        smtp_url: cfg.smtp_url.clone(),
-        from: cfg.mail_from.clone(),
-        base_url: cfg
-            .base_url
+    let mail = std::sync::Arc::new(tend_web::mail::MailConfig::new(
+        cfg.smtp_url.clone(),
+        cfg.mail_from.clone(),
+        cfg.base_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
-    });
+    ));
     let mut state = tend_web::AppState::new(store.clone(), clock.clone());
     state.mail = mail.clone();
     let live = state.live.clone();
@@ -273,6 +280,51 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
             .with_mail(mail.clone())
             .run(stop_rx.clone()),
     );
+    let smtp = match &cfg.smtp_listen {
+        None => None,
+        Some(a) => {
+            let l = tokio::net::TcpListener::bind(a).await.with_context(|| {
+                format!("cannot open the SMTP listener on {a}: is a mail server running there? set another TEND_SMTP_LISTEN")
+            })?;
+            let tls = match &cfg.smtp_tls {
+                None => None,
+                Some((c, k)) => {
+                    let cert =
+                        std::fs::read(c).with_context(|| format!("cannot read {}", c.display()))?;
+                    let key =
+                        std::fs::read(k).with_context(|| format!("cannot read {}", k.display()))?;
+                    Some(
+                        tend_web::mail::smtp::tls_acceptor(&cert, &key)
+                            .map_err(|e| anyhow::anyhow!("STARTTLS: {e}"))?,
+                    )
+                }
+            };
+            let starttls = tls.is_some();
+            let server = tend_web::mail::smtp::SmtpServer::new(
+                store.clone(),
+                clock.clone(),
+                mail.clone(),
+                cfg.smtp_hostname.clone(),
+                tls,
+            );
+            println!(
+                "SMTP listener on {}{}",
+                l.local_addr()?,
+                if starttls { " (STARTTLS)" } else { "" }
+            );
+            Some(tokio::spawn(tend_web::mail::smtp::serve(
+                l,
+                server,
+                stop_rx.clone(),
+            )))
+        }
+    };
+    let imap = tokio::spawn(tend_web::mail::imap::run(
+        store.clone(),
+        clock.clone(),
+        mail.clone(),
+        stop_rx.clone(),
+    ));
     // Live updates: tail the event sequence and tell open ticket pages what changed.
     let tail = tokio::spawn(live.tail(store.clone(), stop_rx));
     tracing::info!(%addr, store = %cfg.describe_store(), "tend is serving");
@@ -296,6 +348,10 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = tail.await;
+    let _ = imap.await;
+    if let Some(smtp) = smtp {
+        let _ = smtp.await;
+    }
     drop(store);
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod customers;
 mod imports;
+mod mail;
 pub mod macros;
 pub mod sla;
 mod tickets;
@@ -69,6 +70,22 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/sla", get(sla::ticket_sla))
         .route("/macros/{id}", axum::routing::delete(macros::delete))
         .route("/jobs", get(admin::jobs))
+        .route(
+            "/mailboxes",
+            get(mail::list_mailboxes).post(mail::create_mailbox),
+        )
+        .route("/mail/intake", get(mail::intake))
+        .route("/mail/intake/{id}/raw", get(mail::raw))
+        .route(
+            "/mail/inbound",
+            post(mail::inbound).layer(axum::extract::DefaultBodyLimit::max(
+                crate::mail::smtp::MAX_MESSAGE_BYTES,
+            )),
+        )
+        .route(
+            "/mail/templates",
+            get(mail::get_templates).put(mail::put_templates),
+        )
         .route(
             "/imports",
             post(imports::import).layer(axum::extract::DefaultBodyLimit::max(

@@ -328,6 +328,7 @@ async fn escalate(
                     why
                 ),
                 html: None,
+                ..Default::default()
             };
             store
                 .enqueue_job(crate::mail::job(&mail, now))

@@ -60,6 +60,9 @@ pub struct MessageIn {
     author: Option<AuthorIn>,
     #[serde(default)]
     attachments: Vec<AttachmentIn>,
+    /// Mail a public agent message to the requester (default true; false records it only).
+    #[serde(default)]
+    notify: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,11 +167,14 @@ fn message_from(m: MessageIn, default_public: bool) -> ApiResult<NewMessage> {
             data,
         });
     }
+    let public = m.public.unwrap_or(default_public);
     Ok(NewMessage {
-        public: m.public.unwrap_or(default_public),
+        public,
         body_text,
         body_html,
         attachments,
+        mail: None,
+        notify: public && m.notify.unwrap_or(true),
     })
 }
 
@@ -233,7 +239,10 @@ pub async fn create(
     let (message, by_requester) = match b.comment {
         Some(c) => {
             let author = c.author.unwrap_or_default();
-            (Some(message_from(c, true)?), author == AuthorIn::Requester)
+            let mut m = message_from(c, true)?;
+            // The customer's own words are not mailed back to them.
+            m.notify &= author == AuthorIn::Agent;
+            (Some(m), author == AuthorIn::Requester)
         }
         None => (None, false),
     };

@@ -196,6 +196,7 @@ async fn login(
             subject: "Your sign-in link".into(),
             text: format!("Hello {},\n\nopen this link to see your requests (valid for 30 minutes, once):\n{link}\n\nIf you did not ask for it, ignore this mail.\n", c.name),
             html: None,
+            ..Default::default()
         };
         s.store.enqueue_job(job(&mail, now)).await?;
     }
@@ -372,6 +373,7 @@ async fn reply(
             body_html: html::text_to_html(&body),
             body_text: body,
             attachments: vec![],
+            ..Default::default()
         };
         s.store
             .add_message(id, m, &system_viewer(), me, s.now())
@@ -551,6 +553,7 @@ async fn contact(
             body_html: html::text_to_html(&body),
             body_text: body,
             attachments: vec![],
+            ..Default::default()
         }),
         message_by_requester: true,
         idempotency_key: None,

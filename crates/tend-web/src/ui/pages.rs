@@ -362,6 +362,11 @@ fn describe(
     match c {
         Created { channel, .. } => format!("created the ticket via {channel}"),
         MessageAdded { .. } => String::new(),
+        Linked { ticket_id, relation } => match relation.as_str() {
+            "follow_up_of" => format!("opened it as a follow-up of #{ticket_id}"),
+            "followed_up_by" => format!("got a follow-up: #{ticket_id}"),
+            other => format!("linked it to #{ticket_id} ({})", other.replace('_', " ")),
+        },
         SubjectChanged { to, .. } => format!("renamed it to “{to}”"),
         StatusChanged { from, to } => format!("changed status {from} → {to}"),
         PriorityChanged { from, to } => format!("changed priority {from} → {to}"),
@@ -635,11 +640,14 @@ pub async fn reply(
         return Ok(Redirect::to(&format!("/tickets/{id}?error=empty")).into_response());
     }
     tend_core::check_len("body", &body, tend_core::limits::BODY_MAX)?;
+    let public = f.kind != "note";
     let m = NewMessage {
-        public: f.kind != "note",
+        public,
         body_html: html::text_to_html(&body),
         body_text: body,
         attachments: vec![],
+        mail: None,
+        notify: public,
     };
     let me = Actor::agent(sess.viewer.agent_id);
     s.store

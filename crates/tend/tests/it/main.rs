@@ -2,6 +2,8 @@
 //! PostgreSQL when TEND_TEST_DATABASE_URL is set (each test gets its own schema).
 
 mod harness;
+#[path = "../support/smtp_sink.rs"]
+mod smtp_sink;
 
 mod api_admin;
 mod api_bad_input;
@@ -11,6 +13,7 @@ mod durability;
 mod imports;
 mod jobs_webhooks;
 mod macros;
+mod mail;
 mod portal;
 mod sla;
 mod ui;

@@ -1,9 +1,7 @@
 use crate::harness::*;
-#[path = "../support/smtp_sink.rs"]
-mod smtp_sink;
+use crate::smtp_sink::{link_in, SmtpSink};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use smtp_sink::{link_in, SmtpSink};
 use std::sync::Arc;
 
 fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
@@ -24,11 +22,11 @@ fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
 async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
     let mut app = TestApp::spawn().await;
     let sink = SmtpSink::start().await;
-    let mail = Arc::new(tend_web::mail::MailConfig {
-        smtp_url: Some(sink.url.clone()),
-        from: "Shop Support <support@shop.test>".into(),
-        base_url: "http://tend.test".into(),
-    });
+    let mail = Arc::new(tend_web::mail::MailConfig::new(
+        Some(sink.url.clone()),
+        "Shop Support <support@shop.test>".into(),
+        "http://tend.test".into(),
+    ));
     let mut state = tend_web::AppState::new(app.store.clone(), Arc::new(app.clock.clone()));
     state.mail = mail.clone();
     app.router = tend_web::router(state);
@@ -64,7 +62,13 @@ async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
         assert!(String::from_utf8_lossy(&r.raw).contains("If we know this address"));
     }
     while worker.tick().await.unwrap() > 0 {}
-    let sent = sink.messages();
+    // The agent's public answer went to Ana by mail; the sign-in link only to her, once.
+    let all = sink.messages();
+    assert!(all.iter().any(|m| m.data.contains("It ships tomorrow.")));
+    let sent: Vec<_> = all
+        .into_iter()
+        .filter(|m| m.data.contains("sign-in link"))
+        .collect();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, vec!["ana@example.com"]);
     assert!(

@@ -1,0 +1,267 @@
+//! Mail administration: mailboxes, the intake log (and the raw mails in it), the review queue,
+//! acknowledgement templates, and an HTTP door for raw mail (`POST /mail/inbound`).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tend_core::Actor;
+use tend_store::mail::{ClosedPolicy, ImapSource, NewMailbox};
+
+use super::PageParams;
+use crate::error::AppError;
+use crate::extract::{require_admin, Auth, Id, Json, Query};
+use crate::mail::intake::{ingest, mailbox_for, Envelope, IngestError};
+use crate::mail::outbound::{DEFAULT_ACK_BODY, DEFAULT_ACK_SUBJECT, TEMPLATES_SETTING};
+use crate::{ApiResult, AppState};
+
+fn mailbox_json(m: &tend_store::mail::Mailbox) -> Value {
+    let mut v = serde_json::to_value(m).unwrap_or_default();
+    v["imap"] = m.imap_public().unwrap_or(Value::Null);
+    v
+}
+
+pub async fn list_mailboxes(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+) -> ApiResult<axum::Json<Value>> {
+    require_admin(&v)?;
+    let items: Vec<Value> = s
+        .store
+        .list_mailboxes()
+        .await?
+        .iter()
+        .map(mailbox_json)
+        .collect();
+    Ok(axum::Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMailbox {
+    address: String,
+    #[serde(default)]
+    name: String,
+    group_id: Option<i64>,
+    brand_id: Option<i64>,
+    closed_policy: Option<String>,
+    auto_ack: Option<bool>,
+    imap: Option<ImapSource>,
+}
+
+pub async fn create_mailbox(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<CreateMailbox>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    require_admin(&v)?;
+    let address = tend_core::Email::parse(&b.address)?;
+    let name =
+        tend_core::parse_line("name", &b.name, tend_core::limits::NAME_MAX).or_else(|e| {
+            if b.name.is_empty() {
+                Ok(String::new())
+            } else {
+                Err(e)
+            }
+        })?;
+    let closed_policy = match b.closed_policy.as_deref() {
+        None => ClosedPolicy::default(),
+        Some(p) => ClosedPolicy::parse(p)
+            .ok_or_else(|| AppError::invalid("closed_policy", "must be reopen or follow_up"))?,
+    };
+    if let Some(i) = &b.imap {
+        if i.host.trim().is_empty() || i.username.is_empty() {
+            return Err(AppError::invalid("imap", "host and username are required"));
+        }
+        if !(i.security == "none" || i.security == "tls") {
+            return Err(AppError::invalid("imap.security", "must be none or tls"));
+        }
+        if !(i.after_import == "none"
+            || i.after_import == "seen"
+            || i.after_import.starts_with("move:"))
+        {
+            return Err(AppError::invalid(
+                "imap.after_import",
+                "must be none, seen or move:<folder>",
+            ));
+        }
+    }
+    let m = s
+        .store
+        .create_mailbox(
+            NewMailbox {
+                address: address.as_str().to_string(),
+                name,
+                group_id: b.group_id,
+                brand_id: b.brand_id,
+                closed_policy,
+                auto_ack: b.auto_ack.unwrap_or(true),
+                imap: b.imap,
+            },
+            Actor::agent(v.agent_id),
+            s.now(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(mailbox_json(&m))))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IntakeParams {
+    outcome: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+const OUTCOMES: &[&str] = &[
+    "created",
+    "appended",
+    "review",
+    "bounce",
+    "duplicate",
+    "rejected",
+];
+
+pub async fn intake(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Query(q): Query<IntakeParams>,
+) -> ApiResult<axum::Json<Value>> {
+    require_admin(&v)?;
+    if let Some(o) = &q.outcome {
+        if !OUTCOMES.contains(&o.as_str()) {
+            return Err(AppError::invalid(
+                "outcome",
+                format!("must be one of: {}", OUTCOMES.join(", ")),
+            ));
+        }
+    }
+    let page = s.store.list_mail_intake(q.outcome, q.page.page()?).await?;
+    Ok(axum::Json(
+        json!({ "items": page.items, "next_cursor": page.next_cursor }),
+    ))
+}
+
+/// The raw mail, as received; `message/rfc822` so browsers download rather than render it.
+pub async fn raw(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Id(id): Id,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&v)?;
+    let data = s.store.raw_mail(id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "message/rfc822".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"intake-{id}.eml\""),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        data,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InboundParams {
+    /// The mailbox address the mail was sent to.
+    recipient: Option<String>,
+}
+
+/// Takes one raw RFC 5322 mail in (for gateways that post mail over HTTP). Admins only.
+pub async fn inbound(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Query(q): Query<InboundParams>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    require_admin(&v)?;
+    if body.is_empty() {
+        return Err(AppError::BadRequest(
+            "send the raw mail (RFC 5322) as the request body".into(),
+        ));
+    }
+    let boxes = s.store.list_mailboxes().await?;
+    let mailbox = match &q.recipient {
+        Some(r) => Some(mailbox_for(&boxes, r).cloned().ok_or_else(|| {
+            AppError::invalid(
+                "recipient",
+                format!(
+                    "no mailbox for {}; add it under /api/v1/mailboxes",
+                    tend_core::truncate_for_message(r)
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let secret = s.mail.secret(&*s.store).await?;
+    let env = Envelope {
+        source: "api".into(),
+        mailbox,
+        our_addresses: boxes.iter().map(|m| m.address.clone()).collect(),
+        imap_uid: None,
+    };
+    match ingest(&*s.store, &secret, body.to_vec(), env, s.now()).await {
+        Ok(d) => Ok((
+            StatusCode::CREATED,
+            axum::Json(serde_json::to_value(d).unwrap_or_default()),
+        )),
+        Err(IngestError::Temporary(e)) => Err(AppError::Unavailable(e)),
+    }
+}
+
+pub async fn get_templates(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+) -> ApiResult<axum::Json<Value>> {
+    require_admin(&v)?;
+    let t = s
+        .store
+        .get_setting(TEMPLATES_SETTING)
+        .await?
+        .unwrap_or_default();
+    Ok(axum::Json(json!({
+        "ack_subject": t.get("ack_subject").and_then(Value::as_str).unwrap_or(DEFAULT_ACK_SUBJECT),
+        "ack_body": t.get("ack_body").and_then(Value::as_str).unwrap_or(DEFAULT_ACK_BODY),
+        "placeholders": crate::mail::outbound::ACK_PLACEHOLDERS,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Templates {
+    ack_subject: String,
+    ack_body: String,
+}
+
+pub async fn put_templates(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<Templates>,
+) -> ApiResult<axum::Json<Value>> {
+    require_admin(&v)?;
+    for (field, t) in [("ack_subject", &b.ack_subject), ("ack_body", &b.ack_body)] {
+        tend_core::template::validate_template(t, crate::mail::outbound::ACK_PLACEHOLDERS)
+            .map_err(|e| {
+                AppError::invalid(
+                    field,
+                    format!(
+                        "{e}; known placeholders: {}",
+                        crate::mail::outbound::ACK_PLACEHOLDERS.join(", ")
+                    ),
+                )
+            })?;
+    }
+    let value = json!({ "ack_subject": b.ack_subject, "ack_body": b.ack_body });
+    s.store
+        .put_setting(
+            TEMPLATES_SETTING,
+            value.clone(),
+            Actor::agent(v.agent_id),
+            s.now(),
+        )
+        .await?;
+    Ok(axum::Json(value))
+}
