@@ -502,8 +502,14 @@ impl Store for SqliteStore {
         references: &[String],
         meta: Option<tend_store::mail::MailMeta>,
     ) -> Result<()> {
-        self.record_outbound_mail_impl(ticket_id, message_row, message_id.to_string(), references.to_vec(), meta)
-            .await
+        self.record_outbound_mail_impl(
+            ticket_id,
+            message_row,
+            message_id.to_string(),
+            references.to_vec(),
+            meta,
+        )
+        .await
     }
     async fn imap_state(&self, mailbox_id: i64) -> Result<Option<(u32, u32)>> {
         self.imap_state_impl(mailbox_id).await

@@ -566,7 +566,9 @@ impl SqliteStore {
         self.read(move |c| {
             visible_ticket(c, id, &viewer)?;
             let rows: Vec<Message> = c
-                .prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE ticket_id = ?1 ORDER BY id"))
+                .prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE ticket_id = ?1 ORDER BY id"
+                ))
                 .map_err(db)?
                 .query_map([id], message_row)
                 .map_err(db)?

@@ -3,8 +3,8 @@
 mod admin;
 mod customers;
 mod imports;
-mod mail;
 pub mod macros;
+mod mail;
 pub mod sla;
 mod tickets;
 

@@ -362,7 +362,10 @@ fn describe(
     match c {
         Created { channel, .. } => format!("created the ticket via {channel}"),
         MessageAdded { .. } => String::new(),
-        Linked { ticket_id, relation } => match relation.as_str() {
+        Linked {
+            ticket_id,
+            relation,
+        } => match relation.as_str() {
             "follow_up_of" => format!("opened it as a follow-up of #{ticket_id}"),
             "followed_up_by" => format!("got a follow-up: #{ticket_id}"),
             other => format!("linked it to #{ticket_id} ({})", other.replace('_', " ")),
