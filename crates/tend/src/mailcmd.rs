@@ -57,6 +57,10 @@ pub enum MailCmd {
         imap: Option<String>,
         #[arg(long, requires = "imap")]
         imap_user: Option<String>,
+        /// Implicit TLS (port 993); the server certificate is checked against the system CAs
+        /// (or SSL_CERT_FILE).
+        #[arg(long, requires = "imap")]
+        imap_tls: bool,
         /// Read the IMAP password from this environment variable.
         #[arg(long, requires = "imap", default_value = "TEND_IMAP_PASSWORD")]
         imap_password_env: String,
@@ -143,6 +147,7 @@ pub async fn run(cfg: Config, clock: Arc<dyn Clock>, cmd: MailCmd) -> Result<()>
             no_ack,
             imap,
             imap_user,
+            imap_tls,
             imap_password_env,
             imap_folder,
             imap_after,
@@ -170,7 +175,7 @@ pub async fn run(cfg: Config, clock: Arc<dyn Clock>, cmd: MailCmd) -> Result<()>
                     Some(ImapSource {
                         host: host.to_string(),
                         port,
-                        security: "none".into(),
+                        security: if imap_tls { "tls" } else { "none" }.into(),
                         username: imap_user.context("--imap-user is required with --imap")?,
                         password,
                         folder: imap_folder,

@@ -313,6 +313,32 @@ pub struct Item {
     pub text: String,
     pub public: bool,
     pub attachments: Vec<(i64, String)>,
+    /// For mail: "From … · To … · Cc …".
+    pub mail_line: Option<String>,
+    /// The whole mail (with quoted history and signature) when `html` shows only the new part.
+    pub folded: Option<String>,
+    /// The intake entry with the raw mail (shown to admins).
+    pub raw: Option<i64>,
+}
+
+/// What a mail message shows: the new part, and the whole mail folded when they differ.
+fn mail_view(m: &Message) -> (String, Option<String>) {
+    let cut = m
+        .mail
+        .as_ref()
+        .filter(|x| x.direction == "in")
+        .and_then(|x| match (x.signature_start, x.quote_start) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+        .filter(|c| *c > 0 && *c < m.body_text.len() && m.body_text.is_char_boundary(*c));
+    match cut {
+        Some(c) => (
+            html::text_to_html(m.body_text[..c].trim_end()),
+            Some(m.body_html.clone()),
+        ),
+        None => (m.body_html.clone(), None),
+    }
 }
 
 /// SLA targets as shown: label, state, explanation.
@@ -465,7 +491,8 @@ async fn timeline_items(
                         },
                         who: who(&m.author),
                         at: short_time(m.created_at),
-                        html: m.body_html.clone(),
+                        html: mail_view(m).0,
+                        folded: mail_view(m).1,
                         text: m.body_text.clone(),
                         public: *public,
                         attachments: m
@@ -473,6 +500,29 @@ async fn timeline_items(
                             .iter()
                             .map(|a| (a.id, a.filename.clone()))
                             .collect(),
+                        mail_line: m.mail.as_ref().map(|x| {
+                            let mut l = format!(
+                                "{} {}",
+                                if x.direction == "in" {
+                                    "E-mail from"
+                                } else {
+                                    "Mailed from"
+                                },
+                                x.from
+                            );
+                            if !x.to.is_empty() {
+                                l.push_str(&format!(" · to {}", x.to.join(", ")));
+                            }
+                            if !x.cc.is_empty() {
+                                l.push_str(&format!(" · cc {}", x.cc.join(", ")));
+                            }
+                            l
+                        }),
+                        raw: m
+                            .mail
+                            .as_ref()
+                            .and_then(|x| x.intake_id)
+                            .filter(|_| sess.viewer.is_admin()),
                     });
                 }
             }
@@ -484,6 +534,9 @@ async fn timeline_items(
                 text: describe(other, agents, groups),
                 public: true,
                 attachments: vec![],
+                mail_line: None,
+                folded: None,
+                raw: None,
             }),
         }
     }

@@ -229,6 +229,21 @@ async fn mail_opens_a_ticket_replies_thread_and_agent_answers_go_out_with_thread
     let q = msgs[1]["mail"]["quote_start"].as_u64().unwrap() as usize;
     assert!(text[..q].contains("Any news?") && text[q..].contains("wrote:"));
 
+    // The agent page shows the new part, folds the quoted history, and names the mail.
+    app.post("/api/v1/agents", json!({"email": "ada@shop.test", "name": "Ada", "role": "admin", "password": "correct horse battery"})).await;
+    let cookie = crate::ui::sign_in(app, "ada@shop.test", "correct horse battery").await;
+    let page = app
+        .get_with_cookie(&format!("/tickets/{id}"), &cookie)
+        .await;
+    let html = String::from_utf8_lossy(&page.raw).to_string();
+    assert!(
+        html.contains("E-mail from Ann Buyer &lt;ann@buyer.test&gt;")
+            || html.contains("E-mail from Ann Buyer &#60;ann@buyer.test&#62;"),
+        "{html}"
+    );
+    assert!(html.contains("Show the quoted text"), "{html}");
+    assert!(html.contains("raw mail"));
+
     // An agent answers; the mail carries In-Reply-To/References to the customer's last mail.
     let r = app
         .post(

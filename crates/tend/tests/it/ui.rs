@@ -3,7 +3,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use tend_core::Role;
 
-async fn sign_in(app: &TestApp, email: &str, pw: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, email: &str, pw: &str) -> String {
     let body = format!(
         "email={}&password={}&next=/views/mine",
         email.replace('@', "%40"),
