@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 cargo build --release -q -p tend -p tend-bench
-T=target/release/tend; B=target/release/tend-bench
+T=${CARGO_TARGET_DIR:-target}/release/tend; B=${CARGO_TARGET_DIR:-target}/release/tend-bench
 W=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
 trap cleanup EXIT

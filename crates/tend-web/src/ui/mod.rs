@@ -4,6 +4,7 @@
 //! A session is an API token kept in an HttpOnly, SameSite=Strict cookie; sign-out revokes it.
 //! Every form carries a CSRF token derived from the session (HMAC), checked in constant time.
 
+mod admin_mail;
 pub mod live;
 mod pages;
 
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/update", post(pages::update))
         .route("/tickets/{id}/timeline", get(pages::timeline))
         .route("/customers/{id}", get(pages::customer))
+        .route("/admin/mail", get(admin_mail::page))
         .route("/bulk", post(pages::bulk))
         .route("/tickets/{id}/live", get(live::stream))
         .route("/tickets/{id}/typing", post(live::typing))

@@ -19,9 +19,11 @@ pub struct Nav {
     pub csrf: String,
     pub views: Vec<(String, String)>,
     pub active: String,
+    /// Admin pages, for admins: (path, label).
+    pub admin: Vec<(String, String)>,
 }
 
-async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Nav, AppError> {
+pub(super) async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Nav, AppError> {
     let me = s.store.get_agent(sess.viewer.agent_id).await?;
     let mut views = vec![
         ("mine".to_string(), "My open tickets".to_string()),
@@ -40,6 +42,11 @@ async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Nav, AppError
         csrf: sess.csrf.clone(),
         views,
         active: active.to_string(),
+        admin: if sess.viewer.is_admin() {
+            vec![("/admin/mail".to_string(), "Mail intake".to_string())]
+        } else {
+            vec![]
+        },
     })
 }
 
@@ -191,7 +198,7 @@ pub struct ViewParams {
 
 const OPEN: [Status; 4] = [Status::New, Status::Open, Status::Pending, Status::OnHold];
 
-fn short_time(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(super) fn short_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 

@@ -243,6 +243,18 @@ async fn mail_opens_a_ticket_replies_thread_and_agent_answers_go_out_with_thread
     );
     assert!(html.contains("Show the quoted text"), "{html}");
     assert!(html.contains("raw mail"));
+    let admin_page = app.get_with_cookie("/admin/mail", &cookie).await;
+    let html = String::from_utf8_lossy(&admin_page.raw).to_string();
+    assert_eq!(admin_page.status, 200);
+    assert!(
+        html.contains("support@shop.test")
+            && html.contains("o-created")
+            && html.contains("o-appended"),
+        "{html}"
+    );
+    app.post("/api/v1/agents", json!({"email": "bea@shop.test", "name": "Bea", "role": "agent", "password": "correct horse battery"})).await;
+    let bea = crate::ui::sign_in(app, "bea@shop.test", "correct horse battery").await;
+    assert_eq!(app.get_with_cookie("/admin/mail", &bea).await.status, 403);
 
     // An agent answers; the mail carries In-Reply-To/References to the customer's last mail.
     let r = app
