@@ -725,6 +725,35 @@ mod tests {
     }
 
     #[test]
+    fn nul_bytes_become_spaces_and_quote_offsets_stay_valid() {
+        let mut m = mail("", "new\0text\r\n\r\nOn Mon, Ann wrote:\r\n> old");
+        let q = m.quote.quote_start.unwrap();
+        scrub(&mut m);
+        assert!(!m.body_text.contains('\0'));
+        assert!(m.body_text[q..].starts_with("On Mon"));
+    }
+
+    #[test]
+    fn the_question_names_every_id_and_token_once() {
+        let secret = b"k";
+        let tag = tend_mail::subject_tag(secret, 42);
+        let m = mail(
+            &format!("In-Reply-To: <a@x>\r\nReferences: <r@x> <a@x>\r\nX-Subject-Tag: {tag}\r\n"),
+            "hi",
+        );
+        let q = question(&m, secret, chrono::Utc::now());
+        assert_eq!(q.message_ids, vec!["m1@example.com", "a@x", "r@x"]);
+        assert_eq!(q.sender.as_deref(), Some("ann@example.com"));
+        assert!(q.ticket_ids.is_empty());
+        let raw = format!("From: ann@example.com\r\nTo: support@shop.example\r\nSubject: Re: hello {tag}\r\n\r\nx\r\n");
+        let m = tend_mail::parse(raw.as_bytes()).unwrap();
+        assert_eq!(
+            question(&m, secret, chrono::Utc::now()).ticket_ids,
+            vec![42]
+        );
+    }
+
+    #[test]
     fn base_addresses_drop_plus_tags() {
         assert_eq!(
             base_address("Support+t1.abc@Shop.Example"),
