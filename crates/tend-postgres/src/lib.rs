@@ -13,6 +13,7 @@ mod macros;
 mod mail;
 mod migrate;
 mod rows;
+mod survey;
 mod tickets;
 
 use async_trait::async_trait;
@@ -381,6 +382,60 @@ impl Store for PgStore {
 
     // --- mail ---------------------------------------------------------------------------
 
+    async fn create_survey(
+        &self,
+        new: tend_store::survey::NewSurvey,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::Survey> {
+        survey::create_survey(self, new, actor, now).await
+    }
+    async fn list_surveys(&self) -> Result<Vec<tend_store::survey::Survey>> {
+        survey::list_surveys(self).await
+    }
+    async fn get_survey(&self, id: i64) -> Result<tend_store::survey::Survey> {
+        survey::get_survey(self, id).await
+    }
+    async fn survey_scan_cursor(&self) -> Result<Option<i64>> {
+        survey::survey_scan_cursor(self).await
+    }
+    async fn advance_survey_scan(
+        &self,
+        from: i64,
+        to: i64,
+        sends: Vec<tend_store::survey::ScheduledSend>,
+        _now: DateTime<Utc>,
+    ) -> Result<bool> {
+        survey::advance_survey_scan(self, from, to, sends).await
+    }
+    async fn open_survey_invitation(
+        &self,
+        new: tend_store::survey::NewInvitation,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::InvitationOpened> {
+        survey::open_survey_invitation(self, new, now).await
+    }
+    async fn survey_invitation_by_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<tend_store::survey::InvitationView>> {
+        survey::survey_invitation_by_token(self, token_hash).await
+    }
+    async fn record_survey_response(
+        &self,
+        token_hash: &[u8],
+        answer: tend_store::survey::SurveyAnswer,
+        follow_up: Option<tend_store::survey::FollowUp>,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::Answered> {
+        survey::record_survey_response(self, token_hash, answer, follow_up, now).await
+    }
+    async fn survey_counts(
+        &self,
+        q: tend_store::survey::ScoreQuery,
+    ) -> Result<tend_store::survey::SurveyCounts> {
+        survey::survey_counts(self, q).await
+    }
     async fn create_mailbox(
         &self,
         new: tend_store::mail::NewMailbox,

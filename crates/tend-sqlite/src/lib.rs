@@ -12,6 +12,7 @@ mod jobs;
 mod macros;
 mod mail;
 mod people;
+mod survey;
 mod tickets;
 
 use rusqlite::{Connection, OpenFlags};
@@ -33,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_settings.sql")),
     (5, include_str!("../migrations/0005_job_keys.sql")),
     (6, include_str!("../migrations/0006_mail.sql")),
+    (7, include_str!("../migrations/0007_surveys.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -513,6 +515,62 @@ impl Store for SqliteStore {
     }
     async fn imap_state(&self, mailbox_id: i64) -> Result<Option<(u32, u32)>> {
         self.imap_state_impl(mailbox_id).await
+    }
+    async fn create_survey(
+        &self,
+        new: tend_store::survey::NewSurvey,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::Survey> {
+        self.create_survey_impl(new, actor, now).await
+    }
+    async fn list_surveys(&self) -> Result<Vec<tend_store::survey::Survey>> {
+        self.list_surveys_impl().await
+    }
+    async fn get_survey(&self, id: i64) -> Result<tend_store::survey::Survey> {
+        self.get_survey_impl(id).await
+    }
+    async fn survey_scan_cursor(&self) -> Result<Option<i64>> {
+        self.survey_scan_cursor_impl().await
+    }
+    async fn advance_survey_scan(
+        &self,
+        from: i64,
+        to: i64,
+        sends: Vec<tend_store::survey::ScheduledSend>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.advance_survey_scan_impl(from, to, sends, now).await
+    }
+    async fn open_survey_invitation(
+        &self,
+        new: tend_store::survey::NewInvitation,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::InvitationOpened> {
+        self.open_survey_invitation_impl(new, now).await
+    }
+    async fn survey_invitation_by_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<tend_store::survey::InvitationView>> {
+        self.survey_invitation_by_token_impl(token_hash.to_vec())
+            .await
+    }
+    async fn record_survey_response(
+        &self,
+        token_hash: &[u8],
+        answer: tend_store::survey::SurveyAnswer,
+        follow_up: Option<tend_store::survey::FollowUp>,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::Answered> {
+        self.record_survey_response_impl(token_hash.to_vec(), answer, follow_up, now)
+            .await
+    }
+    async fn survey_counts(
+        &self,
+        q: tend_store::survey::ScoreQuery,
+    ) -> Result<tend_store::survey::SurveyCounts> {
+        self.survey_counts_impl(q).await
     }
     async fn list_macros(&self, agent_id: i64) -> Result<Vec<Macro>> {
         self.list_macros_impl(agent_id).await

@@ -4,10 +4,12 @@
 mod cursor;
 pub mod mail;
 mod records;
+pub mod survey;
 
 pub use cursor::{decode_id_cursor, encode_id_cursor, Cursor, SortKey, TicketSort};
 pub use mail::{MAIL_ACK_JOB, MAIL_REPLY_JOB};
 pub use records::*;
+pub use survey::SURVEY_SEND_JOB;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -211,6 +213,52 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// The last imported UID of a mailbox's IMAP folder and its UIDVALIDITY.
     async fn imap_state(&self, mailbox_id: i64) -> Result<Option<(u32, u32)>>;
+
+    // --- surveys ----------------------------------------------------------------------
+    async fn create_survey(
+        &self,
+        new: survey::NewSurvey,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<survey::Survey>;
+    async fn list_surveys(&self) -> Result<Vec<survey::Survey>>;
+    async fn get_survey(&self, id: i64) -> Result<survey::Survey>;
+    /// The last event sequence number looked at for solves, or `None` when no survey is
+    /// active (then nothing needs scanning).
+    async fn survey_scan_cursor(&self) -> Result<Option<i64>>;
+    /// Moves the scan cursor from `from` to `to` and schedules `sends`, in one transaction;
+    /// `false` (and nothing written) if another server moved the cursor first.
+    async fn advance_survey_scan(
+        &self,
+        from: i64,
+        to: i64,
+        sends: Vec<survey::ScheduledSend>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Creates the invitation for one solve unless the customer is throttled; a retried send
+    /// (same `send_key`, not answered) gets its token replaced.
+    async fn open_survey_invitation(
+        &self,
+        new: survey::NewInvitation,
+        now: DateTime<Utc>,
+    ) -> Result<survey::InvitationOpened>;
+    /// The invitation whose token has this SHA-256, with its survey and answer.
+    async fn survey_invitation_by_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<survey::InvitationView>>;
+    /// Records (or, once within the edit window, changes) the answer to an invitation. A
+    /// first answer or an edit opens `follow_up` (if given and none was opened before) in the
+    /// same transaction, linked to the surveyed ticket.
+    async fn record_survey_response(
+        &self,
+        token_hash: &[u8],
+        answer: survey::SurveyAnswer,
+        follow_up: Option<survey::FollowUp>,
+        now: DateTime<Utc>,
+    ) -> Result<survey::Answered>;
+    /// Answers counted by score (and invitations sent), for the score math in tend-core.
+    async fn survey_counts(&self, q: survey::ScoreQuery) -> Result<survey::SurveyCounts>;
 
     // --- tickets ----------------------------------------------------------------------
     /// Creates a ticket, its first message if any, and its events, in one transaction.

@@ -9,6 +9,7 @@ pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod portal;
+pub mod surveys;
 pub mod ui;
 pub mod worker;
 
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(ui::router())
         .merge(portal::router())
+        .merge(surveys::router())
         .fallback(|| async { AppError::not_found("page") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

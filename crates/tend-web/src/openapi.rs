@@ -84,7 +84,7 @@ pub fn document() -> Value {
         ),
     ];
     ticket_params.extend(paging());
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": { "title": "Tend API", "version": env!("CARGO_PKG_VERSION"), "description": "Self-hosted customer service. Errors are RFC 9457 problem+json. Lists use cursor pagination." },
         "servers": [{ "url": "/api/v1" }],
@@ -149,5 +149,36 @@ pub fn document() -> Value {
                 "AuditEntry": { "type": "object", "properties": { "id": { "type": "integer" }, "actor": r("Actor"), "action": { "type": "string" }, "target": { "type": "string" }, "data": { "type": "object" }, "at": time } }
             }
         }
-    })
+    });
+    surveys(&mut doc);
+    doc
+}
+
+/// Satisfaction surveys (added beside the document to keep the `json!` above within the
+/// macro recursion limit).
+fn surveys(doc: &mut Value) {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let texts = json!({ "type": "object", "additionalProperties": { "type": "string" }, "description": "language tag → text, e.g. {\"en\": \"…\", \"de\": \"…\"}" });
+    doc["paths"]["/surveys"] = json!({
+        "get": op("Survey definitions (admin)", json!([]), None, "200", ok(items("Survey"))),
+        "post": op("Define an NPS, CSAT or CES survey sent delay_hours after a ticket is solved (admin)", json!([]), Some(r("CreateSurvey")), "201", ok(r("Survey")))
+    });
+    doc["paths"]["/surveys/scores"] = json!({
+        "get": op(
+            "Scores from stored answers (admin, supervisor): NPS with standard error and 95 % CI, CSAT % and mean per scale, CES mean and % agree, response rate",
+            json!([
+                q("kind", "string", "nps (default), csat or ces"),
+                q("from", "string", "RFC 3339; answers at or after"),
+                q("to", "string", "RFC 3339; answers before"),
+                q("group_by", "string", "month (UTC), group or agent (as when the survey was sent); default: one total")
+            ]),
+            None,
+            "200",
+            ok(json!({ "type": "object", "properties": { "kind": { "type": "string" }, "group_by": { "type": "string" }, "total": r("ScoreBucket"), "buckets": { "type": "array", "items": r("ScoreBucket") } } }))
+        )
+    });
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Survey"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "kind": { "enum": ["nps", "csat", "ces"] }, "scale": { "type": ["integer", "null"] }, "question": texts, "follow_up": texts, "delay_hours": { "type": "integer" }, "throttle_days": { "type": "integer" }, "sample_rate": { "type": "number" }, "expires_days": { "type": "integer" }, "active": { "type": "boolean" }, "created_at": time } });
+    schemas["CreateSurvey"] = json!({ "type": "object", "required": ["name", "kind", "question"], "additionalProperties": false, "properties": { "name": { "type": "string" }, "kind": { "enum": ["nps", "csat", "ces"] }, "scale": { "enum": [5, 3, 2], "description": "CSAT only; default 5" }, "question": texts, "follow_up": texts, "delay_hours": { "type": "integer", "default": 24, "minimum": 0, "maximum": 2160 }, "throttle_days": { "type": "integer", "default": 30, "minimum": 0 }, "sample_rate": { "type": "number", "default": 1, "minimum": 0, "maximum": 1 }, "expires_days": { "type": "integer", "default": 14, "minimum": 1, "maximum": 365 }, "active": { "type": "boolean", "default": true } } });
+    schemas["ScoreBucket"] = json!({ "type": "object", "properties": { "key": { "type": ["string", "null"], "description": "YYYY-MM, group id or agent id" }, "responses": { "type": "integer" }, "sent": { "type": "integer" }, "response_rate_pct": { "type": ["number", "null"] }, "nps": { "type": "object", "properties": { "n": { "type": "integer" }, "score": { "type": "number" }, "promoters_pct": { "type": "number" }, "passives_pct": { "type": "number" }, "detractors_pct": { "type": "number" }, "standard_error": { "type": "number" }, "ci_low": { "type": "number" }, "ci_high": { "type": "number" } } }, "csat": { "type": "array", "items": { "type": "object" } }, "ces": { "type": "object" } } });
 }

@@ -83,6 +83,11 @@ impl Worker {
     /// Runs every job due now; returns how many ran.
     pub async fn tick(&self) -> Result<usize, tend_store::StoreError> {
         let now = self.clock.now();
+        // Solves since the last tick become scheduled survey sends (one read when no survey
+        // is active).
+        if let Err(e) = crate::surveys::scan(&*self.store, now).await {
+            tracing::error!(error = %e, "survey scan failed");
+        }
         let jobs = self
             .store
             .lease_jobs(&self.id, now, Duration::seconds(LEASE), 32)
@@ -138,6 +143,13 @@ impl Worker {
             }
             tend_store::SLA_JOB => {
                 crate::api::sla::check_ticket(&*self.store, self.clock.now(), &job.payload).await
+            }
+            tend_store::SURVEY_SEND_JOB => {
+                let sent =
+                    crate::surveys::send(&*self.store, &self.mail, self.clock.now(), &job.payload)
+                        .await?;
+                tracing::info!(job = job.id, outcome = ?sent, "survey send");
+                Ok(())
             }
             other => Err(format!("no handler for job kind {other}")),
         }

@@ -71,6 +71,11 @@ pub fn router() -> Router<AppState> {
         .route("/macros/{id}", axum::routing::delete(macros::delete))
         .route("/jobs", get(admin::jobs))
         .route(
+            "/surveys",
+            get(crate::surveys::api::list).post(crate::surveys::api::create),
+        )
+        .route("/surveys/scores", get(crate::surveys::api::scores))
+        .route(
             "/mailboxes",
             get(mail::list_mailboxes).post(mail::create_mailbox),
         )

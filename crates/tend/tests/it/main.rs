@@ -16,6 +16,7 @@ mod macros;
 mod mail;
 mod portal;
 mod sla;
+mod surveys;
 mod ui;
 
 /// Says loudly when the PostgreSQL run was skipped; fails if CI asked for it and it did not run.

@@ -1,0 +1,506 @@
+//! Satisfaction surveys' storage: definitions, invitations, responses, the solve scan, and
+//! answer counts for the score math. A response and the follow-up ticket it opens are one
+//! transaction.
+//!
+//! Concurrency: answering locks the invitation row (`FOR UPDATE`), so a double submit that
+//! reaches two app servers at once is applied once and the second sees the first's answer.
+//! Opening an invitation takes a transaction-scoped advisory lock per customer, so two send
+//! jobs for the same customer cannot both pass the throttle. The scan cursor moves by
+//! compare-and-set: of two servers scanning the same events, one schedules the sends.
+
+use crate::admin::audit;
+use crate::db::{execute, query, query_opt, to_json, us, DbExt};
+use crate::tickets::{create_ticket_tx, enqueue_webhooks, insert_events};
+use crate::PgStore;
+use chrono::{DateTime, Duration, Utc};
+use deadpool_postgres::{GenericClient, Transaction};
+use tend_core::{Actor, Change};
+use tend_store::survey::*;
+use tend_store::*;
+use tokio_postgres::Row;
+
+type Now = DateTime<Utc>;
+
+/// First key of the advisory locks that serialise survey sends per customer ("srvy").
+const SURVEY_LOCK_NS: i32 = 0x7372_7679;
+
+const SURVEY_COLS: &str = "id, name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at";
+
+fn survey_row(r: &Row) -> Result<Survey> {
+    let kind: &str = r.get(2);
+    Ok(Survey {
+        id: r.get(0),
+        name: r.get(1),
+        kind: SurveyKind::parse(kind)
+            .ok_or_else(|| StoreError::Backend(format!("stored survey kind '{kind}'")))?,
+        scale: r.get::<_, Option<i16>>(3).map(|v| v as u8),
+        question: crate::db::from_json(r.get(4))?,
+        follow_up: crate::db::from_json(r.get(5))?,
+        delay_hours: r.get(6),
+        throttle_days: r.get(7),
+        sample_rate: r.get(8),
+        expires_days: r.get(9),
+        active: r.get(10),
+        created_at: r.get(11),
+    })
+}
+
+const INVITATION_COLS: &str = "i.id, i.survey_id, i.kind, i.ticket_id, i.customer_id, i.agent_id, i.group_id, i.channel, i.brand_id, i.sent_at, i.expires_at, i.responded";
+
+fn invitation_row(r: &Row) -> SurveyInvitation {
+    SurveyInvitation {
+        id: r.get(0),
+        survey_id: r.get(1),
+        kind: SurveyKind::parse(r.get(2)).unwrap_or(SurveyKind::Nps),
+        ticket_id: r.get(3),
+        customer_id: r.get(4),
+        agent_id: r.get(5),
+        group_id: r.get(6),
+        channel: r.get(7),
+        brand_id: r.get(8),
+        sent_at: r.get(9),
+        expires_at: r.get(10),
+        responded: r.get(11),
+    }
+}
+
+const RESPONSE_COLS: &str =
+    "id, invitation_id, score, comment, created_at, updated_at, edits, follow_up_ticket_id";
+
+fn response_row(r: &Row) -> SurveyResponse {
+    SurveyResponse {
+        id: r.get(0),
+        invitation_id: r.get(1),
+        score: r.get::<_, i16>(2) as u8,
+        comment: r.get(3),
+        created_at: r.get(4),
+        updated_at: r.get(5),
+        edits: r.get(6),
+        follow_up_ticket_id: r.get(7),
+    }
+}
+
+async fn load_survey<C: GenericClient>(c: &C, id: i64) -> Result<Survey> {
+    let row = query_opt(
+        c,
+        &format!("SELECT {SURVEY_COLS} FROM surveys WHERE id = $1"),
+        &[&id],
+    )
+    .await?
+    .ok_or(StoreError::NotFound("survey"))?;
+    survey_row(&row)
+}
+
+async fn load_response<C: GenericClient>(
+    c: &C,
+    invitation_id: i64,
+) -> Result<Option<SurveyResponse>> {
+    Ok(query_opt(
+        c,
+        &format!("SELECT {RESPONSE_COLS} FROM survey_responses WHERE invitation_id = $1"),
+        &[&invitation_id],
+    )
+    .await?
+    .as_ref()
+    .map(response_row))
+}
+
+async fn view_by_token<C: GenericClient>(
+    c: &C,
+    token_hash: &[u8],
+    lock: bool,
+) -> Result<Option<InvitationView>> {
+    let sql = format!(
+        "SELECT {INVITATION_COLS} FROM survey_invitations i WHERE i.token_hash = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let Some(row) = query_opt(c, &sql, &[&token_hash]).await? else {
+        return Ok(None);
+    };
+    let invitation = invitation_row(&row);
+    let survey = load_survey(c, invitation.survey_id).await?;
+    let response = load_response(c, invitation.id).await?;
+    Ok(Some(InvitationView {
+        invitation,
+        survey,
+        response,
+    }))
+}
+
+/// Appends one system event to a ticket, moves its `last_seq`, queues its webhooks.
+async fn append_mark(tx: &Transaction<'_>, ticket_id: i64, change: Change, now: Now) -> Result<()> {
+    let kind = change.kind();
+    let seqs = insert_events(tx, ticket_id, &[(Actor::SYSTEM, change.clone(), now)]).await?;
+    if let Some(last) = seqs.last() {
+        execute(
+            tx,
+            "UPDATE tickets SET last_seq = $2 WHERE id = $1",
+            &[&ticket_id, last],
+        )
+        .await?;
+        enqueue_webhooks(tx, &[(*last, kind)], now).await?;
+    }
+    Ok(())
+}
+
+/// Opens the follow-up ticket and links it both ways with the surveyed ticket.
+async fn open_follow_up(
+    tx: &Transaction<'_>,
+    surveyed: i64,
+    new: FollowUp,
+    now: Now,
+) -> Result<i64> {
+    let t = create_ticket_tx(tx, new, Actor::SYSTEM, now).await?.value;
+    let exists = query_opt(
+        tx,
+        "SELECT id FROM tickets WHERE id = $1 FOR UPDATE",
+        &[&surveyed],
+    )
+    .await?
+    .is_some();
+    if exists {
+        let link = |ticket_id, relation: &str| Change::Linked {
+            ticket_id,
+            relation: relation.into(),
+        };
+        append_mark(tx, t.id, link(surveyed, "survey_follow_up_of"), now).await?;
+        append_mark(tx, surveyed, link(t.id, "survey_followed_up_by"), now).await?;
+    }
+    Ok(t.id)
+}
+
+async fn respond_tx(
+    tx: &Transaction<'_>,
+    token_hash: &[u8],
+    answer: SurveyAnswer,
+    follow_up: Option<FollowUp>,
+    now: Now,
+) -> Result<Answered> {
+    let Some(view) = view_by_token(tx, token_hash, true).await? else {
+        return Ok(Answered::Unknown);
+    };
+    let inv = &view.invitation;
+    let score = i16::from(answer.score);
+    let first = match &view.response {
+        Some(r) if r.score == answer.score && r.comment == answer.comment => {
+            return Ok(Answered::AlreadyRecorded(r.clone()));
+        }
+        Some(r) if !r.editable(now) => return Ok(Answered::AlreadyRecorded(r.clone())),
+        Some(r) => {
+            execute(
+                tx,
+                "UPDATE survey_responses SET score = $2, comment = $3, updated_at = $4, edits = edits + 1 WHERE id = $1 AND edits = 0",
+                &[&r.id, &score, &answer.comment, &now],
+            )
+            .await?;
+            false
+        }
+        None if inv.expires_at <= now => return Ok(Answered::Expired),
+        None => {
+            execute(
+                tx,
+                "INSERT INTO survey_responses (invitation_id, score, comment, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+                &[&inv.id, &score, &answer.comment, &now],
+            )
+            .await?;
+            execute(
+                tx,
+                "UPDATE survey_invitations SET responded = TRUE WHERE id = $1",
+                &[&inv.id],
+            )
+            .await?;
+            true
+        }
+    };
+    let had_follow_up = view
+        .response
+        .as_ref()
+        .and_then(|r| r.follow_up_ticket_id)
+        .is_some();
+    if let (Some(new), false) = (follow_up, had_follow_up) {
+        let ticket = open_follow_up(tx, inv.ticket_id, new, now).await?;
+        execute(
+            tx,
+            "UPDATE survey_responses SET follow_up_ticket_id = $2 WHERE invitation_id = $1",
+            &[&inv.id, &ticket],
+        )
+        .await?;
+    }
+    let r = load_response(tx, inv.id)
+        .await?
+        .ok_or(StoreError::NotFound("survey response"))?;
+    Ok(if first {
+        Answered::Recorded(r)
+    } else {
+        Answered::Edited(r)
+    })
+}
+
+async fn open_invitation_tx(
+    tx: &Transaction<'_>,
+    new: NewInvitation,
+    now: Now,
+) -> Result<InvitationOpened> {
+    let survey = load_survey(tx, new.survey_id).await?;
+    execute(
+        tx,
+        "SELECT pg_advisory_xact_lock($1, ($2::bigint % 2147483647)::int4)",
+        &[&SURVEY_LOCK_NS, &new.customer_id],
+    )
+    .await?;
+    let own = query_opt(
+        tx,
+        "SELECT id, responded FROM survey_invitations WHERE send_key = $1",
+        &[&new.send_key],
+    )
+    .await?
+    .map(|r| (r.get::<_, i64>(0), r.get::<_, bool>(1)));
+    let expires_at = us(new.expires_at);
+    let id = match own {
+        Some((_, true)) => return Ok(InvitationOpened::AlreadyAnswered),
+        Some((id, false)) => {
+            execute(
+                tx,
+                "UPDATE survey_invitations SET token_hash = $2, sent_at = $3, expires_at = $4 WHERE id = $1",
+                &[&id, &new.token_hash, &now, &expires_at],
+            )
+            .await?;
+            id
+        }
+        None => {
+            let since = now - Duration::days(survey.throttle_days);
+            let throttled = query_opt(
+                tx,
+                "SELECT 1 FROM survey_invitations WHERE customer_id = $1 AND kind = $2 AND sent_at > $3 LIMIT 1",
+                &[&new.customer_id, &survey.kind.as_str(), &since],
+            )
+            .await?
+            .is_some();
+            if throttled {
+                return Ok(InvitationOpened::Throttled);
+            }
+            query_opt(
+                tx,
+                "INSERT INTO survey_invitations (survey_id, kind, ticket_id, customer_id, agent_id, group_id, channel, brand_id, send_key, token_hash, sent_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                &[
+                    &new.survey_id,
+                    &survey.kind.as_str(),
+                    &new.ticket_id,
+                    &new.customer_id,
+                    &new.agent_id,
+                    &new.group_id,
+                    &new.channel,
+                    &new.brand_id,
+                    &new.send_key,
+                    &new.token_hash,
+                    &now,
+                    &expires_at,
+                ],
+            )
+            .await?
+            .ok_or_else(|| StoreError::Backend("insert returned nothing".into()))?
+            .get(0)
+        }
+    };
+    let row = query_opt(
+        tx,
+        &format!("SELECT {INVITATION_COLS} FROM survey_invitations i WHERE i.id = $1"),
+        &[&id],
+    )
+    .await?
+    .ok_or(StoreError::NotFound("survey invitation"))?;
+    Ok(InvitationOpened::Created(invitation_row(&row)))
+}
+
+fn bucket_sql(g: ScoreGroup, at: &str) -> String {
+    match g {
+        ScoreGroup::All => "NULL::text".into(),
+        ScoreGroup::Month => format!("to_char({at} AT TIME ZONE 'UTC', 'YYYY-MM')"),
+        ScoreGroup::Group => "i.group_id::text".into(),
+        ScoreGroup::Agent => "i.agent_id::text".into(),
+    }
+}
+
+pub(crate) async fn create_survey(
+    s: &PgStore,
+    new: NewSurvey,
+    actor: Actor,
+    now: Now,
+) -> Result<Survey> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let question = to_json(&new.question)?;
+    let follow_up = to_json(&new.follow_up)?;
+    let scale = new.scale.map(i16::from);
+    let row = query_opt(
+        &tx,
+        &format!(
+            "INSERT INTO surveys (name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {SURVEY_COLS}"
+        ),
+        &[
+            &new.name,
+            &new.kind.as_str(),
+            &scale,
+            &question,
+            &follow_up,
+            &new.delay_hours,
+            &new.throttle_days,
+            &new.sample_rate,
+            &new.expires_days,
+            &new.active,
+            &now,
+        ],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Backend("insert returned nothing".into()))?;
+    let survey = survey_row(&row)?;
+    // Solves from now on are surveyed, not the history.
+    execute(
+        &tx,
+        "INSERT INTO survey_scan (id, last_seq) VALUES (1, (SELECT COALESCE(MAX(seq), 0) FROM events)) ON CONFLICT (id) DO NOTHING",
+        &[],
+    )
+    .await?;
+    audit(
+        &tx,
+        actor,
+        "survey.created",
+        format!("survey:{}", survey.id),
+        serde_json::json!({ "name": survey.name, "kind": survey.kind.as_str() }),
+        now,
+    )
+    .await?;
+    tx.commit().await.db()?;
+    Ok(survey)
+}
+
+pub(crate) async fn list_surveys(s: &PgStore) -> Result<Vec<Survey>> {
+    let c = s.conn().await?;
+    query(
+        &c,
+        &format!("SELECT {SURVEY_COLS} FROM surveys ORDER BY id"),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(survey_row)
+    .collect()
+}
+
+pub(crate) async fn get_survey(s: &PgStore, id: i64) -> Result<Survey> {
+    let c = s.conn().await?;
+    load_survey(&c, id).await
+}
+
+pub(crate) async fn survey_scan_cursor(s: &PgStore) -> Result<Option<i64>> {
+    let c = s.conn().await?;
+    Ok(query_opt(
+        &c,
+        "SELECT last_seq FROM survey_scan WHERE id = 1 AND EXISTS (SELECT 1 FROM surveys WHERE active)",
+        &[],
+    )
+    .await?
+    .map(|r| r.get(0)))
+}
+
+pub(crate) async fn advance_survey_scan(
+    s: &PgStore,
+    from: i64,
+    to: i64,
+    sends: Vec<ScheduledSend>,
+) -> Result<bool> {
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let moved = execute(
+        &tx,
+        "UPDATE survey_scan SET last_seq = $2 WHERE id = 1 AND last_seq = $1",
+        &[&from, &to],
+    )
+    .await?;
+    if moved == 0 {
+        return Ok(false);
+    }
+    for send in &sends {
+        crate::jobs::schedule(&tx, &send.key, &send.job).await?;
+    }
+    tx.commit().await.db()?;
+    Ok(true)
+}
+
+pub(crate) async fn open_survey_invitation(
+    s: &PgStore,
+    new: NewInvitation,
+    now: Now,
+) -> Result<InvitationOpened> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let opened = open_invitation_tx(&tx, new, now).await?;
+    tx.commit().await.db()?;
+    Ok(opened)
+}
+
+pub(crate) async fn survey_invitation_by_token(
+    s: &PgStore,
+    token_hash: &[u8],
+) -> Result<Option<InvitationView>> {
+    let c = s.conn().await?;
+    view_by_token(&c, token_hash, false).await
+}
+
+pub(crate) async fn record_survey_response(
+    s: &PgStore,
+    token_hash: &[u8],
+    answer: SurveyAnswer,
+    follow_up: Option<FollowUp>,
+    now: Now,
+) -> Result<Answered> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let answered = respond_tx(&tx, token_hash, answer, follow_up, now).await?;
+    tx.commit().await.db()?;
+    Ok(answered)
+}
+
+pub(crate) async fn survey_counts(s: &PgStore, q: ScoreQuery) -> Result<SurveyCounts> {
+    let c = s.conn().await?;
+    let from = q.from.map(us);
+    let to = q.to.map(us);
+    let kind = q.kind.as_str();
+    let sql = format!(
+        "SELECT {b} AS bucket, s.scale, r.score, COUNT(*) FROM survey_responses r \
+         JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+         WHERE i.kind = $1 AND ($2::timestamptz IS NULL OR r.created_at >= $2) AND ($3::timestamptz IS NULL OR r.created_at < $3) \
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        b = bucket_sql(q.group_by, "r.created_at")
+    );
+    let answers = query(&c, &sql, &[&kind, &from, &to])
+        .await?
+        .iter()
+        .map(|r| ScoreCount {
+            bucket: r.get(0),
+            scale: r.get::<_, Option<i16>>(1).map(|v| v as u8),
+            score: r.get::<_, i16>(2) as u8,
+            count: r.get::<_, i64>(3) as u64,
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {b} AS bucket, COUNT(*), COUNT(*) FILTER (WHERE i.responded) FROM survey_invitations i \
+         WHERE i.kind = $1 AND ($2::timestamptz IS NULL OR i.sent_at >= $2) AND ($3::timestamptz IS NULL OR i.sent_at < $3) GROUP BY 1 ORDER BY 1",
+        b = bucket_sql(q.group_by, "i.sent_at")
+    );
+    let sent = query(&c, &sql, &[&kind, &from, &to])
+        .await?
+        .iter()
+        .map(|r| SentCount {
+            bucket: r.get(0),
+            sent: r.get::<_, i64>(1) as u64,
+            answered: r.get::<_, i64>(2) as u64,
+        })
+        .collect();
+    Ok(SurveyCounts { answers, sent })
+}

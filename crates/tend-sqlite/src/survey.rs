@@ -1,0 +1,444 @@
+//! Satisfaction surveys' storage: definitions, invitations, responses, the solve scan, and
+//! answer counts for the score math. A response and the follow-up ticket it opens are one
+//! write.
+
+use crate::conv::{append_event, audit, json, time, to_json, us};
+use crate::tickets::create_ticket_tx;
+use crate::{db, SqliteStore};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use tend_core::{Actor, Change};
+use tend_store::survey::*;
+use tend_store::*;
+
+const SURVEY_COLS: &str = "id, name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at";
+
+fn survey_row(r: &Row) -> rusqlite::Result<Survey> {
+    let kind: String = r.get(2)?;
+    Ok(Survey {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: SurveyKind::parse(&kind).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(
+                2,
+                format!("bad kind {kind}"),
+                rusqlite::types::Type::Text,
+            )
+        })?,
+        scale: r.get::<_, Option<i64>>(3)?.map(|v| v as u8),
+        question: json(&r.get::<_, String>(4)?)?,
+        follow_up: json(&r.get::<_, String>(5)?)?,
+        delay_hours: r.get(6)?,
+        throttle_days: r.get(7)?,
+        sample_rate: r.get(8)?,
+        expires_days: r.get(9)?,
+        active: r.get(10)?,
+        created_at: time(r.get(11)?),
+    })
+}
+
+const INVITATION_COLS: &str = "i.id, i.survey_id, i.kind, i.ticket_id, i.customer_id, i.agent_id, i.group_id, i.channel, i.brand_id, i.sent_at, i.expires_at, i.responded";
+
+fn invitation_row(r: &Row) -> rusqlite::Result<SurveyInvitation> {
+    let kind: String = r.get(2)?;
+    Ok(SurveyInvitation {
+        id: r.get(0)?,
+        survey_id: r.get(1)?,
+        kind: SurveyKind::parse(&kind).unwrap_or(SurveyKind::Nps),
+        ticket_id: r.get(3)?,
+        customer_id: r.get(4)?,
+        agent_id: r.get(5)?,
+        group_id: r.get(6)?,
+        channel: r.get(7)?,
+        brand_id: r.get(8)?,
+        sent_at: time(r.get(9)?),
+        expires_at: time(r.get(10)?),
+        responded: r.get(11)?,
+    })
+}
+
+const RESPONSE_COLS: &str =
+    "id, invitation_id, score, comment, created_at, updated_at, edits, follow_up_ticket_id";
+
+fn response_row(r: &Row) -> rusqlite::Result<SurveyResponse> {
+    Ok(SurveyResponse {
+        id: r.get(0)?,
+        invitation_id: r.get(1)?,
+        score: r.get::<_, i64>(2)? as u8,
+        comment: r.get(3)?,
+        created_at: time(r.get(4)?),
+        updated_at: time(r.get(5)?),
+        edits: r.get(6)?,
+        follow_up_ticket_id: r.get(7)?,
+    })
+}
+
+fn load_survey(c: &Connection, id: i64) -> Result<Survey> {
+    c.prepare_cached(&format!("SELECT {SURVEY_COLS} FROM surveys WHERE id = ?1"))
+        .map_err(db)?
+        .query_row([id], survey_row)
+        .optional()
+        .map_err(db)?
+        .ok_or(StoreError::NotFound("survey"))
+}
+
+fn load_response(c: &Connection, invitation_id: i64) -> Result<Option<SurveyResponse>> {
+    c.prepare_cached(&format!(
+        "SELECT {RESPONSE_COLS} FROM survey_responses WHERE invitation_id = ?1"
+    ))
+    .map_err(db)?
+    .query_row([invitation_id], response_row)
+    .optional()
+    .map_err(db)
+}
+
+fn view_by_token(c: &Connection, token_hash: &[u8]) -> Result<Option<InvitationView>> {
+    let Some(invitation) = c
+        .prepare_cached(&format!(
+            "SELECT {INVITATION_COLS} FROM survey_invitations i WHERE i.token_hash = ?1"
+        ))
+        .map_err(db)?
+        .query_row([token_hash], invitation_row)
+        .optional()
+        .map_err(db)?
+    else {
+        return Ok(None);
+    };
+    let survey = load_survey(c, invitation.survey_id)?;
+    let response = load_response(c, invitation.id)?;
+    Ok(Some(InvitationView {
+        invitation,
+        survey,
+        response,
+    }))
+}
+
+/// Opens the follow-up ticket and links it both ways with the surveyed ticket.
+fn open_follow_up(c: &Connection, surveyed: i64, new: FollowUp, now: DateTime<Utc>) -> Result<i64> {
+    let t = create_ticket_tx(c, new, Actor::SYSTEM, now)?.value;
+    for (on, other, relation) in [
+        (t.id, surveyed, "survey_follow_up_of"),
+        (surveyed, t.id, "survey_followed_up_by"),
+    ] {
+        let exists: bool = c
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM tickets WHERE id = ?1)")
+            .map_err(db)?
+            .query_row([on], |r| r.get(0))
+            .map_err(db)?;
+        if !exists {
+            continue;
+        }
+        let seq = append_event(
+            c,
+            on,
+            Actor::SYSTEM,
+            now,
+            &Change::Linked {
+                ticket_id: other,
+                relation: relation.into(),
+            },
+            true,
+        )?;
+        c.prepare_cached("UPDATE tickets SET last_seq = ?2 WHERE id = ?1")
+            .map_err(db)?
+            .execute(params![on, seq])
+            .map_err(db)?;
+    }
+    Ok(t.id)
+}
+
+fn respond_tx(
+    c: &Connection,
+    token_hash: &[u8],
+    answer: SurveyAnswer,
+    follow_up: Option<FollowUp>,
+    now: DateTime<Utc>,
+) -> Result<Answered> {
+    let Some(view) = view_by_token(c, token_hash)? else {
+        return Ok(Answered::Unknown);
+    };
+    let inv = &view.invitation;
+    let first = match &view.response {
+        Some(r) if r.score == answer.score && r.comment == answer.comment => {
+            return Ok(Answered::AlreadyRecorded(r.clone()));
+        }
+        Some(r) if !r.editable(now) => return Ok(Answered::AlreadyRecorded(r.clone())),
+        Some(r) => {
+            c.prepare_cached("UPDATE survey_responses SET score = ?2, comment = ?3, updated_at = ?4, edits = edits + 1 WHERE id = ?1 AND edits = 0")
+                .map_err(db)?
+                .execute(params![r.id, answer.score, answer.comment, us(now)])
+                .map_err(db)?;
+            false
+        }
+        None if inv.expires_at <= now => return Ok(Answered::Expired),
+        None => {
+            c.prepare_cached("INSERT INTO survey_responses(invitation_id, score, comment, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)")
+                .map_err(db)?
+                .execute(params![inv.id, answer.score, answer.comment, us(now)])
+                .map_err(db)?;
+            c.prepare_cached("UPDATE survey_invitations SET responded = 1 WHERE id = ?1")
+                .map_err(db)?
+                .execute([inv.id])
+                .map_err(db)?;
+            true
+        }
+    };
+    let had_follow_up = view
+        .response
+        .as_ref()
+        .and_then(|r| r.follow_up_ticket_id)
+        .is_some();
+    if let (Some(new), false) = (follow_up, had_follow_up) {
+        let ticket = open_follow_up(c, inv.ticket_id, new, now)?;
+        c.prepare_cached(
+            "UPDATE survey_responses SET follow_up_ticket_id = ?2 WHERE invitation_id = ?1",
+        )
+        .map_err(db)?
+        .execute(params![inv.id, ticket])
+        .map_err(db)?;
+    }
+    let r = load_response(c, inv.id)?.ok_or(StoreError::NotFound("survey response"))?;
+    Ok(if first {
+        Answered::Recorded(r)
+    } else {
+        Answered::Edited(r)
+    })
+}
+
+fn open_invitation_tx(
+    c: &Connection,
+    new: NewInvitation,
+    now: DateTime<Utc>,
+) -> Result<InvitationOpened> {
+    let survey = load_survey(c, new.survey_id)?;
+    let own: Option<(i64, bool)> = c
+        .prepare_cached("SELECT id, responded FROM survey_invitations WHERE send_key = ?1")
+        .map_err(db)?
+        .query_row([&new.send_key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(db)?;
+    let id = match own {
+        Some((_, true)) => return Ok(InvitationOpened::AlreadyAnswered),
+        Some((id, false)) => {
+            c.prepare_cached("UPDATE survey_invitations SET token_hash = ?2, sent_at = ?3, expires_at = ?4 WHERE id = ?1")
+                .map_err(db)?
+                .execute(params![id, new.token_hash, us(now), us(new.expires_at)])
+                .map_err(db)?;
+            id
+        }
+        None => {
+            let since = now - Duration::days(survey.throttle_days);
+            let throttled: bool = c
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM survey_invitations WHERE customer_id = ?1 AND kind = ?2 AND sent_at > ?3)")
+                .map_err(db)?
+                .query_row(params![new.customer_id, survey.kind.as_str(), us(since)], |r| r.get(0))
+                .map_err(db)?;
+            if throttled {
+                return Ok(InvitationOpened::Throttled);
+            }
+            c.prepare_cached("INSERT INTO survey_invitations(survey_id, kind, ticket_id, customer_id, agent_id, group_id, channel, brand_id, send_key, token_hash, sent_at, expires_at) \
+                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+                .map_err(db)?
+                .execute(params![
+                    new.survey_id,
+                    survey.kind.as_str(),
+                    new.ticket_id,
+                    new.customer_id,
+                    new.agent_id,
+                    new.group_id,
+                    new.channel,
+                    new.brand_id,
+                    new.send_key,
+                    new.token_hash,
+                    us(now),
+                    us(new.expires_at)
+                ])
+                .map_err(db)?;
+            c.last_insert_rowid()
+        }
+    };
+    let inv = c
+        .prepare_cached(&format!(
+            "SELECT {INVITATION_COLS} FROM survey_invitations i WHERE i.id = ?1"
+        ))
+        .map_err(db)?
+        .query_row([id], invitation_row)
+        .map_err(db)?;
+    Ok(InvitationOpened::Created(inv))
+}
+
+fn bucket_sql(g: ScoreGroup, at: &str) -> String {
+    match g {
+        ScoreGroup::All => "NULL".into(),
+        ScoreGroup::Month => format!("strftime('%Y-%m', {at} / 1000000, 'unixepoch')"),
+        ScoreGroup::Group => "CAST(i.group_id AS TEXT)".into(),
+        ScoreGroup::Agent => "CAST(i.agent_id AS TEXT)".into(),
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn create_survey_impl(
+        &self,
+        new: NewSurvey,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Survey> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO surveys(name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    new.name,
+                    new.kind.as_str(),
+                    new.scale.map(i64::from),
+                    to_json(&new.question),
+                    to_json(&new.follow_up),
+                    new.delay_hours,
+                    new.throttle_days,
+                    new.sample_rate,
+                    new.expires_days,
+                    new.active,
+                    us(now)
+                ],
+            )
+            .map_err(db)?;
+            let id = c.last_insert_rowid();
+            // Solves from now on are surveyed, not the history.
+            c.execute(
+                "INSERT OR IGNORE INTO survey_scan(id, last_seq) VALUES (1, (SELECT COALESCE(MAX(seq), 0) FROM events))",
+                [],
+            )
+            .map_err(db)?;
+            audit(c, actor, "survey.created", format!("survey:{id}"), serde_json::json!({ "name": new.name, "kind": new.kind.as_str() }), now)?;
+            load_survey(c, id)
+        })
+        .await
+    }
+
+    pub(crate) async fn list_surveys_impl(&self) -> Result<Vec<Survey>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {SURVEY_COLS} FROM surveys ORDER BY id"))
+                .map_err(db)?
+                .query_map([], survey_row)
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    pub(crate) async fn get_survey_impl(&self, id: i64) -> Result<Survey> {
+        self.read(move |c| load_survey(c, id)).await
+    }
+
+    pub(crate) async fn survey_scan_cursor_impl(&self) -> Result<Option<i64>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT last_seq FROM survey_scan WHERE id = 1 AND EXISTS(SELECT 1 FROM surveys WHERE active = 1)")
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
+                .optional()
+                .map_err(db)
+        })
+        .await
+    }
+
+    pub(crate) async fn advance_survey_scan_impl(
+        &self,
+        from: i64,
+        to: i64,
+        sends: Vec<ScheduledSend>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.write(move |c| {
+            let moved = c
+                .prepare_cached(
+                    "UPDATE survey_scan SET last_seq = ?2 WHERE id = 1 AND last_seq = ?1",
+                )
+                .map_err(db)?
+                .execute(params![from, to])
+                .map_err(db)?;
+            if moved == 0 {
+                return Ok(false);
+            }
+            for s in &sends {
+                crate::jobs::schedule(c, &s.key, &s.job, now)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(crate) async fn open_survey_invitation_impl(
+        &self,
+        new: NewInvitation,
+        now: DateTime<Utc>,
+    ) -> Result<InvitationOpened> {
+        self.write(move |c| open_invitation_tx(c, new, now)).await
+    }
+
+    pub(crate) async fn survey_invitation_by_token_impl(
+        &self,
+        token_hash: Vec<u8>,
+    ) -> Result<Option<InvitationView>> {
+        self.read(move |c| view_by_token(c, &token_hash)).await
+    }
+
+    pub(crate) async fn record_survey_response_impl(
+        &self,
+        token_hash: Vec<u8>,
+        answer: SurveyAnswer,
+        follow_up: Option<FollowUp>,
+        now: DateTime<Utc>,
+    ) -> Result<Answered> {
+        self.write(move |c| respond_tx(c, &token_hash, answer, follow_up, now))
+            .await
+    }
+
+    pub(crate) async fn survey_counts_impl(&self, q: ScoreQuery) -> Result<SurveyCounts> {
+        self.read(move |c| {
+            let from = q.from.map(us).unwrap_or(i64::MIN);
+            let to = q.to.map(us).unwrap_or(i64::MAX);
+            let sql = format!(
+                "SELECT {b} AS bucket, s.scale, r.score, COUNT(*) FROM survey_responses r \
+                 JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+                 WHERE i.kind = ?1 AND r.created_at >= ?2 AND r.created_at < ?3 \
+                 GROUP BY bucket, s.scale, r.score ORDER BY bucket, s.scale, r.score",
+                b = bucket_sql(q.group_by, "r.created_at")
+            );
+            let answers = c
+                .prepare_cached(&sql)
+                .map_err(db)?
+                .query_map(params![q.kind.as_str(), from, to], |r| {
+                    Ok(ScoreCount {
+                        bucket: r.get(0)?,
+                        scale: r.get::<_, Option<i64>>(1)?.map(|v| v as u8),
+                        score: r.get::<_, i64>(2)? as u8,
+                        count: r.get::<_, i64>(3)? as u64,
+                    })
+                })
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            let sql = format!(
+                "SELECT {b} AS bucket, COUNT(*), COALESCE(SUM(i.responded), 0) FROM survey_invitations i \
+                 WHERE i.kind = ?1 AND i.sent_at >= ?2 AND i.sent_at < ?3 GROUP BY bucket ORDER BY bucket",
+                b = bucket_sql(q.group_by, "i.sent_at")
+            );
+            let sent = c
+                .prepare_cached(&sql)
+                .map_err(db)?
+                .query_map(params![q.kind.as_str(), from, to], |r| {
+                    Ok(SentCount {
+                        bucket: r.get(0)?,
+                        sent: r.get::<_, i64>(1)? as u64,
+                        answered: r.get::<_, i64>(2)? as u64,
+                    })
+                })
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            Ok(SurveyCounts { answers, sent })
+        })
+        .await
+    }
+}

@@ -1,0 +1,326 @@
+//! /api/v1/surveys: define surveys (admin) and read their scores. Scores are computed on read
+//! from the stored answer counts by the pure math in `tend_core::survey`.
+
+use crate::error::{ApiResult, AppError};
+use crate::extract::{require_admin, require_supervisor, Auth, Json};
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use tend_core::survey::{
+    nps_category, response_rate_pct, CesCounts, Csat, CsatCounts, CsatScale, Nps, NpsCategory,
+    NpsCounts,
+};
+use tend_core::Actor;
+use tend_store::survey::*;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyIn {
+    name: String,
+    kind: SurveyKind,
+    /// CSAT only: 5 (default), 3 or 2.
+    scale: Option<u8>,
+    /// Language tag → question; at least one.
+    question: BTreeMap<String, String>,
+    #[serde(default)]
+    follow_up: BTreeMap<String, String>,
+    #[serde(default = "default_delay")]
+    delay_hours: i64,
+    #[serde(default = "default_throttle")]
+    throttle_days: i64,
+    #[serde(default = "one")]
+    sample_rate: f64,
+    #[serde(default = "default_expiry")]
+    expires_days: i64,
+    #[serde(default = "yes")]
+    active: bool,
+}
+
+fn default_delay() -> i64 {
+    24
+}
+fn default_throttle() -> i64 {
+    30
+}
+fn one() -> f64 {
+    1.0
+}
+fn default_expiry() -> i64 {
+    14
+}
+fn yes() -> bool {
+    true
+}
+
+fn texts(
+    field: &str,
+    m: BTreeMap<String, String>,
+    required: bool,
+) -> Result<BTreeMap<String, String>, AppError> {
+    if required && m.is_empty() {
+        return Err(AppError::invalid(
+            field,
+            "give the text in at least one language, e.g. {\"en\": \"…\"}",
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (lang, text) in m {
+        let ok_tag = !lang.is_empty()
+            && lang.len() <= 35
+            && lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !ok_tag {
+            return Err(AppError::invalid(
+                field,
+                format!("'{lang}' is not a language tag (BCP 47, e.g. en, de-AT)"),
+            ));
+        }
+        let text = text.trim().to_string();
+        if text.is_empty() || text.chars().count() > 500 {
+            return Err(AppError::invalid(
+                format!("{field}.{lang}"),
+                "must be 1 to 500 characters",
+            ));
+        }
+        out.insert(lang, text);
+    }
+    Ok(out)
+}
+
+fn range(field: &str, v: i64, lo: i64, hi: i64) -> Result<i64, AppError> {
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(AppError::invalid(
+            field,
+            format!("must be between {lo} and {hi}"),
+        ))
+    }
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<SurveyIn>,
+) -> ApiResult<(StatusCode, axum::Json<Survey>)> {
+    require_admin(&v)?;
+    let name = tend_core::parse_line("name", &b.name, tend_core::limits::NAME_MAX)?;
+    let scale = match (b.kind, b.scale) {
+        (SurveyKind::Csat, None) => Some(5),
+        (SurveyKind::Csat, Some(n @ (2 | 3 | 5))) => Some(n),
+        (SurveyKind::Csat, Some(_)) => {
+            return Err(AppError::invalid("scale", "must be 5, 3 or 2"));
+        }
+        (_, Some(_)) => {
+            return Err(AppError::invalid(
+                "scale",
+                "only CSAT surveys have a scale (NPS is 0–10, CES 1–7)",
+            ));
+        }
+        (_, None) => None,
+    };
+    if !(0.0..=1.0).contains(&b.sample_rate) {
+        return Err(AppError::invalid("sample_rate", "must be between 0 and 1"));
+    }
+    let new = NewSurvey {
+        name,
+        kind: b.kind,
+        scale,
+        question: texts("question", b.question, true)?,
+        follow_up: texts("follow_up", b.follow_up, false)?,
+        delay_hours: range("delay_hours", b.delay_hours, 0, 24 * 90)?,
+        throttle_days: range("throttle_days", b.throttle_days, 0, 3650)?,
+        sample_rate: b.sample_rate,
+        expires_days: range("expires_days", b.expires_days, 1, 365)?,
+        active: b.active,
+    };
+    let survey = s
+        .store
+        .create_survey(new, Actor::agent(v.agent_id), s.now())
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(survey)))
+}
+
+pub async fn list(State(s): State<AppState>, Auth(v): Auth) -> ApiResult<axum::Json<Value>> {
+    require_admin(&v)?;
+    Ok(axum::Json(
+        json!({ "items": s.store.list_surveys().await? }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScoresParams {
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    group_by: Option<String>,
+}
+
+fn time_param(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, AppError> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    AppError::BadRequest(format!(
+                        "{field} must be an RFC 3339 time, e.g. 2026-03-01T00:00:00Z"
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// The scores of one bucket.
+#[derive(Debug, Default, Serialize)]
+pub struct Bucket {
+    /// Month (`YYYY-MM`), group id or agent id; `null` for "all", "no group" or "no agent".
+    pub key: Option<String>,
+    pub responses: u64,
+    pub sent: u64,
+    pub response_rate_pct: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nps: Option<Nps>,
+    /// One summary per scale in use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub csat: Vec<Csat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ces: Option<tend_core::survey::Ces>,
+}
+
+#[derive(Default)]
+struct Acc {
+    nps: NpsCounts,
+    csat: BTreeMap<u8, CsatCounts>,
+    ces: CesCounts,
+    sent: u64,
+    answered: u64,
+}
+
+fn csat_scale(n: u8) -> CsatScale {
+    match n {
+        2 => CsatScale::TwoPoint,
+        3 => CsatScale::ThreePoint,
+        _ => CsatScale::FivePoint,
+    }
+}
+
+impl Acc {
+    fn add(&mut self, kind: SurveyKind, c: &ScoreCount) -> Result<(), AppError> {
+        let bad = |e: tend_core::Invalid| AppError::Internal(format!("stored score: {e}"));
+        match kind {
+            SurveyKind::Nps => match nps_category(c.score).map_err(bad)? {
+                NpsCategory::Detractor => self.nps.detractors += c.count,
+                NpsCategory::Passive => self.nps.passives += c.count,
+                NpsCategory::Promoter => self.nps.promoters += c.count,
+            },
+            SurveyKind::Csat => {
+                let scale = c.scale.unwrap_or(5);
+                let sc = csat_scale(scale);
+                sc.check(c.score).map_err(bad)?;
+                let e = self
+                    .csat
+                    .entry(scale)
+                    .or_insert_with(|| CsatCounts::new(sc));
+                e.counts[usize::from(c.score - 1)] += c.count;
+            }
+            SurveyKind::Ces => {
+                if !(1..=7).contains(&c.score) {
+                    return Err(AppError::Internal(format!("stored CES score {}", c.score)));
+                }
+                self.ces.counts[usize::from(c.score - 1)] += c.count;
+            }
+        }
+        Ok(())
+    }
+
+    fn bucket(&self, kind: SurveyKind, key: Option<String>) -> Bucket {
+        let responses = match kind {
+            SurveyKind::Nps => self.nps.n(),
+            SurveyKind::Csat => self.csat.values().map(|c| c.n()).sum(),
+            SurveyKind::Ces => self.ces.n(),
+        };
+        Bucket {
+            key,
+            responses,
+            sent: self.sent,
+            response_rate_pct: response_rate_pct(self.answered, self.sent).ok().flatten(),
+            nps: (kind == SurveyKind::Nps)
+                .then(|| self.nps.summary())
+                .flatten(),
+            csat: self.csat.values().filter_map(|c| c.summary()).collect(),
+            ces: (kind == SurveyKind::Ces)
+                .then(|| self.ces.summary())
+                .flatten(),
+        }
+    }
+}
+
+/// `GET /surveys/scores?kind=nps&from=&to=&group_by=month|group|agent`.
+pub async fn scores(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Query(p): Query<ScoresParams>,
+) -> ApiResult<axum::Json<Value>> {
+    require_supervisor(&v)?;
+    let kind = match p.kind.as_deref() {
+        None | Some("") => SurveyKind::Nps,
+        Some(k) => SurveyKind::parse(k).ok_or_else(|| {
+            AppError::BadRequest(format!("kind '{k}' is not one of: nps, csat, ces"))
+        })?,
+    };
+    let group_by = match p.group_by.as_deref() {
+        None | Some("") | Some("all") => ScoreGroup::All,
+        Some("month") => ScoreGroup::Month,
+        Some("group") => ScoreGroup::Group,
+        Some("agent") => ScoreGroup::Agent,
+        Some(g) => {
+            return Err(AppError::BadRequest(format!(
+                "group_by '{g}' is not one of: month, group, agent"
+            )))
+        }
+    };
+    let from = time_param("from", p.from.as_deref())?;
+    let to = time_param("to", p.to.as_deref())?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err(AppError::BadRequest("from must be before to".into()));
+        }
+    }
+    let counts = s
+        .store
+        .survey_counts(ScoreQuery {
+            kind,
+            from,
+            to,
+            group_by,
+        })
+        .await?;
+    let mut buckets: BTreeMap<Option<String>, Acc> = BTreeMap::new();
+    let mut total = Acc::default();
+    for c in &counts.answers {
+        buckets.entry(c.bucket.clone()).or_default().add(kind, c)?;
+        total.add(kind, c)?;
+    }
+    for c in &counts.sent {
+        let b = buckets.entry(c.bucket.clone()).or_default();
+        b.sent += c.sent;
+        b.answered += c.answered;
+        total.sent += c.sent;
+        total.answered += c.answered;
+    }
+    let items: Vec<Bucket> = buckets
+        .iter()
+        .map(|(k, a)| a.bucket(kind, k.clone()))
+        .collect();
+    Ok(axum::Json(json!({
+        "kind": kind,
+        "from": from,
+        "to": to,
+        "group_by": group_by,
+        "total": total.bucket(kind, None),
+        "buckets": items,
+    })))
+}
