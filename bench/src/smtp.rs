@@ -87,8 +87,10 @@ fn sender(k: u64) -> String {
 }
 
 fn mail(n: u64, run: &str) -> String {
-    let from = sender(if n % 10 < 3 && n >= 1000 { n - 1000 } else { n });
+    // Replies answer mail n-997, which is never itself a reply (its n % 10 is 3..=5).
     let reply = n % 10 < 3 && n >= 1000;
+    let p = n.saturating_sub(997);
+    let from = sender(if reply { p } else { n });
     let mut h = format!(
         "From: Customer {k} <{from}>\r\nTo: Support <support@shop.test>\r\nMessage-ID: <bench-{run}-{n}@buyers.test>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n",
         k = n % 20_000
@@ -96,8 +98,7 @@ fn mail(n: u64, run: &str) -> String {
     if reply {
         h.push_str(&format!(
             "Subject: Re: Order {o} has not arrived\r\nIn-Reply-To: <bench-{run}-{p}@buyers.test>\r\nReferences: <bench-{run}-{p}@buyers.test>\r\n",
-            o = n - 1000,
-            p = n - 1000
+            o = p,
         ));
     } else {
         h.push_str(&format!("Subject: Order {n} has not arrived\r\n"));
