@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod smtp;
+mod survey_scores;
 
 #[derive(Parser)]
 #[command(about = "Tend benchmark load client")]
@@ -45,6 +46,23 @@ enum Cmd {
         clients: usize,
         #[arg(long, default_value_t = 2000)]
         requests: u64,
+        #[arg(long, default_value_t = 30.0)]
+        max_seconds: f64,
+    },
+    /// Survey scores for N responses by month and by group (seeds a fresh SQLite file and,
+    /// with --postgres, a fresh schema `bench_surveys`; times the store's count query).
+    SurveyScores {
+        #[arg(long, default_value_t = 1_000_000)]
+        responses: u64,
+        /// The SQLite file to (re)create.
+        #[arg(long, default_value = "target/bench-surveys.db")]
+        sqlite: std::path::PathBuf,
+        /// A PostgreSQL URL on loopback, e.g. postgres://postgres@127.0.0.1:5432/postgres.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Bound on each series of runs.
         #[arg(long, default_value_t = 30.0)]
         max_seconds: f64,
     },
@@ -102,6 +120,26 @@ async fn main() -> Result<()> {
             None => smtp::load(addr, *connections, *messages, *max_seconds).await,
         };
     }
+    if let Cmd::SurveyScores {
+        responses,
+        sqlite,
+        postgres,
+        runs,
+        max_seconds,
+    } = &cli.cmd
+    {
+        if let Some(url) = postgres {
+            let host = url.rsplit('@').next().unwrap_or("");
+            if !(host.starts_with("127.")
+                || host.starts_with("localhost")
+                || host.starts_with("[::1]"))
+            {
+                bail!("refusing to use {url}: benchmarks only target loopback addresses");
+            }
+        }
+        return survey_scores::run(*responses, sqlite, postgres.as_deref(), *runs, *max_seconds)
+            .await;
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))
@@ -119,7 +157,7 @@ async fn main() -> Result<()> {
             max_seconds,
             ..
         } => (name.clone(), *clients, *requests, *max_seconds),
-        Cmd::Smtp { .. } => unreachable!("handled above"),
+        Cmd::Smtp { .. } | Cmd::SurveyScores { .. } => unreachable!("handled above"),
     };
     // One warm-up request.
     let issued = Arc::new(AtomicU64::new(0));

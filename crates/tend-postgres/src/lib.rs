@@ -436,6 +436,37 @@ impl Store for PgStore {
     ) -> Result<tend_store::survey::SurveyCounts> {
         survey::survey_counts(self, q).await
     }
+    async fn create_survey_kiosk(
+        &self,
+        new: tend_store::survey::NewKiosk,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::SurveyKiosk> {
+        survey::create_survey_kiosk(self, new, actor, now).await
+    }
+    async fn survey_kiosks(&self, survey_id: i64) -> Result<Vec<tend_store::survey::SurveyKiosk>> {
+        survey::survey_kiosks(self, survey_id).await
+    }
+    async fn revoke_survey_kiosk(
+        &self,
+        survey_id: i64,
+        kiosk_id: i64,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::SurveyKiosk> {
+        survey::revoke_survey_kiosk(self, survey_id, kiosk_id, actor, now).await
+    }
+    async fn survey_kiosk(&self, kiosk_id: i64) -> Result<Option<tend_store::survey::KioskView>> {
+        survey::survey_kiosk(self, kiosk_id).await
+    }
+    async fn record_kiosk_answers(
+        &self,
+        kiosk_id: i64,
+        answers: Vec<tend_store::survey::KioskAnswer>,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::KioskBatch> {
+        survey::record_kiosk_answers(self, kiosk_id, answers, now).await
+    }
     async fn create_mailbox(
         &self,
         new: tend_store::mail::NewMailbox,
@@ -469,6 +500,20 @@ impl Store for PgStore {
     }
     async fn raw_mail(&self, intake_id: i64) -> Result<Vec<u8>> {
         mail::raw_mail(self, intake_id).await
+    }
+    async fn get_mail_intake(&self, intake_id: i64) -> Result<tend_store::mail::IntakeEntry> {
+        mail::get_mail_intake(self, intake_id).await
+    }
+    async fn resolve_intake(
+        &self,
+        intake_id: i64,
+        outcome: &str,
+        reason: &str,
+        ticket_id: Option<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        mail::resolve_intake(self, intake_id, outcome, reason, ticket_id, actor, now).await
     }
     async fn outbound_context(&self, ticket_id: i64) -> Result<tend_store::mail::OutboundContext> {
         mail::outbound_context(self, ticket_id).await

@@ -772,3 +772,59 @@ pub(crate) async fn imap_state(s: &PgStore, mailbox_id: i64) -> Result<Option<(u
         None => Ok(None),
     }
 }
+
+pub(crate) async fn get_mail_intake(s: &PgStore, intake_id: i64) -> Result<IntakeEntry> {
+    let c = s.conn().await?;
+    let sql = format!("SELECT {INTAKE_COLS} FROM mail_intake i WHERE i.id = $1");
+    Ok(intake_row(
+        &query_opt(&c, &sql, &[&intake_id])
+            .await?
+            .ok_or(StoreError::NotFound("mail"))?,
+    ))
+}
+
+pub(crate) async fn resolve_intake(
+    s: &PgStore,
+    intake_id: i64,
+    outcome: &str,
+    reason: &str,
+    ticket_id: Option<i64>,
+    actor: Actor,
+    now: Now,
+) -> Result<()> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let n = execute(
+        &tx,
+        "UPDATE mail_intake SET outcome = $2, reason = $3, ticket_id = COALESCE($4, ticket_id) \
+         WHERE id = $1 AND outcome = 'review'",
+        &[&intake_id, &outcome, &reason, &ticket_id],
+    )
+    .await?;
+    if n == 0 {
+        let exists = query_opt(
+            &tx,
+            "SELECT 1 FROM mail_intake WHERE id = $1",
+            &[&intake_id],
+        )
+        .await?
+        .is_some();
+        return Err(if exists {
+            StoreError::Conflict("this mail is not waiting for review (anymore)".into())
+        } else {
+            StoreError::NotFound("mail")
+        });
+    }
+    audit(
+        &tx,
+        actor,
+        &format!("mail.{outcome}"),
+        format!("mail_intake:{intake_id}"),
+        serde_json::json!({ "ticket_id": ticket_id }),
+        now,
+    )
+    .await?;
+    tx.commit().await.db()?;
+    Ok(())
+}

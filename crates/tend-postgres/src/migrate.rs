@@ -13,6 +13,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_job_keys.sql")),
     (6, include_str!("../migrations/0006_mail.sql")),
     (7, include_str!("../migrations/0007_surveys.sql")),
+    (8, include_str!("../migrations/0008_survey_kiosks.sql")),
 ];
 
 /// Namespace of Tend's advisory locks (first key of the two-key form).

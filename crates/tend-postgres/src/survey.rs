@@ -319,7 +319,162 @@ fn bucket_sql(g: ScoreGroup, at: &str) -> String {
         ScoreGroup::Month => format!("to_char({at} AT TIME ZONE 'UTC', 'YYYY-MM')"),
         ScoreGroup::Group => "i.group_id::text".into(),
         ScoreGroup::Agent => "i.agent_id::text".into(),
+        ScoreGroup::Channel => "i.channel".into(),
     }
+}
+
+/// The bucket of a kiosk answer (`k`): kiosks have no agent and the channel `kiosk`.
+fn kiosk_bucket_sql(g: ScoreGroup) -> String {
+    match g {
+        ScoreGroup::All | ScoreGroup::Agent => "NULL::text".into(),
+        ScoreGroup::Month => "to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM')".into(),
+        ScoreGroup::Group => "k.group_id::text".into(),
+        ScoreGroup::Channel => format!("'{KIOSK_CHANNEL}'::text"),
+    }
+}
+
+/// The bucket of a roll-up row (`day` a UTC date or `month` its first day; 0 for "none").
+fn rollup_bucket_sql(g: ScoreGroup, months: bool) -> &'static str {
+    match g {
+        ScoreGroup::All => "NULL::text",
+        ScoreGroup::Month if months => "to_char(month, 'YYYY-MM')",
+        ScoreGroup::Month => "to_char(day, 'YYYY-MM')",
+        ScoreGroup::Group => "NULLIF(group_id, 0)::text",
+        ScoreGroup::Agent => "NULLIF(agent_id, 0)::text",
+        ScoreGroup::Channel => "channel",
+    }
+}
+
+fn score_count(r: &Row) -> ScoreCount {
+    ScoreCount {
+        bucket: r.get(0),
+        scale: r.get::<_, Option<i16>>(1).map(|v| v as u8),
+        score: r.get::<_, i16>(2) as u8,
+        count: r.get::<_, i64>(3) as u64,
+    }
+}
+
+fn sent_count(r: &Row) -> SentCount {
+    SentCount {
+        bucket: r.get(0),
+        sent: r.get::<_, i64>(1) as u64,
+        answered: r.get::<_, i64>(2) as u64,
+    }
+}
+
+/// Counts from the per-month or per-day roll-ups (`from`/`to` aligned to them, or open).
+async fn counts_rolled_up<C: GenericClient>(
+    c: &C,
+    q: &ScoreQuery,
+    months: bool,
+) -> Result<SurveyCounts> {
+    let from = q.from.map(|t| t.date_naive());
+    let to = q.to.map(|t| t.date_naive());
+    let kind = q.kind.as_str();
+    let b = rollup_bucket_sql(q.group_by, months);
+    let (unit, tables) = if months {
+        (
+            "month",
+            [
+                "survey_score_months",
+                "survey_agent_score_months",
+                "survey_sent_months",
+            ],
+        )
+    } else {
+        (
+            "day",
+            [
+                "survey_score_days",
+                "survey_agent_score_days",
+                "survey_sent_days",
+            ],
+        )
+    };
+    let table = if q.group_by == ScoreGroup::Agent {
+        tables[1]
+    } else {
+        tables[0]
+    };
+    let sql = format!(
+        "SELECT {b} AS bucket, NULLIF(scale, 0) AS sc, score, SUM(n)::bigint FROM {table} \
+         WHERE kind = $1 AND ($2::date IS NULL OR {unit} >= $2) AND ($3::date IS NULL OR {unit} < $3) \
+         GROUP BY 1, 2, 3 HAVING SUM(n) <> 0 ORDER BY 1, 2, 3"
+    );
+    let answers = query(c, &sql, &[&kind, &from, &to])
+        .await?
+        .iter()
+        .map(score_count)
+        .collect();
+    let sql = format!(
+        "SELECT {b} AS bucket, SUM(sent)::bigint, SUM(answered)::bigint FROM {sent} \
+         WHERE kind = $1 AND ($2::date IS NULL OR {unit} >= $2) AND ($3::date IS NULL OR {unit} < $3) \
+         GROUP BY 1 HAVING SUM(sent) <> 0 ORDER BY 1",
+        sent = tables[2]
+    );
+    let sent = query(c, &sql, &[&kind, &from, &to])
+        .await?
+        .iter()
+        .map(sent_count)
+        .collect();
+    Ok(SurveyCounts { answers, sent })
+}
+
+/// Counts from every answer and invitation (any `from`/`to`).
+async fn counts_by_row<C: GenericClient>(c: &C, q: &ScoreQuery) -> Result<SurveyCounts> {
+    let from = q.from.map(us);
+    let to = q.to.map(us);
+    let kind = q.kind.as_str();
+    let sql = format!(
+        "SELECT bucket, scale, score, COUNT(*) FROM ( \
+           SELECT {b} AS bucket, s.scale AS scale, r.score AS score FROM survey_responses r \
+           JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+           WHERE i.kind = $1 AND ($2::timestamptz IS NULL OR r.created_at >= $2) AND ($3::timestamptz IS NULL OR r.created_at < $3) \
+           UNION ALL \
+           SELECT {kb} AS bucket, k.scale AS scale, k.score AS score FROM survey_kiosk_answers k \
+           WHERE k.kind = $1 AND ($2::timestamptz IS NULL OR k.created_at >= $2) AND ($3::timestamptz IS NULL OR k.created_at < $3)) a \
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        b = bucket_sql(q.group_by, "r.created_at"),
+        kb = kiosk_bucket_sql(q.group_by),
+    );
+    let answers = query(c, &sql, &[&kind, &from, &to])
+        .await?
+        .iter()
+        .map(score_count)
+        .collect();
+    let sql = format!(
+        "SELECT {b} AS bucket, COUNT(*), COUNT(*) FILTER (WHERE i.responded) FROM survey_invitations i \
+         WHERE i.kind = $1 AND ($2::timestamptz IS NULL OR i.sent_at >= $2) AND ($3::timestamptz IS NULL OR i.sent_at < $3) GROUP BY 1 ORDER BY 1",
+        b = bucket_sql(q.group_by, "i.sent_at")
+    );
+    let sent = query(c, &sql, &[&kind, &from, &to])
+        .await?
+        .iter()
+        .map(sent_count)
+        .collect();
+    Ok(SurveyCounts { answers, sent })
+}
+
+const KIOSK_COLS: &str = "id, survey_id, name, group_id, created_at, revoked_at, token_hash";
+
+fn kiosk_row(r: &Row) -> SurveyKiosk {
+    SurveyKiosk {
+        id: r.get(0),
+        survey_id: r.get(1),
+        name: r.get(2),
+        group_id: r.get(3),
+        created_at: r.get(4),
+        revoked_at: r.get(5),
+        token_hash: r.get(6),
+    }
+}
+
+async fn load_kiosk<C: GenericClient>(c: &C, id: i64, lock: bool) -> Result<Option<SurveyKiosk>> {
+    let sql = format!(
+        "SELECT {KIOSK_COLS} FROM survey_kiosks WHERE id = $1{}",
+        if lock { " FOR SHARE" } else { "" }
+    );
+    Ok(query_opt(c, &sql, &[&id]).await?.as_ref().map(kiosk_row))
 }
 
 pub(crate) async fn create_survey(
@@ -468,39 +623,162 @@ pub(crate) async fn record_survey_response(
 
 pub(crate) async fn survey_counts(s: &PgStore, q: ScoreQuery) -> Result<SurveyCounts> {
     let c = s.conn().await?;
-    let from = q.from.map(us);
-    let to = q.to.map(us);
-    let kind = q.kind.as_str();
-    let sql = format!(
-        "SELECT {b} AS bucket, s.scale, r.score, COUNT(*) FROM survey_responses r \
-         JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
-         WHERE i.kind = $1 AND ($2::timestamptz IS NULL OR r.created_at >= $2) AND ($3::timestamptz IS NULL OR r.created_at < $3) \
-         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-        b = bucket_sql(q.group_by, "r.created_at")
-    );
-    let answers = query(&c, &sql, &[&kind, &from, &to])
-        .await?
-        .iter()
-        .map(|r| ScoreCount {
-            bucket: r.get(0),
-            scale: r.get::<_, Option<i16>>(1).map(|v| v as u8),
-            score: r.get::<_, i16>(2) as u8,
-            count: r.get::<_, i64>(3) as u64,
-        })
-        .collect();
-    let sql = format!(
-        "SELECT {b} AS bucket, COUNT(*), COUNT(*) FILTER (WHERE i.responded) FROM survey_invitations i \
-         WHERE i.kind = $1 AND ($2::timestamptz IS NULL OR i.sent_at >= $2) AND ($3::timestamptz IS NULL OR i.sent_at < $3) GROUP BY 1 ORDER BY 1",
-        b = bucket_sql(q.group_by, "i.sent_at")
-    );
-    let sent = query(&c, &sql, &[&kind, &from, &to])
-        .await?
-        .iter()
-        .map(|r| SentCount {
-            bucket: r.get(0),
-            sent: r.get::<_, i64>(1) as u64,
-            answered: r.get::<_, i64>(2) as u64,
-        })
-        .collect();
-    Ok(SurveyCounts { answers, sent })
+    match CountSource::of(&q) {
+        CountSource::Months => counts_rolled_up(&c, &q, true).await,
+        CountSource::Days => counts_rolled_up(&c, &q, false).await,
+        CountSource::Rows => counts_by_row(&c, &q).await,
+    }
+}
+
+pub(crate) async fn create_survey_kiosk(
+    s: &PgStore,
+    new: NewKiosk,
+    actor: Actor,
+    now: Now,
+) -> Result<SurveyKiosk> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    load_survey(&tx, new.survey_id).await?;
+    let row = query_opt(
+        &tx,
+        &format!(
+            "INSERT INTO survey_kiosks (survey_id, name, group_id, token_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {KIOSK_COLS}"
+        ),
+        &[
+            &new.survey_id,
+            &new.name,
+            &new.group_id,
+            &new.token_hash,
+            &now,
+        ],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Backend("insert returned nothing".into()))?;
+    let kiosk = kiosk_row(&row);
+    audit(
+        &tx,
+        actor,
+        "survey.kiosk_created",
+        format!("survey:{}", new.survey_id),
+        serde_json::json!({ "kiosk_id": kiosk.id, "name": kiosk.name }),
+        now,
+    )
+    .await?;
+    tx.commit().await.db()?;
+    Ok(kiosk)
+}
+
+pub(crate) async fn survey_kiosks(s: &PgStore, survey_id: i64) -> Result<Vec<SurveyKiosk>> {
+    let c = s.conn().await?;
+    Ok(query(
+        &c,
+        &format!("SELECT {KIOSK_COLS} FROM survey_kiosks WHERE survey_id = $1 ORDER BY id"),
+        &[&survey_id],
+    )
+    .await?
+    .iter()
+    .map(kiosk_row)
+    .collect())
+}
+
+pub(crate) async fn revoke_survey_kiosk(
+    s: &PgStore,
+    survey_id: i64,
+    kiosk_id: i64,
+    actor: Actor,
+    now: Now,
+) -> Result<SurveyKiosk> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let row = query_opt(
+        &tx,
+        &format!(
+            "UPDATE survey_kiosks SET revoked_at = COALESCE(revoked_at, $3) \
+             WHERE id = $1 AND survey_id = $2 RETURNING {KIOSK_COLS}, (revoked_at = $3)"
+        ),
+        &[&kiosk_id, &survey_id, &now],
+    )
+    .await?
+    .ok_or(StoreError::NotFound("kiosk"))?;
+    let kiosk = kiosk_row(&row);
+    if row.get::<_, bool>(7) {
+        audit(
+            &tx,
+            actor,
+            "survey.kiosk_revoked",
+            format!("survey:{survey_id}"),
+            serde_json::json!({ "kiosk_id": kiosk_id }),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await.db()?;
+    Ok(kiosk)
+}
+
+pub(crate) async fn survey_kiosk(s: &PgStore, kiosk_id: i64) -> Result<Option<KioskView>> {
+    let c = s.conn().await?;
+    let Some(kiosk) = load_kiosk(&c, kiosk_id, false).await? else {
+        return Ok(None);
+    };
+    let survey = load_survey(&c, kiosk.survey_id).await?;
+    Ok(Some(KioskView { kiosk, survey }))
+}
+
+/// Stores a batch in one transaction. The kiosk row is share-locked, so a revocation waits
+/// for (or is seen by) a batch; rows go in ordered by day and score so that two batches
+/// updating the same roll-up rows take their locks in the same order.
+pub(crate) async fn record_kiosk_answers(
+    s: &PgStore,
+    kiosk_id: i64,
+    answers: Vec<KioskAnswer>,
+    now: Now,
+) -> Result<KioskBatch> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let Some(kiosk) = load_kiosk(&tx, kiosk_id, true).await? else {
+        return Ok(KioskBatch::Revoked);
+    };
+    if kiosk.revoked_at.is_some() {
+        return Ok(KioskBatch::Revoked);
+    }
+    let survey = load_survey(&tx, kiosk.survey_id).await?;
+    let mut order: Vec<usize> = (0..answers.len()).collect();
+    order.sort_by_key(|&i| (answers[i].answered_at.date_naive(), answers[i].score));
+    let mut stored = vec![false; answers.len()];
+    let scale = survey.scale.map(i16::from);
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO survey_kiosk_answers (kiosk_id, client_id, kind, scale, group_id, score, comment, created_at, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (kiosk_id, client_id) DO NOTHING",
+        )
+        .await
+        .db()?;
+    for i in order {
+        let a = &answers[i];
+        let n = tx
+            .execute(
+                &st,
+                &[
+                    &kiosk.id,
+                    &a.client_id,
+                    &survey.kind.as_str(),
+                    &scale,
+                    &kiosk.group_id,
+                    &i16::from(a.score),
+                    &a.comment,
+                    &us(a.answered_at),
+                    &now,
+                ],
+            )
+            .await
+            .db()?;
+        stored[i] = n == 1;
+    }
+    tx.commit().await.db()?;
+    Ok(KioskBatch::Stored(stored))
 }

@@ -3,67 +3,16 @@
 //! when that is not reachable).
 
 use chrono::{DateTime, Duration, Utc};
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use tend_core::{Actor, Change, Channel, Priority, Role, Status, Viewer};
 use tend_postgres::PgStore;
 use tend_store::mail::*;
 use tend_store::*;
 
-const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-struct TestDb {
-    store: PgStore,
-    url: String,
-    schema: String,
-}
-
-impl TestDb {
-    async fn drop_schema(self) {
-        let TestDb { store, url, schema } = self;
-        drop(store);
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .unwrap();
-    }
-}
-
-fn random_hex() -> String {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
-}
+mod common;
+use common::TestDb;
 
 async fn db() -> Option<TestDb> {
-    let env = std::env::var("TEND_TEST_DATABASE_URL").ok();
-    let url = env.clone().unwrap_or_else(|| DEFAULT_URL.to_string());
-    if env.is_none() {
-        let probe = tokio::time::timeout(
-            std::time::Duration::from_secs(3),
-            tokio_postgres::connect(&url, tokio_postgres::NoTls),
-        )
-        .await;
-        if !matches!(probe, Ok(Ok(_))) {
-            println!("SKIPPED: PostgreSQL not reachable");
-            return None;
-        }
-    }
-    let schema = format!("m_{}", random_hex());
-    let store = PgStore::open(&url, Some(&schema), 4)
-        .await
-        .expect("open store");
-    Some(TestDb { store, url, schema })
+    common::db_with_prefix("m").await
 }
 
 fn t0() -> DateTime<Utc> {

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_job_keys.sql")),
     (6, include_str!("../migrations/0006_mail.sql")),
     (7, include_str!("../migrations/0007_surveys.sql")),
+    (8, include_str!("../migrations/0008_survey_kiosks.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -490,6 +491,28 @@ impl Store for SqliteStore {
     async fn raw_mail(&self, intake_id: i64) -> Result<Vec<u8>> {
         self.raw_mail_impl(intake_id).await
     }
+    async fn get_mail_intake(&self, intake_id: i64) -> Result<tend_store::mail::IntakeEntry> {
+        self.get_mail_intake_impl(intake_id).await
+    }
+    async fn resolve_intake(
+        &self,
+        intake_id: i64,
+        outcome: &str,
+        reason: &str,
+        ticket_id: Option<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.resolve_intake_impl(
+            intake_id,
+            outcome.to_string(),
+            reason.to_string(),
+            ticket_id,
+            actor,
+            now,
+        )
+        .await
+    }
     async fn outbound_context(&self, ticket_id: i64) -> Result<tend_store::mail::OutboundContext> {
         self.outbound_context_impl(ticket_id).await
     }
@@ -571,6 +594,38 @@ impl Store for SqliteStore {
         q: tend_store::survey::ScoreQuery,
     ) -> Result<tend_store::survey::SurveyCounts> {
         self.survey_counts_impl(q).await
+    }
+    async fn create_survey_kiosk(
+        &self,
+        new: tend_store::survey::NewKiosk,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::SurveyKiosk> {
+        self.create_survey_kiosk_impl(new, actor, now).await
+    }
+    async fn survey_kiosks(&self, survey_id: i64) -> Result<Vec<tend_store::survey::SurveyKiosk>> {
+        self.survey_kiosks_impl(survey_id).await
+    }
+    async fn revoke_survey_kiosk(
+        &self,
+        survey_id: i64,
+        kiosk_id: i64,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::SurveyKiosk> {
+        self.revoke_survey_kiosk_impl(survey_id, kiosk_id, actor, now)
+            .await
+    }
+    async fn survey_kiosk(&self, kiosk_id: i64) -> Result<Option<tend_store::survey::KioskView>> {
+        self.survey_kiosk_impl(kiosk_id).await
+    }
+    async fn record_kiosk_answers(
+        &self,
+        kiosk_id: i64,
+        answers: Vec<tend_store::survey::KioskAnswer>,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::KioskBatch> {
+        self.record_kiosk_answers_impl(kiosk_id, answers, now).await
     }
     async fn list_macros(&self, agent_id: i64) -> Result<Vec<Macro>> {
         self.list_macros_impl(agent_id).await

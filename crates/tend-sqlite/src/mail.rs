@@ -560,6 +560,44 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn get_mail_intake_impl(&self, intake_id: i64) -> Result<IntakeEntry> {
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {INTAKE_COLS} FROM mail_intake WHERE id = ?1"
+            ))
+            .map_err(db)?
+            .query_row([intake_id], intake_row)
+            .optional()
+            .map_err(db)?
+            .ok_or(StoreError::NotFound("mail"))
+        })
+        .await
+    }
+
+    pub(crate) async fn resolve_intake_impl(
+        &self,
+        intake_id: i64,
+        outcome: String,
+        reason: String,
+        ticket_id: Option<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("UPDATE mail_intake SET outcome = ?2, reason = ?3, ticket_id = COALESCE(?4, ticket_id) WHERE id = ?1 AND outcome = 'review'")
+                .map_err(db)?
+                .execute(params![intake_id, outcome, reason, ticket_id])
+                .map_err(db)?;
+            if n == 0 {
+                let exists: bool = c.query_row("SELECT EXISTS(SELECT 1 FROM mail_intake WHERE id = ?1)", [intake_id], |r| r.get(0)).map_err(db)?;
+                return Err(if exists { StoreError::Conflict("this mail is not waiting for review (anymore)".into()) } else { StoreError::NotFound("mail") });
+            }
+            audit(c, actor, &format!("mail.{outcome}"), format!("mail_intake:{intake_id}"), serde_json::json!({ "ticket_id": ticket_id }), now)
+        })
+        .await
+    }
+
     pub(crate) async fn outbound_context_impl(&self, ticket_id: i64) -> Result<OutboundContext> {
         self.read(move |c| outbound(c, ticket_id)).await
     }

@@ -273,7 +273,214 @@ fn bucket_sql(g: ScoreGroup, at: &str) -> String {
         ScoreGroup::Month => format!("strftime('%Y-%m', {at} / 1000000, 'unixepoch')"),
         ScoreGroup::Group => "CAST(i.group_id AS TEXT)".into(),
         ScoreGroup::Agent => "CAST(i.agent_id AS TEXT)".into(),
+        ScoreGroup::Channel => "i.channel".into(),
     }
+}
+
+/// The bucket of a kiosk answer (`k`): kiosks have no agent and the channel `kiosk`.
+fn kiosk_bucket_sql(g: ScoreGroup) -> String {
+    match g {
+        ScoreGroup::All | ScoreGroup::Agent => "NULL".into(),
+        ScoreGroup::Month => "strftime('%Y-%m', k.created_at / 1000000, 'unixepoch')".into(),
+        ScoreGroup::Group => "CAST(k.group_id AS TEXT)".into(),
+        ScoreGroup::Channel => format!("'{KIOSK_CHANNEL}'"),
+    }
+}
+
+/// The bucket of a roll-up row (`day` in UTC days or `month` as YYYYMM; 0 for "none").
+fn rollup_bucket_sql(g: ScoreGroup, months: bool) -> &'static str {
+    match g {
+        ScoreGroup::All => "NULL",
+        ScoreGroup::Month if months => "printf('%04d-%02d', month / 100, month % 100)",
+        ScoreGroup::Month => "strftime('%Y-%m', day * 86400, 'unixepoch')",
+        ScoreGroup::Group => "CAST(NULLIF(group_id, 0) AS TEXT)",
+        ScoreGroup::Agent => "CAST(NULLIF(agent_id, 0) AS TEXT)",
+        ScoreGroup::Channel => "channel",
+    }
+}
+
+const DAY_US: i64 = 86_400_000_000;
+
+fn score_count(r: &Row) -> rusqlite::Result<ScoreCount> {
+    Ok(ScoreCount {
+        bucket: r.get(0)?,
+        scale: r.get::<_, Option<i64>>(1)?.map(|v| v as u8),
+        score: r.get::<_, i64>(2)? as u8,
+        count: r.get::<_, i64>(3)? as u64,
+    })
+}
+
+fn sent_count(r: &Row) -> rusqlite::Result<SentCount> {
+    Ok(SentCount {
+        bucket: r.get(0)?,
+        sent: r.get::<_, i64>(1)? as u64,
+        answered: r.get::<_, i64>(2)? as u64,
+    })
+}
+
+/// Counts from the per-month or per-day roll-ups (`from`/`to` aligned to them, or open).
+fn counts_rolled_up(c: &Connection, q: &ScoreQuery, months: bool) -> Result<SurveyCounts> {
+    use chrono::Datelike;
+    let key = |t: DateTime<Utc>| {
+        if months {
+            i64::from(t.year()) * 100 + i64::from(t.month())
+        } else {
+            us(t).div_euclid(DAY_US)
+        }
+    };
+    let from = q.from.map(key).unwrap_or(i64::MIN);
+    let to = q.to.map(key).unwrap_or(i64::MAX);
+    let b = rollup_bucket_sql(q.group_by, months);
+    let (unit, tables) = if months {
+        (
+            "month",
+            [
+                "survey_score_months",
+                "survey_agent_score_months",
+                "survey_sent_months",
+            ],
+        )
+    } else {
+        (
+            "day",
+            [
+                "survey_score_days",
+                "survey_agent_score_days",
+                "survey_sent_days",
+            ],
+        )
+    };
+    let table = if q.group_by == ScoreGroup::Agent {
+        tables[1]
+    } else {
+        tables[0]
+    };
+    let sql = format!(
+        "SELECT {b} AS bucket, NULLIF(scale, 0) AS sc, score, SUM(n) FROM {table} \
+         WHERE kind = ?1 AND {unit} >= ?2 AND {unit} < ?3 \
+         GROUP BY bucket, sc, score HAVING SUM(n) <> 0 ORDER BY bucket, sc, score"
+    );
+    let answers = c
+        .prepare_cached(&sql)
+        .map_err(db)?
+        .query_map(params![q.kind.as_str(), from, to], score_count)
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)?;
+    let sql = format!(
+        "SELECT {b} AS bucket, SUM(sent), SUM(answered) FROM {sent} \
+         WHERE kind = ?1 AND {unit} >= ?2 AND {unit} < ?3 GROUP BY bucket HAVING SUM(sent) <> 0 ORDER BY bucket",
+        sent = tables[2]
+    );
+    let sent = c
+        .prepare_cached(&sql)
+        .map_err(db)?
+        .query_map(params![q.kind.as_str(), from, to], sent_count)
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)?;
+    Ok(SurveyCounts { answers, sent })
+}
+
+/// Counts from every answer and invitation (any `from`/`to`).
+fn counts_by_row(c: &Connection, q: &ScoreQuery) -> Result<SurveyCounts> {
+    let from = q.from.map(us).unwrap_or(i64::MIN);
+    let to = q.to.map(us).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT bucket, scale, score, COUNT(*) FROM ( \
+           SELECT {b} AS bucket, s.scale AS scale, r.score AS score FROM survey_responses r \
+           JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+           WHERE i.kind = ?1 AND r.created_at >= ?2 AND r.created_at < ?3 \
+           UNION ALL \
+           SELECT {kb} AS bucket, k.scale AS scale, k.score AS score FROM survey_kiosk_answers k \
+           WHERE k.kind = ?1 AND k.created_at >= ?2 AND k.created_at < ?3) \
+         GROUP BY bucket, scale, score ORDER BY bucket, scale, score",
+        b = bucket_sql(q.group_by, "r.created_at"),
+        kb = kiosk_bucket_sql(q.group_by),
+    );
+    let answers = c
+        .prepare_cached(&sql)
+        .map_err(db)?
+        .query_map(params![q.kind.as_str(), from, to], score_count)
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)?;
+    let sql = format!(
+        "SELECT {b} AS bucket, COUNT(*), COALESCE(SUM(i.responded), 0) FROM survey_invitations i \
+         WHERE i.kind = ?1 AND i.sent_at >= ?2 AND i.sent_at < ?3 GROUP BY bucket ORDER BY bucket",
+        b = bucket_sql(q.group_by, "i.sent_at")
+    );
+    let sent = c
+        .prepare_cached(&sql)
+        .map_err(db)?
+        .query_map(params![q.kind.as_str(), from, to], sent_count)
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)?;
+    Ok(SurveyCounts { answers, sent })
+}
+
+const KIOSK_COLS: &str = "id, survey_id, name, group_id, created_at, revoked_at, token_hash";
+
+fn kiosk_row(r: &Row) -> rusqlite::Result<SurveyKiosk> {
+    Ok(SurveyKiosk {
+        id: r.get(0)?,
+        survey_id: r.get(1)?,
+        name: r.get(2)?,
+        group_id: r.get(3)?,
+        created_at: time(r.get(4)?),
+        revoked_at: r.get::<_, Option<i64>>(5)?.map(time),
+        token_hash: r.get(6)?,
+    })
+}
+
+fn load_kiosk(c: &Connection, id: i64) -> Result<Option<SurveyKiosk>> {
+    c.prepare_cached(&format!(
+        "SELECT {KIOSK_COLS} FROM survey_kiosks WHERE id = ?1"
+    ))
+    .map_err(db)?
+    .query_row([id], kiosk_row)
+    .optional()
+    .map_err(db)
+}
+
+fn kiosk_answers_tx(
+    c: &Connection,
+    kiosk_id: i64,
+    answers: &[KioskAnswer],
+    now: DateTime<Utc>,
+) -> Result<KioskBatch> {
+    let Some(kiosk) = load_kiosk(c, kiosk_id)? else {
+        return Ok(KioskBatch::Revoked);
+    };
+    if kiosk.revoked_at.is_some() {
+        return Ok(KioskBatch::Revoked);
+    }
+    let survey = load_survey(c, kiosk.survey_id)?;
+    let mut stmt = c
+        .prepare_cached(
+            "INSERT INTO survey_kiosk_answers(kiosk_id, client_id, kind, scale, group_id, score, comment, created_at, received_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (kiosk_id, client_id) DO NOTHING",
+        )
+        .map_err(db)?;
+    let mut stored = Vec::with_capacity(answers.len());
+    for a in answers {
+        let n = stmt
+            .execute(params![
+                kiosk.id,
+                a.client_id,
+                survey.kind.as_str(),
+                survey.scale.map(i64::from),
+                kiosk.group_id,
+                a.score,
+                a.comment,
+                us(a.answered_at),
+                us(now)
+            ])
+            .map_err(db)?;
+        stored.push(n == 1);
+    }
+    Ok(KioskBatch::Stored(stored))
 }
 
 impl SqliteStore {
@@ -395,50 +602,105 @@ impl SqliteStore {
     }
 
     pub(crate) async fn survey_counts_impl(&self, q: ScoreQuery) -> Result<SurveyCounts> {
-        self.read(move |c| {
-            let from = q.from.map(us).unwrap_or(i64::MIN);
-            let to = q.to.map(us).unwrap_or(i64::MAX);
-            let sql = format!(
-                "SELECT {b} AS bucket, s.scale, r.score, COUNT(*) FROM survey_responses r \
-                 JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
-                 WHERE i.kind = ?1 AND r.created_at >= ?2 AND r.created_at < ?3 \
-                 GROUP BY bucket, s.scale, r.score ORDER BY bucket, s.scale, r.score",
-                b = bucket_sql(q.group_by, "r.created_at")
-            );
-            let answers = c
-                .prepare_cached(&sql)
-                .map_err(db)?
-                .query_map(params![q.kind.as_str(), from, to], |r| {
-                    Ok(ScoreCount {
-                        bucket: r.get(0)?,
-                        scale: r.get::<_, Option<i64>>(1)?.map(|v| v as u8),
-                        score: r.get::<_, i64>(2)? as u8,
-                        count: r.get::<_, i64>(3)? as u64,
-                    })
-                })
-                .map_err(db)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(db)?;
-            let sql = format!(
-                "SELECT {b} AS bucket, COUNT(*), COALESCE(SUM(i.responded), 0) FROM survey_invitations i \
-                 WHERE i.kind = ?1 AND i.sent_at >= ?2 AND i.sent_at < ?3 GROUP BY bucket ORDER BY bucket",
-                b = bucket_sql(q.group_by, "i.sent_at")
-            );
-            let sent = c
-                .prepare_cached(&sql)
-                .map_err(db)?
-                .query_map(params![q.kind.as_str(), from, to], |r| {
-                    Ok(SentCount {
-                        bucket: r.get(0)?,
-                        sent: r.get::<_, i64>(1)? as u64,
-                        answered: r.get::<_, i64>(2)? as u64,
-                    })
-                })
-                .map_err(db)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(db)?;
-            Ok(SurveyCounts { answers, sent })
+        self.read(move |c| match CountSource::of(&q) {
+            CountSource::Months => counts_rolled_up(c, &q, true),
+            CountSource::Days => counts_rolled_up(c, &q, false),
+            CountSource::Rows => counts_by_row(c, &q),
         })
         .await
+    }
+
+    pub(crate) async fn create_survey_kiosk_impl(
+        &self,
+        new: NewKiosk,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SurveyKiosk> {
+        self.write(move |c| {
+            load_survey(c, new.survey_id)?;
+            c.prepare_cached(
+                "INSERT INTO survey_kiosks(survey_id, name, group_id, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(db)?
+            .execute(params![new.survey_id, new.name, new.group_id, new.token_hash, us(now)])
+            .map_err(db)?;
+            let id = c.last_insert_rowid();
+            audit(
+                c,
+                actor,
+                "survey.kiosk_created",
+                format!("survey:{}", new.survey_id),
+                serde_json::json!({ "kiosk_id": id, "name": new.name }),
+                now,
+            )?;
+            load_kiosk(c, id)?.ok_or(StoreError::NotFound("kiosk"))
+        })
+        .await
+    }
+
+    pub(crate) async fn survey_kiosks_impl(&self, survey_id: i64) -> Result<Vec<SurveyKiosk>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {KIOSK_COLS} FROM survey_kiosks WHERE survey_id = ?1 ORDER BY id"
+            ))
+            .map_err(db)?
+            .query_map([survey_id], kiosk_row)
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)
+        })
+        .await
+    }
+
+    pub(crate) async fn revoke_survey_kiosk_impl(
+        &self,
+        survey_id: i64,
+        kiosk_id: i64,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SurveyKiosk> {
+        self.write(move |c| {
+            let k = load_kiosk(c, kiosk_id)?
+                .filter(|k| k.survey_id == survey_id)
+                .ok_or(StoreError::NotFound("kiosk"))?;
+            if k.revoked_at.is_some() {
+                return Ok(k);
+            }
+            c.prepare_cached("UPDATE survey_kiosks SET revoked_at = ?2 WHERE id = ?1")
+                .map_err(db)?
+                .execute(params![kiosk_id, us(now)])
+                .map_err(db)?;
+            audit(
+                c,
+                actor,
+                "survey.kiosk_revoked",
+                format!("survey:{survey_id}"),
+                serde_json::json!({ "kiosk_id": kiosk_id }),
+                now,
+            )?;
+            load_kiosk(c, kiosk_id)?.ok_or(StoreError::NotFound("kiosk"))
+        })
+        .await
+    }
+
+    pub(crate) async fn survey_kiosk_impl(&self, kiosk_id: i64) -> Result<Option<KioskView>> {
+        self.read(move |c| {
+            let Some(kiosk) = load_kiosk(c, kiosk_id)? else {
+                return Ok(None);
+            };
+            let survey = load_survey(c, kiosk.survey_id)?;
+            Ok(Some(KioskView { kiosk, survey }))
+        })
+        .await
+    }
+
+    pub(crate) async fn record_kiosk_answers_impl(
+        &self,
+        kiosk_id: i64,
+        answers: Vec<KioskAnswer>,
+        now: DateTime<Utc>,
+    ) -> Result<KioskBatch> {
+        self.write(move |c| kiosk_answers_tx(c, kiosk_id, &answers, now))
+            .await
     }
 }

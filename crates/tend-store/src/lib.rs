@@ -198,6 +198,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<mail::IntakeEntry>>;
     /// The raw bytes of a logged mail.
     async fn raw_mail(&self, intake_id: i64) -> Result<Vec<u8>>;
+    async fn get_mail_intake(&self, intake_id: i64) -> Result<mail::IntakeEntry>;
+    /// Settles a mail held for review: its outcome becomes `outcome` (`accepted`, `discarded`)
+    /// with `reason`; `Conflict` if it is not in review (someone else settled it).
+    async fn resolve_intake(
+        &self,
+        intake_id: i64,
+        outcome: &str,
+        reason: &str,
+        ticket_id: Option<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// Who and how to mail about a ticket (no viewer check: used by the worker).
     async fn outbound_context(&self, ticket_id: i64) -> Result<mail::OutboundContext>;
     /// A message of a ticket, without a viewer check (used by the worker).
@@ -259,6 +271,33 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<survey::Answered>;
     /// Answers counted by score (and invitations sent), for the score math in tend-core.
     async fn survey_counts(&self, q: survey::ScoreQuery) -> Result<survey::SurveyCounts>;
+    /// Creates a kiosk for a survey (`NotFound` if there is no such survey).
+    async fn create_survey_kiosk(
+        &self,
+        new: survey::NewKiosk,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<survey::SurveyKiosk>;
+    /// A survey's kiosks, revoked ones included.
+    async fn survey_kiosks(&self, survey_id: i64) -> Result<Vec<survey::SurveyKiosk>>;
+    /// Revokes a kiosk of a survey (idempotent; `NotFound` if it is not that survey's).
+    async fn revoke_survey_kiosk(
+        &self,
+        survey_id: i64,
+        kiosk_id: i64,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<survey::SurveyKiosk>;
+    /// A kiosk by id, with its survey (the caller compares the token hash).
+    async fn survey_kiosk(&self, kiosk_id: i64) -> Result<Option<survey::KioskView>>;
+    /// Stores a batch of kiosk answers in one transaction, each at most once per kiosk (by
+    /// `client_id`): replays and overlapping batches store nothing twice.
+    async fn record_kiosk_answers(
+        &self,
+        kiosk_id: i64,
+        answers: Vec<survey::KioskAnswer>,
+        now: DateTime<Utc>,
+    ) -> Result<survey::KioskBatch>;
 
     // --- tickets ----------------------------------------------------------------------
     /// Creates a ticket, its first message if any, and its events, in one transaction.

@@ -201,6 +201,9 @@ pub enum ScoreGroup {
     Group,
     /// By the ticket's assignee when the survey was sent.
     Agent,
+    /// By the channel (`email`, `web`, … as the ticket's channel when the survey was sent;
+    /// [`KIOSK_CHANNEL`] for kiosk answers).
+    Channel,
 }
 
 #[derive(Debug, Clone)]
@@ -249,4 +252,93 @@ pub struct SurveyCounts {
     pub answers: Vec<ScoreCount>,
     /// Invitations sent within the query's time range (by `sent_at`), per bucket.
     pub sent: Vec<SentCount>,
+}
+
+/// The channel of answers given at a kiosk.
+pub const KIOSK_CHANNEL: &str = "kiosk";
+/// Most answers one kiosk sync request may carry.
+pub const KIOSK_BATCH_MAX: usize = 500;
+
+/// A kiosk: a shop-counter tablet answering one survey, reached by a secret URL. Only the
+/// SHA-256 of its token's secret is stored.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SurveyKiosk {
+    pub id: i64,
+    pub survey_id: i64,
+    pub name: String,
+    /// Answers count for this group (e.g. the shop's team); `None` for "no group".
+    pub group_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub token_hash: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewKiosk {
+    pub survey_id: i64,
+    pub name: String,
+    pub group_id: Option<i64>,
+    pub token_hash: Vec<u8>,
+}
+
+/// A kiosk with its survey.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KioskView {
+    pub kiosk: SurveyKiosk,
+    pub survey: Survey,
+}
+
+/// One answer from a kiosk's local queue (checked by the caller: score in range, client id
+/// a UUID, time clamped).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KioskAnswer {
+    /// The UUID the kiosk page gave the answer: stored once per kiosk.
+    pub client_id: String,
+    pub score: u8,
+    pub comment: String,
+    /// When it was answered (counted in that day and month).
+    pub answered_at: DateTime<Utc>,
+}
+
+/// What `record_kiosk_answers` did with a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KioskBatch {
+    /// One flag per answer, in order: `true` stored now, `false` stored before (a replay).
+    Stored(Vec<bool>),
+    /// The kiosk is revoked or unknown: nothing stored.
+    Revoked,
+}
+
+/// Whether a time is midnight UTC, so a score query from or to it can read the per-day
+/// roll-up tables instead of every answer.
+pub fn day_aligned(t: Option<DateTime<Utc>>) -> bool {
+    t.is_none_or(|t| t.timestamp_micros().rem_euclid(86_400_000_000) == 0)
+}
+
+/// Whether a time is the first of a month at midnight UTC, so a score query from or to it
+/// can read the per-month roll-up tables.
+pub fn month_aligned(t: Option<DateTime<Utc>>) -> bool {
+    use chrono::Datelike;
+    day_aligned(t) && t.is_none_or(|t| t.day() == 1)
+}
+
+/// Which table a score query reads: the per-month or per-day roll-ups, or every answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountSource {
+    Months,
+    Days,
+    Rows,
+}
+
+impl CountSource {
+    pub fn of(q: &ScoreQuery) -> CountSource {
+        if month_aligned(q.from) && month_aligned(q.to) {
+            CountSource::Months
+        } else if day_aligned(q.from) && day_aligned(q.to) {
+            CountSource::Days
+        } else {
+            CountSource::Rows
+        }
+    }
 }

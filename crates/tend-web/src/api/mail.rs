@@ -13,7 +13,7 @@ use tend_store::mail::{ClosedPolicy, ImapSource, NewMailbox};
 use super::PageParams;
 use crate::error::AppError;
 use crate::extract::{require_admin, Auth, Id, Json, Query};
-use crate::mail::intake::{ingest, mailbox_for, Envelope, IngestError};
+use crate::mail::intake::{accept_review, ingest, mailbox_for, Envelope, IngestError};
 use crate::mail::outbound::{DEFAULT_ACK_BODY, DEFAULT_ACK_SUBJECT, TEMPLATES_SETTING};
 use crate::{ApiResult, AppState};
 
@@ -264,4 +264,50 @@ pub async fn put_templates(
         )
         .await?;
     Ok(axum::Json(value))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Accept {
+    /// Add the mail to this ticket; without it, the mail opens a ticket for its sender.
+    ticket_id: Option<i64>,
+}
+
+/// Takes a mail out of the review queue into a ticket. Admins.
+pub async fn accept(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Id(id): Id,
+    Json(b): Json<Accept>,
+) -> ApiResult<axum::Json<Value>> {
+    require_admin(&v)?;
+    let d = accept_review(
+        &*s.store,
+        id,
+        b.ticket_id,
+        Actor::agent(v.agent_id),
+        s.now(),
+    )
+    .await?;
+    Ok(axum::Json(serde_json::to_value(d).unwrap_or_default()))
+}
+
+/// Drops a mail from the review queue (it stays in the log, with its raw bytes). Admins.
+pub async fn discard(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    require_admin(&v)?;
+    s.store
+        .resolve_intake(
+            id,
+            "discarded",
+            "discarded by an agent",
+            None,
+            Actor::agent(v.agent_id),
+            s.now(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

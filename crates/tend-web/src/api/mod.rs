@@ -81,6 +81,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/mail/intake", get(mail::intake))
         .route("/mail/intake/{id}/raw", get(mail::raw))
+        .route("/mail/intake/{id}/accept", post(mail::accept))
+        .route("/mail/intake/{id}/discard", post(mail::discard))
         .route(
             "/mail/inbound",
             post(mail::inbound).layer(axum::extract::DefaultBodyLimit::max(

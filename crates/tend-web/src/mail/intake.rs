@@ -462,6 +462,19 @@ fn new_ticket_for(
     }
 }
 
+/// Parses on a blocking thread: a big mail takes a few hundred milliseconds of CPU, and the
+/// async threads keep serving other sessions meanwhile. Gives the bytes back with the result.
+async fn parse_off_thread(
+    raw: Vec<u8>,
+) -> Result<(Vec<u8>, Result<Inbound, tend_mail::Rejected>), String> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = parse_with(&raw, &Limits::default());
+        (raw, parsed)
+    })
+    .await
+    .map_err(|e| format!("parser task: {e}"))
+}
+
 /// Takes one raw mail in. `Ok` means it is stored (as a ticket, a reply, in review, or logged
 /// as rejected/duplicate) and the sender may forget it; `Err` means try again later.
 pub async fn ingest(
@@ -471,14 +484,9 @@ pub async fn ingest(
     env: Envelope,
     now: DateTime<Utc>,
 ) -> Result<MailDelivered, IngestError> {
-    // Parsing a big mail takes a few hundred milliseconds of CPU: off the async threads, so
-    // other sessions keep going.
-    let (raw, parsed) = tokio::task::spawn_blocking(move || {
-        let parsed = parse_with(&raw, &Limits::default());
-        (raw, parsed)
-    })
-    .await
-    .map_err(|e| IngestError::Temporary(format!("parser task: {e}")))?;
+    let (raw, parsed) = parse_off_thread(raw)
+        .await
+        .map_err(IngestError::Temporary)?;
     let mailbox_id = env.mailbox.as_ref().map(|m| m.id);
     let mut mail = match parsed {
         Ok(m) => m,
@@ -525,6 +533,95 @@ pub async fn ingest(
         raw,
     };
     Ok(store.deliver_mail(d, now).await?)
+}
+
+/// An agent takes a mail out of the review queue: into `ticket_id` (its sender becomes a
+/// participant, so later mail joins by itself), or as a new ticket for its sender. The mail is
+/// delivered like any other (and deduplicated by Message-ID), then the review entry is settled.
+pub async fn accept_review(
+    store: &dyn Store,
+    intake_id: i64,
+    ticket_id: Option<i64>,
+    actor: tend_core::Actor,
+    now: DateTime<Utc>,
+) -> Result<MailDelivered, StoreError> {
+    let entry = store.get_mail_intake(intake_id).await?;
+    if entry.outcome != "review" {
+        return Err(StoreError::Conflict(format!(
+            "this mail is not waiting for review: it was {}",
+            entry.outcome
+        )));
+    }
+    let raw = store.raw_mail(intake_id).await?;
+    let (raw, parsed) = parse_off_thread(raw).await.map_err(StoreError::Backend)?;
+    let mut mail = parsed.map_err(|r| StoreError::invalid("mail", r.reason.to_string()))?;
+    scrub(&mut mail);
+    let sender = mail
+        .sender_key()
+        .ok_or_else(|| StoreError::invalid("mail", "the mail has no sender address to answer"))?;
+    let mailbox = match entry.mailbox_id {
+        Some(id) => store
+            .list_mailboxes()
+            .await?
+            .into_iter()
+            .find(|m| m.id == id),
+        None => None,
+    };
+    let system = tend_core::Viewer {
+        agent_id: 0,
+        role: tend_core::Role::Admin,
+        group_ids: vec![],
+    };
+    let action = match ticket_id {
+        Some(t) => {
+            let ticket = store.get_ticket(t, &system).await?;
+            MailAction::Append {
+                ticket_id: t,
+                message: message_of(&mail, true),
+                reopen_to: (!ticket.status.is_open() || ticket.status == Status::Pending)
+                    .then_some(Status::Open),
+                participants: vec![sender.clone()],
+            }
+        }
+        None => new_ticket_for(
+            &mail,
+            &Noise::default(),
+            &sender,
+            mail.from.as_ref().and_then(|m| m.name.clone()),
+            false,
+            mailbox.as_ref(),
+            &HashSet::new(),
+            &MailKnowledge::default(),
+            None,
+        ),
+    };
+    let d = MailDelivery {
+        mailbox_id: entry.mailbox_id,
+        source: "review".into(),
+        message_id: mail.message_id.clone(),
+        sender: Some(sender),
+        subject: mail.subject.chars().take(250).collect(),
+        meta: meta_of(&mail),
+        action,
+        imap_uid: None,
+        raw,
+    };
+    let delivered = store.deliver_mail(d, now).await?;
+    let reason = match delivered.ticket_id {
+        Some(t) => format!("accepted into #{t} (intake {})", delivered.intake_id),
+        None => format!("accepted (intake {})", delivered.intake_id),
+    };
+    store
+        .resolve_intake(
+            intake_id,
+            "accepted",
+            &reason,
+            delivered.ticket_id,
+            actor,
+            now,
+        )
+        .await?;
+    Ok(delivered)
 }
 
 #[cfg(test)]

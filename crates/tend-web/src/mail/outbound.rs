@@ -72,6 +72,58 @@ fn support_address(cfg: &MailConfig, ctx: &OutboundContext) -> (String, String) 
     }
 }
 
+/// Who a ticket's mail comes from, and the key of its tokens.
+struct Sender {
+    secret: Vec<u8>,
+    /// The bare support address (Reply-To tokens are built on it).
+    support: String,
+    /// The From header.
+    from: String,
+    /// Right-hand side of our Message-IDs.
+    domain: String,
+}
+
+async fn sender(
+    store: &dyn Store,
+    cfg: &MailConfig,
+    ctx: &OutboundContext,
+) -> Result<Sender, String> {
+    let secret = cfg.secret(store).await.map_err(|e| e.to_string())?;
+    let (support, from) = support_address(cfg, ctx);
+    let domain = support
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or("localhost")
+        .to_string();
+    Ok(Sender {
+        secret,
+        support,
+        from,
+        domain,
+    })
+}
+
+/// Records the Message-ID we are about to send (and the chain it continues), so answers to it
+/// thread; returns it without brackets.
+async fn record_sent(
+    store: &dyn Store,
+    ctx: &OutboundContext,
+    message_id: &str,
+    message_row: Option<i64>,
+    meta: impl FnOnce(&str) -> Option<MailMeta>,
+) -> Result<String, String> {
+    let bare_id = message_id
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    let mut refs = ctx.parent_references.clone();
+    refs.extend(ctx.parent_message_id.clone());
+    store
+        .record_outbound_mail(ctx.ticket_id, message_row, &bare_id, &refs, meta(&bare_id))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(bare_id)
+}
+
 /// Runs a `mail.reply` job: mails an agent's public message to the requester (and CCs).
 pub async fn send_reply(
     store: &dyn Store,
@@ -95,13 +147,12 @@ pub async fn send_reply(
         .message_for_mail(job.ticket_id, message_id)
         .await
         .map_err(|e| e.to_string())?;
-    let secret = cfg.secret(store).await.map_err(|e| e.to_string())?;
-    let (support, from) = support_address(cfg, &ctx);
-    let domain = support
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost")
-        .to_string();
+    let Sender {
+        secret,
+        support,
+        from,
+        domain,
+    } = sender(store, cfg, &ctx).await?;
     let unique = format!("m{}", msg.id);
     let headers = outbound_headers(&ReplyContext {
         ticket_id: job.ticket_id,
@@ -127,31 +178,19 @@ pub async fn send_reply(
             data,
         });
     }
-    let bare_id = headers
-        .message_id
-        .trim_matches(|c| c == '<' || c == '>')
-        .to_string();
-    let mut refs: Vec<String> = ctx.parent_references.clone();
-    refs.extend(ctx.parent_message_id.clone());
-    store
-        .record_outbound_mail(
-            job.ticket_id,
-            Some(msg.id),
-            &bare_id,
-            &refs,
-            Some(MailMeta {
-                direction: "out".into(),
-                from: from.clone(),
-                to: vec![to.clone()],
-                cc: cc.clone(),
-                subject: headers.subject.clone(),
-                message_id: Some(bare_id.clone()),
-                in_reply_to: ctx.parent_message_id.iter().cloned().collect(),
-                ..Default::default()
-            }),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+    record_sent(store, &ctx, &headers.message_id, Some(msg.id), |id| {
+        Some(MailMeta {
+            direction: "out".into(),
+            from: from.clone(),
+            to: vec![to.clone()],
+            cc: cc.clone(),
+            subject: headers.subject.clone(),
+            message_id: Some(id.to_string()),
+            in_reply_to: ctx.parent_message_id.iter().cloned().collect(),
+            ..Default::default()
+        })
+    })
+    .await?;
     let mail = OutMail {
         to,
         cc,
@@ -204,13 +243,12 @@ pub async fn send_ack(
     let body = render(body_t, &vars)
         .or_else(|_| render(DEFAULT_ACK_BODY, &vars))
         .map_err(|e| e.to_string())?;
-    let secret = cfg.secret(store).await.map_err(|e| e.to_string())?;
-    let (support, from) = support_address(cfg, &ctx);
-    let domain = support
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("localhost")
-        .to_string();
+    let Sender {
+        secret,
+        support,
+        from,
+        domain,
+    } = sender(store, cfg, &ctx).await?;
     let created = match job.message_id {
         Some(m) => store
             .message_for_mail(job.ticket_id, m)
@@ -231,16 +269,7 @@ pub async fn send_ack(
         parent_references: &ctx.parent_references,
         kind: OutboundKind::AutoReply,
     });
-    let bare_id = headers
-        .message_id
-        .trim_matches(|c| c == '<' || c == '>')
-        .to_string();
-    let mut refs = ctx.parent_references.clone();
-    refs.extend(ctx.parent_message_id.clone());
-    store
-        .record_outbound_mail(job.ticket_id, None, &bare_id, &refs, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    record_sent(store, &ctx, &headers.message_id, None, |_| None).await?;
     let mail = OutMail {
         to,
         from: Some(from),

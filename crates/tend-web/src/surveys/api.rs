@@ -258,7 +258,9 @@ impl Acc {
     }
 }
 
-/// `GET /surveys/scores?kind=nps&from=&to=&group_by=month|group|agent`.
+/// `GET /surveys/scores?kind=nps&from=&to=&group_by=month|group|agent|channel`. Kiosk answers
+/// count with the channel `kiosk`. Ranges from and to midnight UTC (or open) are read from
+/// the per-day roll-ups; other ranges count every answer.
 pub async fn scores(
     State(s): State<AppState>,
     Auth(v): Auth,
@@ -276,9 +278,10 @@ pub async fn scores(
         Some("month") => ScoreGroup::Month,
         Some("group") => ScoreGroup::Group,
         Some("agent") => ScoreGroup::Agent,
+        Some("channel") => ScoreGroup::Channel,
         Some(g) => {
             return Err(AppError::BadRequest(format!(
-                "group_by '{g}' is not one of: month, group, agent"
+                "group_by '{g}' is not one of: month, group, agent, channel"
             )))
         }
     };

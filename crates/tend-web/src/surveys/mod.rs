@@ -19,6 +19,7 @@
 //!   transaction, linked both ways (`survey_follow_up_of` / `survey_followed_up_by`).
 
 pub mod api;
+pub mod kiosk;
 
 use crate::auth::hash_token;
 use crate::mail::{deliver, MailConfig, OutMail};
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/s/{token}", get(page).post(answer))
         .layer(axum::middleware::from_fn(security_headers))
+        .merge(kiosk::router())
 }
 
 /// Same policy as the agent and portal pages: no inline script or style, no framing.

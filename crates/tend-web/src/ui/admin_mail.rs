@@ -2,11 +2,12 @@
 //! the review queue one click away. Admins only.
 
 use super::pages::{nav, short_time, Nav};
-use super::{render, Session};
+use super::{csrf_ok, forbidden_csrf, render, Session};
 use crate::{AppError, AppState};
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
 use serde::Deserialize;
 use tend_store::{decode_id_cursor, PageRequest};
 
@@ -30,12 +31,14 @@ struct MailPage {
     outcome: String,
     outcomes: Vec<&'static str>,
     next: Option<String>,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct Params {
     outcome: Option<String>,
     cursor: Option<String>,
+    error: Option<String>,
 }
 
 const OUTCOMES: &[&str] = &[
@@ -117,5 +120,63 @@ pub async fn page(
         outcome: outcome.unwrap_or_default(),
         outcomes: OUTCOMES.to_vec(),
         next: log.next_cursor,
+        error: p.error.map(|e| e.chars().take(300).collect()),
     }))
+}
+
+#[derive(Deserialize)]
+pub struct Decide {
+    csrf: String,
+    /// `new`, `ticket` (into the ticket the mail named) or `discard`.
+    action: String,
+    ticket_id: Option<i64>,
+}
+
+/// POST /admin/mail/{id}: settle a mail held for review.
+pub async fn decide(
+    State(s): State<AppState>,
+    sess: Session,
+    crate::extract::Id(id): crate::extract::Id,
+    Form(f): Form<Decide>,
+) -> Result<Response, AppError> {
+    if !sess.viewer.is_admin() {
+        return Err(AppError::Forbidden(
+            "only admins settle the review queue".into(),
+        ));
+    }
+    if !csrf_ok(&sess.token, &f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    let me = tend_core::Actor::agent(sess.viewer.agent_id);
+    let res = match f.action.as_str() {
+        "discard" => s
+            .store
+            .resolve_intake(id, "discarded", "discarded by an agent", None, me, s.now())
+            .await
+            .map(|_| None),
+        "new" | "ticket" => {
+            let target = if f.action == "ticket" {
+                f.ticket_id
+            } else {
+                None
+            };
+            crate::mail::intake::accept_review(&*s.store, id, target, me, s.now())
+                .await
+                .map(|d| d.ticket_id)
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "action",
+                "must be new, ticket or discard",
+            ))
+        }
+    };
+    Ok(match res {
+        Ok(Some(t)) => Redirect::to(&format!("/tickets/{t}")).into_response(),
+        Ok(None) => Redirect::to("/admin/mail?outcome=review").into_response(),
+        Err(e) => {
+            let msg: String = form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect();
+            Redirect::to(&format!("/admin/mail?outcome=review&error={msg}")).into_response()
+        }
+    })
 }

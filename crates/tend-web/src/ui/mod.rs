@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/timeline", get(pages::timeline))
         .route("/customers/{id}", get(pages::customer))
         .route("/admin/mail", get(admin_mail::page))
+        .route("/admin/mail/{id}", post(admin_mail::decide))
         .route("/bulk", post(pages::bulk))
         .route("/tickets/{id}/live", get(live::stream))
         .route("/tickets/{id}/typing", post(live::typing))

@@ -329,6 +329,73 @@ async fn mail_opens_a_ticket_replies_thread_and_agent_answers_go_out_with_thread
     let log = intake(app).await;
     assert_eq!(log[0].outcome, "review", "{log:?}");
     assert_eq!(log[0].ticket_id, Some(id));
+    // An admin lets the colleague in: the mail joins the ticket and the colleague's next mail
+    // joins by itself.
+    let review_id = log[0].id;
+    let r = app
+        .post(
+            &format!("/api/v1/mail/intake/{review_id}/accept"),
+            json!({"ticket_id": id}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["ticket_id"], id);
+    let again = app
+        .post(
+            &format!("/api/v1/mail/intake/{review_id}/accept"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{again:?}");
+    assert_eq!(
+        app.store.get_mail_intake(review_id).await.unwrap().outcome,
+        "accepted"
+    );
+    let next = "From: colleague@buyer.test\r\nTo: TOKEN\r\nSubject: Re: order\r\nMessage-ID: <col2@buyer.test>\r\n\r\nAnn is on holiday; I take over.\r\n".replace("TOKEN", &token_address);
+    send(m.smtp, "colleague@buyer.test", &token_address, &next).await;
+    assert_eq!(intake(app).await[0].outcome, "appended");
+    let msgs = app
+        .get(&format!("/api/v1/tickets/{id}/messages"))
+        .await
+        .body["items"]
+        .clone();
+    assert_eq!(msgs.as_array().unwrap().len(), 8);
+
+    // Held automatic mail can be discarded from the admin page (CSRF-checked form).
+    let ooo = "From: away@buyer.test\r\nTo: support@shop.test\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <away1@buyer.test>\r\n\r\nAway.\r\n";
+    send(m.smtp, "away@buyer.test", "support@shop.test", ooo).await;
+    let held = intake(app).await[0].id;
+    let page = String::from_utf8_lossy(
+        &app.get_with_cookie("/admin/mail?outcome=review", &cookie)
+            .await
+            .raw,
+    )
+    .to_string();
+    assert!(
+        page.contains(&format!("action=\"/admin/mail/{held}\"")),
+        "{page}"
+    );
+    let csrf = crate::harness::csrf_of(&page);
+    let r = app
+        .post_form(
+            &format!("/admin/mail/{held}"),
+            format!("csrf={csrf}&action=discard").into_bytes(),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(
+        app.store.get_mail_intake(held).await.unwrap().outcome,
+        "discarded"
+    );
+    let r = app
+        .post_form(
+            &format!("/admin/mail/{held}"),
+            b"csrf=wrong&action=discard".to_vec(),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, 403);
 
     // The same mail delivered twice is stored once.
     let again = send(m.smtp, "ann@buyer.test", "support@shop.test", &first_mail()).await;

@@ -292,6 +292,23 @@ async fn a_solved_ticket_is_surveyed_by_mail_and_a_detractor_opens_a_follow_up()
     assert_eq!(by_agent["buckets"][0]["key"], Value::Null);
     let before = s.scores("kind=nps&to=2026-03-01T00:00:00Z").await;
     assert_eq!(before["total"]["responses"], 0);
+    // After the answer and its edit, the roll-ups (months, days) and the rows agree, sent
+    // counts included.
+    for g in ["all", "month", "group", "agent", "channel"] {
+        let open = s.scores(&format!("kind=nps&group_by={g}")).await;
+        for range in [
+            "from=2026-03-01T00:00:00Z",
+            "from=2026-03-02T00:00:00Z",
+            "from=2026-03-01T00:00:01Z",
+        ] {
+            let r = s.scores(&format!("kind=nps&group_by={g}&{range}")).await;
+            assert_eq!(
+                (&r["total"], &r["buckets"]),
+                (&open["total"], &open["buckets"]),
+                "{g} {range}"
+            );
+        }
+    }
     assert_eq!(
         s.app
             .get("/api/v1/jobs")
@@ -507,4 +524,379 @@ async fn a_double_click_arriving_at_once_is_counted_once() {
     assert_eq!(scores["total"]["responses"], 1);
     assert_eq!(scores["total"]["ces"]["mean"], 2.0);
     assert_eq!(s.follow_ups().await.len(), 1, "CES ≤ 3 opens one follow-up");
+}
+
+// --- kiosk mode ------------------------------------------------------------------------------
+
+/// A UUID-shaped client id from a number (what the page makes with crypto.randomUUID()).
+fn cid(n: u64) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+fn answer_item(n: u64, score: i64) -> Value {
+    json!({ "client_id": cid(n), "score": score, "answered_at": "2026-03-02T10:00:00Z" })
+}
+
+impl Surveys {
+    /// A kiosk for a survey: its id and the path of its page.
+    async fn kiosk(&self, survey: i64, group: Option<i64>) -> (i64, String) {
+        let r = self
+            .app
+            .post(
+                &format!("/api/v1/surveys/{survey}/kiosks"),
+                json!({ "name": "Counter, Berlin shop", "group_id": group }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        assert!(r.body.get("token_hash").is_none(), "{r:?}");
+        let path = r.body["path"].as_str().unwrap().to_string();
+        assert_eq!(r.body["url"], format!("http://127.0.0.1:8080{path}"));
+        (r.body["id"].as_i64().unwrap(), path)
+    }
+
+    /// Posts a sync batch the way the kiosk page does (no credentials).
+    async fn sync(&self, page: &str, answers: Vec<Value>) -> (StatusCode, Value) {
+        let body = serde_json::to_vec(&json!({ "answers": answers })).unwrap();
+        let r = self
+            .app
+            .raw(
+                Method::POST,
+                &format!("{page}/answers"),
+                None,
+                Some("application/json"),
+                body,
+                &[],
+            )
+            .await;
+        (r.status, r.body)
+    }
+}
+
+fn statuses(out: &Value) -> Vec<String> {
+    out["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn kiosk_answers_sync_once_per_client_id_and_bad_items_are_rejected_alone() {
+    let s = survey_app().await;
+    let shop = s.app.group("Berlin shop").await;
+    let survey = s
+        .survey(json!({ "name": "Counter NPS", "kind": "nps", "question": { "en": "Would you recommend us?" } }))
+        .await;
+    let survey = survey["id"].as_i64().unwrap();
+    let (_, page) = s.kiosk(survey, Some(shop)).await;
+
+    // The page: full screen, scripts from this origin only, a service worker for /kiosk/.
+    let r = s.app.raw(Method::GET, &page, None, None, vec![], &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&r.raw).into_owned();
+    assert!(html.contains("Would you recommend us?") && html.contains("data-score=\"10\""));
+    assert!(!html.contains("<script>"), "no inline script");
+    let csp = r.headers["content-security-policy"].to_str().unwrap();
+    for part in [
+        "script-src 'self'",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    let sw = s
+        .app
+        .raw(Method::GET, "/kiosk/sw.js", None, None, vec![], &[])
+        .await;
+    assert_eq!(sw.status, StatusCode::OK);
+    assert_eq!(sw.headers["service-worker-allowed"], "/kiosk/");
+    assert!(sw.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    for asset in ["/kiosk/assets/kiosk.js", "/kiosk/assets/kiosk.css"] {
+        let a = s.app.raw(Method::GET, asset, None, None, vec![], &[]).await;
+        assert_eq!(a.status, StatusCode::OK, "{asset}");
+    }
+
+    // Three answers; the same batch again (a replay) stores nothing.
+    let batch: Vec<Value> = (1..=3).map(|n| answer_item(n, 9)).collect();
+    let (st, out) = s.sync(&page, batch.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{out}");
+    assert_eq!(
+        (out["stored"].clone(), out["duplicates"].clone()),
+        (json!(3), json!(0))
+    );
+    let (_, out) = s.sync(&page, batch).await;
+    assert_eq!(
+        (out["stored"].clone(), out["duplicates"].clone()),
+        (json!(0), json!(3))
+    );
+    assert_eq!(statuses(&out), ["duplicate"; 3]);
+
+    // An overlapping batch (two known, two new; one new twice) stores the two new ones once.
+    let overlap = vec![
+        answer_item(2, 9),
+        answer_item(3, 9),
+        answer_item(4, 0),
+        answer_item(5, 7),
+        answer_item(5, 7),
+    ];
+    let (_, out) = s.sync(&page, overlap).await;
+    assert_eq!(
+        statuses(&out),
+        ["duplicate", "duplicate", "stored", "stored", "duplicate"]
+    );
+
+    // Bad items are rejected one by one with a reason; the good one in the batch is stored.
+    let bad = vec![
+        answer_item(6, 11),
+        answer_item(7, -1),
+        json!({ "client_id": cid(8), "score": "ten" }),
+        json!({ "client_id": "not-a-uuid", "score": 5 }),
+        json!({ "client_id": cid(9), "score": 5, "answered_at": "yesterday" }),
+        json!("just text"),
+        answer_item(10, 10),
+    ];
+    let (st, out) = s.sync(&page, bad).await;
+    assert_eq!(st, StatusCode::OK, "{out}");
+    assert_eq!(
+        statuses(&out),
+        ["rejected", "rejected", "rejected", "rejected", "rejected", "rejected", "stored"]
+    );
+    let reasons: Vec<&str> = out["results"].as_array().unwrap()[..6]
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons[0], "score 11 is out of range: 0 to 10");
+    assert_eq!(reasons[1], "score -1 is out of range: 0 to 10");
+    assert!(
+        reasons[2].starts_with("score must be a whole number"),
+        "{}",
+        reasons[2]
+    );
+    assert!(
+        reasons[3].starts_with("client_id must be a UUID"),
+        "{}",
+        reasons[3]
+    );
+    assert!(reasons[4].contains("RFC 3339"), "{}", reasons[4]);
+    assert_eq!(out["rejected"], 6);
+
+    // Too many in one request: refused whole, nothing stored.
+    let (st, out) = s
+        .sync(&page, (100..601).map(|n| answer_item(n, 9)).collect())
+        .await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{out}");
+    assert!(out["detail"].as_str().unwrap().contains("at most 500"));
+
+    // Wrong secret, unknown kiosk, no secret: not found, nothing stored.
+    let (id_part, _) = page.trim_start_matches("/kiosk/").split_once('.').unwrap();
+    for bad_page in [
+        format!("/kiosk/{id_part}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        "/kiosk/999.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string(),
+        format!("/kiosk/{id_part}"),
+    ] {
+        let (st, _) = s.sync(&bad_page, vec![answer_item(50, 9)]).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{bad_page}");
+        let r = s
+            .app
+            .raw(Method::GET, &bad_page, None, None, vec![], &[])
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{bad_page}");
+    }
+
+    // Counted once each: 9, 9, 9, 0, 7, 10 → 4 promoters, 1 passive, 1 detractor: NPS 50.
+    let scores = s.scores("kind=nps").await;
+    assert_eq!(scores["total"]["responses"], 6, "{scores}");
+    assert_eq!(scores["total"]["nps"]["score"], 50.0, "{scores}");
+    let by_channel = s.scores("kind=nps&group_by=channel").await;
+    assert_eq!(by_channel["buckets"][0]["key"], "kiosk", "{by_channel}");
+    assert_eq!(by_channel["buckets"][0]["responses"], 6);
+    let by_group = s.scores("kind=nps&group_by=group").await;
+    assert_eq!(
+        by_group["buckets"][0]["key"],
+        shop.to_string(),
+        "{by_group}"
+    );
+    // The per-month roll-up (open range), the per-day roll-up (whole days) and a count over
+    // every answer (any other range) agree.
+    for range in [
+        "from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z",
+        "from=2026-03-01T00:00:01Z",
+    ] {
+        for g in ["channel", "month", "group", "agent"] {
+            let a = s.scores(&format!("kind=nps&{range}&group_by={g}")).await;
+            let b = s.scores(&format!("kind=nps&group_by={g}")).await;
+            assert_eq!(a["buckets"], b["buckets"], "{range} by {g}");
+        }
+    }
+    let by_agent = s.scores("kind=nps&group_by=agent").await;
+    assert_eq!(by_agent["buckets"][0]["key"], Value::Null, "{by_agent}");
+    assert_eq!(by_agent["buckets"][0]["responses"], 6);
+
+    // An answer queued offline counts in the month it was given, not when it arrived; a
+    // tablet clock in the future counts now.
+    s.app.clock.advance(Duration::days(40));
+    let (_, out) = s
+        .sync(
+            &page,
+            vec![
+                json!({ "client_id": cid(20), "score": 3, "answered_at": "2026-03-20T12:00:00Z" }),
+                json!({ "client_id": cid(21), "score": 10, "answered_at": "2030-01-01T00:00:00Z" }),
+            ],
+        )
+        .await;
+    assert_eq!(out["stored"], 2, "{out}");
+    let by_month = s.scores("kind=nps&group_by=month").await;
+    let months: Vec<(String, u64)> = by_month["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["key"].as_str().unwrap().to_string(),
+                b["responses"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        months,
+        [("2026-03".to_string(), 7), ("2026-04".to_string(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_kiosk_stores_nothing_and_kiosks_are_admin_only() {
+    let s = survey_app().await;
+    let survey = s
+        .survey(json!({ "name": "Counter CSAT", "kind": "csat", "scale": 3, "question": { "en": "Happy?" } }))
+        .await;
+    let survey = survey["id"].as_i64().unwrap();
+    let (kiosk, page) = s.kiosk(survey, None).await;
+    let (_, out) = s.sync(&page, vec![answer_item(1, 3)]).await;
+    assert_eq!(out["stored"], 1);
+    let (_, out) = s.sync(&page, vec![answer_item(2, 4)]).await;
+    assert_eq!(
+        out["results"][0]["reason"],
+        "score 4 is out of range: 1 to 3"
+    );
+
+    // Agents may not make or revoke kiosks; unknown surveys and kiosks are 404.
+    let (_, agent) = s.app.agent("ag@tend.test", Role::Agent, &[]).await;
+    let r = s
+        .app
+        .call(
+            Method::POST,
+            &format!("/api/v1/surveys/{survey}/kiosks"),
+            &agent,
+            Some(json!({ "name": "x" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = s
+        .app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/surveys/{survey}/kiosks/{kiosk}"),
+            &agent,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = s
+        .app
+        .post("/api/v1/surveys/999/kiosks", json!({ "name": "x" }))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = s
+        .app
+        .post(
+            &format!("/api/v1/surveys/{survey}/kiosks"),
+            json!({ "name": "x", "group_id": 999 }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let admin = s.app.admin_token().to_string();
+    let r = s
+        .app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/surveys/999/kiosks/{kiosk}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // Revoked: the page and sync answer 410 and nothing more is stored; revoking is idempotent.
+    let r = s
+        .app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/surveys/{survey}/kiosks/{kiosk}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let revoked_at = r.body["revoked_at"].clone();
+    assert!(revoked_at.is_string());
+    let r = s
+        .app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/surveys/{survey}/kiosks/{kiosk}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.body["revoked_at"], revoked_at);
+    let (st, out) = s
+        .sync(&page, vec![answer_item(3, 2), answer_item(1, 3)])
+        .await;
+    assert_eq!(st, StatusCode::GONE, "{out}");
+    assert_eq!(out["error"], "revoked");
+    let r = s.app.raw(Method::GET, &page, None, None, vec![], &[]).await;
+    assert_eq!(r.status, StatusCode::GONE);
+    let list = s.app.get(&format!("/api/v1/surveys/{survey}/kiosks")).await;
+    assert_eq!(list.body["items"][0]["revoked_at"], revoked_at, "{list:?}");
+    assert_eq!(s.scores("kind=csat").await["total"]["responses"], 1);
+}
+
+#[tokio::test]
+async fn a_kiosk_back_online_with_10000_queued_answers_syncs_them_in_chunks_once() {
+    let s = survey_app().await;
+    let survey = s
+        .survey(json!({ "name": "Counter CES", "kind": "ces", "question": { "en": "Easy?" } }))
+        .await;
+    let (_, page) = s.kiosk(survey["id"].as_i64().unwrap(), None).await;
+    let queue: Vec<Value> = (0..10_000u64)
+        .map(|n| answer_item(n, (n % 7 + 1) as i64))
+        .collect();
+    // The page sends the first 500 of its queue until it is empty; a lost reply makes it
+    // send a chunk again, and chunks may overlap: here every chunk is sent twice and the
+    // second pass starts 250 answers off.
+    let mut stored = 0;
+    for chunk in queue.chunks(500) {
+        let (st, out) = s.sync(&page, chunk.to_vec()).await;
+        assert_eq!(st, StatusCode::OK, "{out}");
+        stored += out["stored"].as_u64().unwrap();
+    }
+    assert_eq!(stored, 10_000);
+    for chunk in queue[250..].chunks(500) {
+        let (_, out) = s.sync(&page, chunk.to_vec()).await;
+        assert_eq!(out["stored"], 0);
+        assert_eq!(out["duplicates"].as_u64().unwrap(), chunk.len() as u64);
+    }
+    let scores = s.scores("kind=ces").await;
+    assert_eq!(scores["total"]["responses"], 10_000, "{scores}");
+    let month = s
+        .scores("kind=ces&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z")
+        .await;
+    assert_eq!(month["total"]["responses"], 10_000, "{month}");
+    let exact = s.scores("kind=ces&from=2026-03-02T09:00:00Z").await;
+    assert_eq!(exact["total"]["responses"], 10_000, "{exact}");
 }
