@@ -60,20 +60,29 @@ fn asset(ct: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// Strict CSP: no inline script or style, nothing from elsewhere, no framing.
-async fn security_headers(req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
+/// The headers every HTML page of Tend carries: its Content-Security-Policy, no sniffing, no
+/// framing, and a referrer policy. One place for the agent pages, surveys and the kiosk.
+pub fn page_headers(h: &mut HeaderMap, csp: &'static str, referrer: &'static str) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"),
+        HeaderValue::from_static(csp),
     );
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert("referrer-policy", HeaderValue::from_static(referrer));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+}
+
+/// Strict CSP: no inline script or style, nothing from elsewhere, no framing.
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    page_headers(
+        resp.headers_mut(),
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'",
+        "same-origin",
+    );
     resp
 }
 
