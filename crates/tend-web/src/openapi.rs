@@ -151,7 +151,60 @@ pub fn document() -> Value {
         }
     });
     surveys(&mut doc);
+    mail(&mut doc);
     doc
+}
+
+/// The e-mail channel's admin endpoints.
+fn mail(doc: &mut Value) {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let outcomes = json!([
+        "created",
+        "appended",
+        "review",
+        "bounce",
+        "duplicate",
+        "rejected",
+        "accepted",
+        "discarded"
+    ]);
+    doc["paths"]["/mailboxes"] = json!({
+        "get": op("Mailboxes (admin); IMAP passwords are never returned", json!([]), None, "200", ok(items("Mailbox"))),
+        "post": op("Add a mailbox: an address customers write to, its group, closed-ticket policy, acknowledgement, optional IMAP account (admin)", json!([]), Some(r("CreateMailbox")), "201", ok(r("Mailbox")))
+    });
+    doc["paths"]["/mail/intake"] = json!({
+        "get": op("The intake log, newest first: every received mail and what became of it (admin)",
+            json!([q("outcome", "string", "filter: created, appended, review, bounce, duplicate, rejected, accepted, discarded"), q("limit", "integer", "1–100, default 25"), q("cursor", "string", "next_cursor of the previous page")]),
+            None, "200", ok(page("IntakeEntry")))
+    });
+    doc["paths"]["/mail/intake/{id}/raw"] = json!({
+        "get": op("The raw mail as received, message/rfc822 (admin)", id(), None, "200", json!({ "description": "the mail", "content": { "message/rfc822": {} } }))
+    });
+    doc["paths"]["/mail/intake/{id}/accept"] = json!({
+        "post": op("Take a mail out of review: into ticket_id (its sender becomes a participant) or as a new ticket (admin); 409 when it is not in review", id(),
+            Some(json!({ "type": "object", "additionalProperties": false, "properties": { "ticket_id": { "type": "integer" } } })), "200", ok(r("MailDelivered")))
+    });
+    doc["paths"]["/mail/intake/{id}/discard"] = json!({
+        "post": op("Discard a mail held for review; it stays in the log (admin)", id(), None, "204", json!({ "description": "discarded" }))
+    });
+    doc["paths"]["/mail/inbound"] = json!({
+        "post": {
+            "summary": "Take one raw RFC 5322 mail in over HTTP (admin); 503 means try again later",
+            "parameters": [q("recipient", "string", "the mailbox address it was sent to")],
+            "requestBody": { "required": true, "content": { "message/rfc822": {} } },
+            "responses": { "201": ok(r("MailDelivered")), "400": errors()["400"], "401": errors()["401"], "403": errors()["403"], "422": errors()["422"] }
+        }
+    });
+    doc["paths"]["/mail/templates"] = json!({
+        "get": op("The acknowledgement template and its placeholders (admin)", json!([]), None, "200", ok(json!({ "type": "object" }))),
+        "put": op("Change the acknowledgement template; unknown placeholders are refused (admin)", json!([]),
+            Some(json!({ "type": "object", "required": ["ack_subject", "ack_body"], "additionalProperties": false, "properties": { "ack_subject": { "type": "string" }, "ack_body": { "type": "string" } } })), "200", ok(json!({ "type": "object" })))
+    });
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Mailbox"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "address": { "type": "string" }, "name": { "type": "string" }, "group_id": { "type": ["integer", "null"] }, "brand_id": { "type": ["integer", "null"] }, "closed_policy": { "enum": ["reopen", "follow_up"] }, "auto_ack": { "type": "boolean" }, "imap": { "type": ["object", "null"] }, "active": { "type": "boolean" }, "created_at": time } });
+    schemas["CreateMailbox"] = json!({ "type": "object", "required": ["address"], "additionalProperties": false, "properties": { "address": { "type": "string" }, "name": { "type": "string" }, "group_id": { "type": "integer" }, "brand_id": { "type": "integer" }, "closed_policy": { "enum": ["reopen", "follow_up"] }, "auto_ack": { "type": "boolean" }, "imap": { "type": "object", "required": ["host", "port", "username", "password"], "properties": { "host": { "type": "string" }, "port": { "type": "integer" }, "security": { "enum": ["none", "tls"] }, "username": { "type": "string" }, "password": { "type": "string" }, "folder": { "type": "string" }, "after_import": { "type": "string", "description": "none, seen or move:<folder>" } } } } });
+    schemas["IntakeEntry"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "received_at": time, "mailbox_id": { "type": ["integer", "null"] }, "source": { "enum": ["smtp", "imap", "pipe", "api", "review"] }, "message_id": { "type": ["string", "null"] }, "sender": { "type": ["string", "null"] }, "subject": { "type": "string" }, "outcome": { "enum": outcomes }, "reason": { "type": "string" }, "ticket_id": { "type": ["integer", "null"] }, "message_row": { "type": ["integer", "null"] }, "size": { "type": "integer" } } });
+    schemas["MailDelivered"] = json!({ "type": "object", "properties": { "intake_id": { "type": "integer" }, "outcome": { "type": "string" }, "ticket_id": { "type": ["integer", "null"] }, "message_id": { "type": ["integer", "null"] } } });
 }
 
 /// Satisfaction surveys (added beside the document to keep the `json!` above within the

@@ -136,6 +136,10 @@ async fn health_metrics_and_openapi() {
         "/webhooks",
         "/imports",
         "/audit-log",
+        "/mailboxes",
+        "/mail/intake",
+        "/mail/intake/{id}/accept",
+        "/surveys/scores",
     ] {
         assert!(doc.body["paths"].get(p).is_some(), "openapi lacks {p}");
     }
