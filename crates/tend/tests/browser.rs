@@ -2,31 +2,19 @@
 //! binary serving the demo shop on 127.0.0.1. Screenshots go to test-artifacts/browser/.
 //! Skipped (loudly) when chromedriver is missing, unless TEND_REQUIRE_BROWSER is set.
 
-use fantoccini::{ClientBuilder, Locator};
-use std::path::PathBuf;
+use fantoccini::Locator;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+#[path = "support/chrome.rs"]
+mod chrome;
 #[path = "support/smtp_sink.rs"]
 mod smtp_sink;
+use chrome::{browser, chromedriver, shot};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tend");
-
-fn artifacts() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts/browser");
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn serve_demo(dir: &std::path::Path, smtp: Option<&str>) -> (Child, String) {
     let mut cmd = Command::new(BIN);
@@ -64,52 +52,6 @@ async fn serve_demo(dir: &std::path::Path, smtp: Option<&str>) -> (Child, String
     (child, url)
 }
 
-async fn chromedriver() -> Option<(Child, u16)> {
-    let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(path) = path else {
-        assert!(std::env::var("TEND_REQUIRE_BROWSER").is_err(), "TEND_REQUIRE_BROWSER is set but chromedriver is not installed (apt-get install chromium chromium-driver)");
-        eprintln!("\n*** SKIPPED: browser tests (no chromedriver; apt-get install chromium chromium-driver) ***\n");
-        return None;
-    };
-    let port = free_port();
-    let child = Command::new(path)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // Wait (bounded) until it accepts connections.
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some((child, port));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("chromedriver did not start");
-}
-
-async fn browser(port: u16, width: u32) -> fantoccini::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let profile = tempfile::tempdir().unwrap().keep();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", format!("--window-size={width},900"), format!("--user-data-dir={}", profile.display())] }),
-    );
-    ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connect to chromedriver")
-}
-
 /// Waits (bounded, 10 s) until an element matching `css` contains `text`; returns its text.
 async fn wait_text(c: &fantoccini::Client, css: &str, text: &str) -> String {
     let mut last = String::new();
@@ -125,11 +67,6 @@ async fn wait_text(c: &fantoccini::Client, css: &str, text: &str) -> String {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no {css} containing {text:?}; last seen: {last:?}");
-}
-
-async fn shot(c: &fantoccini::Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
 }
 
 #[tokio::test]

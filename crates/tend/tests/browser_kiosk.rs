@@ -9,83 +9,21 @@
 //! Screenshot: test-artifacts/browser/kiosk.png (and kiosk-offline.png).
 //! Skipped (loudly) without chromedriver, unless TEND_REQUIRE_BROWSER is set.
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tend_core::{Actor, SystemClock};
 use tend_store::survey::{NewKiosk, NewSurvey, ScoreGroup, ScoreQuery, SurveyKind};
 use tend_store::Store;
-use tokio::process::{Child, Command};
+
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-fn artifacts() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts/browser");
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn chromedriver() -> Option<(Child, u16)> {
-    let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(path) = path else {
-        assert!(std::env::var("TEND_REQUIRE_BROWSER").is_err(), "TEND_REQUIRE_BROWSER is set but chromedriver is not installed (apt-get install chromium chromium-driver)");
-        eprintln!("\n*** SKIPPED: kiosk browser test (no chromedriver; apt-get install chromium chromium-driver) ***\n");
-        return None;
-    };
-    let port = free_port();
-    let child = Command::new(path)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Some((child, port));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("chromedriver did not start");
-}
-
-async fn browser(port: u16, width: u32) -> fantoccini::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let profile = tempfile::tempdir().unwrap().keep();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({ "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", format!("--window-size={width},800"), format!("--user-data-dir={}", profile.display())] }),
-    );
-    ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connect to chromedriver")
-}
-
-async fn shot(c: &fantoccini::Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
-}
+#[path = "support/chrome.rs"]
+mod chrome;
+use chrome::{browser, chromedriver, free_port, shot};
 
 /// Tend's router on a fixed port; `stop` shuts the listener and every connection down.
 struct Server {
