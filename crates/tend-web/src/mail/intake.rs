@@ -344,7 +344,18 @@ pub fn plan(
             }
             let closed_policy = mailbox.map(|m| m.closed_policy).unwrap_or_default();
             if status == Some(Status::Closed) && closed_policy == ClosedPolicy::FollowUp {
-                return new_ticket(mail, noise, &sender, None, mailbox, &ours, known, Some(ticket_id));
+                let name = mail.from.as_ref().and_then(|m| m.name.clone());
+                return new_ticket_for(
+                    mail,
+                    noise,
+                    &sender,
+                    name,
+                    false,
+                    mailbox,
+                    &ours,
+                    known,
+                    Some(ticket_id),
+                );
             }
             let reopen_to = match status {
                 Some(Status::Pending | Status::Solved | Status::Closed) => Some(Status::Open),
@@ -382,31 +393,6 @@ pub fn plan(
             )
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn new_ticket(
-    mail: &Inbound,
-    noise: &Noise,
-    requester: &str,
-    name: Option<String>,
-    mailbox: Option<&Mailbox>,
-    ours: &HashSet<String>,
-    known: &MailKnowledge,
-    follow_up_of: Option<i64>,
-) -> MailAction {
-    let name = name.or_else(|| mail.from.as_ref().and_then(|m| m.name.clone()));
-    new_ticket_for(
-        mail,
-        noise,
-        requester,
-        name,
-        false,
-        mailbox,
-        ours,
-        known,
-        follow_up_of,
-    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -490,6 +490,7 @@ async fn timeline_items(
         match &e.change {
             tend_core::Change::MessageAdded { message_id, public } => {
                 if let Some(m) = by_id.get(message_id) {
+                    let (html, folded) = mail_view(m);
                     items.push(Item {
                         kind: if *public {
                             "message".into()
@@ -498,8 +499,8 @@ async fn timeline_items(
                         },
                         who: who(&m.author),
                         at: short_time(m.created_at),
-                        html: mail_view(m).0,
-                        folded: mail_view(m).1,
+                        html,
+                        folded,
                         text: m.body_text.clone(),
                         public: *public,
                         attachments: m
