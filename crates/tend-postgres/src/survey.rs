@@ -623,11 +623,20 @@ pub(crate) async fn record_survey_response(
 
 pub(crate) async fn survey_counts(s: &PgStore, q: ScoreQuery) -> Result<SurveyCounts> {
     let c = s.conn().await?;
-    match CountSource::of(&q) {
-        CountSource::Months => counts_rolled_up(&c, &q, true).await,
-        CountSource::Days => counts_rolled_up(&c, &q, false).await,
-        CountSource::Rows => counts_by_row(&c, &q).await,
+    let mut parts = Vec::new();
+    for p in count_pieces(q.from, q.to) {
+        let q = ScoreQuery {
+            from: p.from,
+            to: p.to,
+            ..q.clone()
+        };
+        parts.push(match p.source {
+            CountSource::Months => counts_rolled_up(&c, &q, true).await?,
+            CountSource::Days => counts_rolled_up(&c, &q, false).await?,
+            CountSource::Rows => counts_by_row(&c, &q).await?,
+        });
     }
+    Ok(SurveyCounts::sum(parts))
 }
 
 pub(crate) async fn create_survey_kiosk(

@@ -602,10 +602,23 @@ impl SqliteStore {
     }
 
     pub(crate) async fn survey_counts_impl(&self, q: ScoreQuery) -> Result<SurveyCounts> {
-        self.read(move |c| match CountSource::of(&q) {
-            CountSource::Months => counts_rolled_up(c, &q, true),
-            CountSource::Days => counts_rolled_up(c, &q, false),
-            CountSource::Rows => counts_by_row(c, &q),
+        self.read(move |c| {
+            let parts = count_pieces(q.from, q.to)
+                .into_iter()
+                .map(|p| {
+                    let q = ScoreQuery {
+                        from: p.from,
+                        to: p.to,
+                        ..q.clone()
+                    };
+                    match p.source {
+                        CountSource::Months => counts_rolled_up(c, &q, true),
+                        CountSource::Days => counts_rolled_up(c, &q, false),
+                        CountSource::Rows => counts_by_row(c, &q),
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(SurveyCounts::sum(parts))
         })
         .await
     }

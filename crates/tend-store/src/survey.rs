@@ -323,7 +323,8 @@ pub fn month_aligned(t: Option<DateTime<Utc>>) -> bool {
     day_aligned(t) && t.is_none_or(|t| t.day() == 1)
 }
 
-/// Which table a score query reads: the per-month or per-day roll-ups, or every answer.
+/// Which table a piece of a score query reads: the per-month or per-day roll-ups, or every
+/// answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountSource {
     Months,
@@ -331,14 +332,371 @@ pub enum CountSource {
     Rows,
 }
 
-impl CountSource {
-    pub fn of(q: &ScoreQuery) -> CountSource {
-        if month_aligned(q.from) && month_aligned(q.to) {
-            CountSource::Months
-        } else if day_aligned(q.from) && day_aligned(q.to) {
-            CountSource::Days
-        } else {
-            CountSource::Rows
+/// One piece of a score query: a time range and the table that answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountPiece {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub source: CountSource,
+}
+
+fn next_midnight(t: DateTime<Utc>) -> DateTime<Utc> {
+    let day = t.timestamp().div_euclid(86_400);
+    DateTime::from_timestamp((day + 1) * 86_400, 0).unwrap_or(t)
+}
+
+fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
+    let day = t.timestamp().div_euclid(86_400);
+    DateTime::from_timestamp(day * 86_400, 0).unwrap_or(t)
+}
+
+fn month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{Datelike, TimeZone};
+    Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(t)
+}
+
+fn next_month_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{Datelike, TimeZone};
+    let (y, m) = if t.month() == 12 {
+        (t.year() + 1, 1)
+    } else {
+        (t.year(), t.month() + 1)
+    };
+    Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().unwrap_or(t)
+}
+
+/// Splits `[from, to)` so that each part reads the coarsest table that answers it exactly:
+/// the partial days at the edges from the answers themselves, the partial months from the
+/// per-day roll-ups, the whole months in between from the per-month roll-ups. A year is
+/// then at most two partial days of rows, ~60 day rows and 12 month rows per group and
+/// score, whatever the range's alignment. `None` is open-ended. An empty or inverted range
+/// gives no pieces.
+pub fn count_pieces(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<CountPiece> {
+    let mut pieces = Vec::new();
+    let (mut f, mut t) = (from, to);
+    let empty = |f: Option<DateTime<Utc>>, t: Option<DateTime<Utc>>| matches!((f, t), (Some(f), Some(t)) if f >= t);
+    if empty(f, t) {
+        return pieces;
+    }
+    let min = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| b.map_or(a, |b| a.min(b));
+    let max = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| b.map_or(a, |b| a.max(b));
+    // Partial days, from the rows.
+    if let Some(x) = f.filter(|x| !day_aligned(Some(*x))) {
+        let end = min(next_midnight(x), t);
+        pieces.push(CountPiece {
+            from: Some(x),
+            to: Some(end),
+            source: CountSource::Rows,
+        });
+        f = Some(end);
+    }
+    if empty(f, t) {
+        return pieces;
+    }
+    if let Some(x) = t.filter(|x| !day_aligned(Some(*x))) {
+        let start = max(midnight(x), f);
+        pieces.push(CountPiece {
+            from: Some(start),
+            to: Some(x),
+            source: CountSource::Rows,
+        });
+        t = Some(start);
+    }
+    if empty(f, t) {
+        return pieces;
+    }
+    // Partial months, from the days.
+    if let Some(x) = f.filter(|x| !month_aligned(Some(*x))) {
+        let end = min(next_month_start(x), t);
+        pieces.push(CountPiece {
+            from: Some(x),
+            to: Some(end),
+            source: CountSource::Days,
+        });
+        f = Some(end);
+    }
+    if empty(f, t) {
+        return pieces;
+    }
+    if let Some(x) = t.filter(|x| !month_aligned(Some(*x))) {
+        let start = max(month_start(x), f);
+        pieces.push(CountPiece {
+            from: Some(start),
+            to: Some(x),
+            source: CountSource::Days,
+        });
+        t = Some(start);
+    }
+    if empty(f, t) {
+        return pieces;
+    }
+    pieces.push(CountPiece {
+        from: f,
+        to: t,
+        source: CountSource::Months,
+    });
+    pieces
+}
+
+impl SurveyCounts {
+    /// The counts of disjoint pieces of one query, added up per bucket (and scale and score),
+    /// in bucket order, without zero rows.
+    pub fn sum(parts: impl IntoIterator<Item = SurveyCounts>) -> SurveyCounts {
+        let mut answers: BTreeMap<(Option<String>, Option<u8>, u8), u64> = BTreeMap::new();
+        let mut sent: BTreeMap<Option<String>, (u64, u64)> = BTreeMap::new();
+        for p in parts {
+            for a in p.answers {
+                *answers.entry((a.bucket, a.scale, a.score)).or_default() += a.count;
+            }
+            for s in p.sent {
+                let e = sent.entry(s.bucket).or_default();
+                e.0 += s.sent;
+                e.1 += s.answered;
+            }
         }
+        SurveyCounts {
+            answers: answers
+                .into_iter()
+                .filter(|(_, n)| *n != 0)
+                .map(|((bucket, scale, score), count)| ScoreCount {
+                    bucket,
+                    scale,
+                    score,
+                    count,
+                })
+                .collect(),
+            sent: sent
+                .into_iter()
+                .filter(|(_, (s, _))| *s != 0)
+                .map(|(bucket, (sent, answered))| SentCount {
+                    bucket,
+                    sent,
+                    answered,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Option<DateTime<Utc>> {
+        Some(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+    }
+
+    fn piece(from: &str, to: &str, source: CountSource) -> CountPiece {
+        CountPiece {
+            from: t(from),
+            to: t(to),
+            source,
+        }
+    }
+
+    #[test]
+    fn aligned_and_open_ranges_read_months_only() {
+        assert_eq!(
+            count_pieces(None, None),
+            vec![CountPiece {
+                from: None,
+                to: None,
+                source: CountSource::Months
+            }]
+        );
+        assert_eq!(
+            count_pieces(t("2026-01-01T00:00:00Z"), t("2027-01-01T00:00:00Z")),
+            vec![piece(
+                "2026-01-01T00:00:00Z",
+                "2027-01-01T00:00:00Z",
+                CountSource::Months
+            )]
+        );
+    }
+
+    #[test]
+    fn a_year_from_mid_month_reads_edge_days_and_whole_months() {
+        assert_eq!(
+            count_pieces(t("2025-11-24T00:00:00Z"), t("2026-11-24T00:00:00Z")),
+            vec![
+                piece(
+                    "2025-11-24T00:00:00Z",
+                    "2025-12-01T00:00:00Z",
+                    CountSource::Days
+                ),
+                piece(
+                    "2026-11-01T00:00:00Z",
+                    "2026-11-24T00:00:00Z",
+                    CountSource::Days
+                ),
+                piece(
+                    "2025-12-01T00:00:00Z",
+                    "2026-11-01T00:00:00Z",
+                    CountSource::Months
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn unaligned_instants_read_rows_only_for_their_partial_days() {
+        assert_eq!(
+            count_pieces(t("2026-03-01T00:00:01Z"), None),
+            vec![
+                piece(
+                    "2026-03-01T00:00:01Z",
+                    "2026-03-02T00:00:00Z",
+                    CountSource::Rows
+                ),
+                CountPiece {
+                    from: t("2026-03-02T00:00:00Z"),
+                    to: t("2026-04-01T00:00:00Z"),
+                    source: CountSource::Days
+                },
+                CountPiece {
+                    from: t("2026-04-01T00:00:00Z"),
+                    to: None,
+                    source: CountSource::Months
+                },
+            ]
+        );
+        // Within one day: rows only.
+        assert_eq!(
+            count_pieces(t("2026-03-05T08:00:00Z"), t("2026-03-05T17:30:00Z")),
+            vec![piece(
+                "2026-03-05T08:00:00Z",
+                "2026-03-05T17:30:00Z",
+                CountSource::Rows
+            )]
+        );
+        // Across midnight within a month: two partial days, no day or month in between.
+        assert_eq!(
+            count_pieces(t("2026-03-05T20:00:00Z"), t("2026-03-06T04:00:00Z")),
+            vec![
+                piece(
+                    "2026-03-05T20:00:00Z",
+                    "2026-03-06T00:00:00Z",
+                    CountSource::Rows
+                ),
+                piece(
+                    "2026-03-06T00:00:00Z",
+                    "2026-03-06T04:00:00Z",
+                    CountSource::Rows
+                ),
+            ]
+        );
+        // December rolls into the next year.
+        assert_eq!(
+            count_pieces(t("2026-12-15T00:00:00Z"), t("2027-02-01T00:00:00Z")),
+            vec![
+                piece(
+                    "2026-12-15T00:00:00Z",
+                    "2027-01-01T00:00:00Z",
+                    CountSource::Days
+                ),
+                piece(
+                    "2027-01-01T00:00:00Z",
+                    "2027-02-01T00:00:00Z",
+                    CountSource::Months
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_and_inverted_ranges_have_no_pieces() {
+        assert!(count_pieces(t("2026-03-05T00:00:00Z"), t("2026-03-05T00:00:00Z")).is_empty());
+        assert!(count_pieces(t("2026-03-06T00:00:00Z"), t("2026-03-05T00:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn the_pieces_tile_the_range() {
+        let cases = [
+            (t("2026-01-31T23:59:59Z"), t("2026-03-01T00:00:01Z")),
+            (None, t("2026-02-10T12:00:00Z")),
+            (t("2024-02-29T06:00:00Z"), t("2026-02-28T00:00:00Z")),
+        ];
+        for (from, to) in cases {
+            let mut ps = count_pieces(from, to);
+            ps.sort_by_key(|p| p.from);
+            assert_eq!(ps.first().unwrap().from, from);
+            assert_eq!(ps.last().unwrap().to, to);
+            for w in ps.windows(2) {
+                assert_eq!(w[0].to, w[1].from, "{ps:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sums_add_up_per_bucket_and_drop_zeros() {
+        let a = SurveyCounts {
+            answers: vec![
+                ScoreCount {
+                    bucket: Some("1".into()),
+                    scale: None,
+                    score: 9,
+                    count: 2,
+                },
+                ScoreCount {
+                    bucket: None,
+                    scale: None,
+                    score: 3,
+                    count: 1,
+                },
+            ],
+            sent: vec![SentCount {
+                bucket: Some("1".into()),
+                sent: 4,
+                answered: 2,
+            }],
+        };
+        let b = SurveyCounts {
+            answers: vec![ScoreCount {
+                bucket: Some("1".into()),
+                scale: None,
+                score: 9,
+                count: 1,
+            }],
+            sent: vec![
+                SentCount {
+                    bucket: Some("1".into()),
+                    sent: 1,
+                    answered: 1,
+                },
+                SentCount {
+                    bucket: Some("2".into()),
+                    sent: 0,
+                    answered: 0,
+                },
+            ],
+        };
+        let s = SurveyCounts::sum([a, b]);
+        assert_eq!(
+            s.answers,
+            vec![
+                ScoreCount {
+                    bucket: None,
+                    scale: None,
+                    score: 3,
+                    count: 1
+                },
+                ScoreCount {
+                    bucket: Some("1".into()),
+                    scale: None,
+                    score: 9,
+                    count: 3
+                },
+            ]
+        );
+        assert_eq!(
+            s.sent,
+            vec![SentCount {
+                bucket: Some("1".into()),
+                sent: 5,
+                answered: 3
+            }]
+        );
     }
 }

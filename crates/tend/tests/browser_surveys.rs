@@ -1,4 +1,9 @@
-//! Kiosk mode in a real browser: Debian's chromium driven through chromedriver (WebDriver)
+//! Surveys in a real browser. (1) An emailed rating link: a ticket is solved, the clock
+//! moves, the worker mails the survey through SMTP to a sink, chromium follows the link for
+//! a low score (the page records nothing yet), adds a comment and sends it: the answer is
+//! stored once and the detractor opens a follow-up ticket. Screenshot:
+//! test-artifacts/browser/survey-link.png and survey-thanks.png.
+//! (2) Kiosk mode: Debian's chromium driven through chromedriver (WebDriver)
 //! against Tend's router served in this test on 127.0.0.1. The page is opened online (the
 //! service worker installs and caches it), then the browser is really cut off: Tend's
 //! listener is shut down (every request — page, service worker, sync — is refused) and
@@ -23,6 +28,12 @@ use tokio::task::JoinHandle;
 
 #[path = "support/chrome.rs"]
 mod chrome;
+#[allow(dead_code)]
+#[path = "it/harness.rs"]
+mod harness;
+#[allow(dead_code)]
+#[path = "support/smtp_sink.rs"]
+mod smtp_sink;
 use chrome::{browser, chromedriver, free_port, shot};
 
 /// Tend's router on a fixed port; `stop` shuts the listener and every connection down.
@@ -321,6 +332,140 @@ async fn the_kiosk_keeps_working_offline_and_syncs_each_answer_once() {
         "exactly 3 answers stored"
     );
     shot(&c, "kiosk").await;
+    c.close().await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emailed_rating_link_followed_in_chromium_records_once_and_opens_a_follow_up() {
+    let Some((_driver, driver_port)) = chromedriver().await else {
+        return;
+    };
+    let app = harness::TestApp::spawn().await;
+    let sink = smtp_sink::SmtpSink::start().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let worker = tend_web::worker::Worker::new(app.store.clone(), Arc::new(app.clock.clone()))
+        .with_mail(Arc::new(tend_web::mail::MailConfig::new(
+            Some(sink.url.clone()),
+            "Shop Support <support@shop.test>".into(),
+            base.clone(),
+        )));
+    let server = serve(app.router.clone(), port).await;
+
+    let returns = app.group("Returns").await;
+    let r = app
+        .post(
+            "/api/v1/surveys",
+            json!({ "name": "CSAT after solve", "kind": "csat", "scale": 5, "delay_hours": 2,
+                    "question": { "en": "How satisfied are you with our help?" },
+                    "follow_up": { "en": "What went wrong?" } }),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::CREATED, "{r:?}");
+    let ticket = app
+        .ticket(json!({ "subject": "Broken kettle", "group_id": returns,
+                        "requester": { "email": "bo@example.com", "name": "Bo Customer" },
+                        "comment": { "body": "It leaks.", "author": "requester" } }))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .patch(
+            &format!("/api/v1/tickets/{ticket}"),
+            json!({ "status": "solved" }),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::OK, "{r:?}");
+
+    // The clock moves past the delay; the worker scans the solve, then sends.
+    for _ in 0..3 {
+        app.clock.advance(chrono::Duration::hours(1));
+        worker.tick().await.unwrap();
+        worker.tick().await.unwrap();
+    }
+    let mails = sink.messages();
+    assert_eq!(mails.len(), 1, "one survey mail");
+    assert_eq!(mails[0].to, vec!["bo@example.com".to_string()]);
+    let link = smtp_sink::link_in(&mails[0].data, "score=2").expect("a rating link for 2");
+    assert!(link.starts_with(&format!("{base}/s/")), "{link}");
+
+    let responses = || async {
+        app.get("/api/v1/surveys/scores?kind=csat").await.body["total"]["responses"].clone()
+    };
+    let follow_ups = || async {
+        app.get("/api/v1/tickets?tag=survey-follow-up").await.body["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+
+    // The browser follows the link: the form shows 2 chosen, nothing is recorded yet.
+    let c = browser(driver_port, 390).await;
+    c.goto(&link).await.unwrap();
+    wait_js(
+        &c,
+        "document.querySelector('input[name=score]:checked').value",
+        json!("2"),
+        10,
+    )
+    .await;
+    assert_eq!(
+        c.find(Locator::Id("question"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "How satisfied are you with our help?"
+    );
+    shot(&c, "survey-link").await;
+    assert_eq!(responses().await, json!(0), "a GET records nothing");
+    assert!(follow_ups().await.is_empty());
+
+    // The customer adds a comment and sends: stored once, and a follow-up ticket opens.
+    c.find(Locator::Id("comment"))
+        .await
+        .unwrap()
+        .send_keys("The replacement never came.")
+        .await
+        .unwrap();
+    c.find(Locator::Id("send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &c,
+        "document.body.textContent.includes('is recorded')",
+        json!(true),
+        10,
+    )
+    .await;
+    shot(&c, "survey-thanks").await;
+    assert_eq!(responses().await, json!(1));
+    let follow = follow_ups().await;
+    assert_eq!(follow.len(), 1, "{follow:?}");
+    assert_eq!(follow[0]["group_id"], returns);
+    let fid = follow[0]["id"].as_i64().unwrap();
+    let messages = app
+        .get(&format!("/api/v1/tickets/{fid}/messages"))
+        .await
+        .body;
+    assert!(messages.to_string().contains("The replacement never came."));
+
+    // Back and send again (a double submit): still one answer, one follow-up.
+    c.back().await.unwrap();
+    c.find(Locator::Id("send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(&c, "document.readyState", json!("complete"), 10).await;
+    assert_eq!(responses().await, json!(1));
+    assert_eq!(follow_ups().await.len(), 1);
     c.close().await.unwrap();
     server.stop().await;
 }
