@@ -4,8 +4,9 @@
 //! agents, e-mail and web channels, 80 % response rate so 1.25 N invitations, a realistic
 //! score mix) into a fresh SQLite file and, with `--postgres URL`, a fresh PostgreSQL schema
 //! `bench_surveys`; then times `Store::survey_counts` (what `/api/v1/surveys/scores` reads)
-//! grouped by month and by group, on each of its three paths: the per-month roll-ups (open
-//! ranges and whole months), the per-day roll-ups (whole days) and every row (other ranges).
+//! grouped by month and by group, for an open range, a year between two mid-month days and
+//! a year between two arbitrary instants (whole months from the month roll-ups, partial
+//! months from the day roll-ups, partial days from the rows).
 //! Runs are bounded by `--runs` and `--max-seconds` per series. One JSON line per series on
 //! stdout; progress on stderr.
 
@@ -136,6 +137,8 @@ fn new_survey() -> NewSurvey {
         sample_rate: 1.0,
         expires_days: 14,
         active: false,
+        rules: Default::default(),
+        questions: vec![],
     }
 }
 
@@ -321,19 +324,28 @@ async fn time_queries(
     runs: usize,
     max_seconds: f64,
 ) -> Result<()> {
-    // Every answer lies in 2025-01-01 .. 2026-01-03: both ranges below cover all of them.
-    let unaligned = Utc.with_ymd_and_hms(2024, 12, 31, 23, 59, 59).unwrap();
-    let day = Utc.with_ymd_and_hms(2024, 12, 31, 0, 0, 0).unwrap();
-    for (path, from) in [
-        ("month roll-up (open or whole months)", None),
-        ("day roll-up (whole days)", Some(day)),
-        ("every row (other ranges)", Some(unaligned)),
+    // Every answer lies in 2025-01-01 .. 2026-01-03: each range below covers all of them,
+    // so each warm-up run can check the count. The store splits a range into whole months
+    // (month roll-ups), partial months (day roll-ups) and partial days (rows).
+    let at = |y, m, d, h, min, sec| Utc.with_ymd_and_hms(y, m, d, h, min, sec).unwrap();
+    for (path, from, to) in [
+        ("open range (months)", None, None),
+        (
+            "mid-month days (2024-12-15 .. 2026-01-15)",
+            Some(at(2024, 12, 15, 0, 0, 0)),
+            Some(at(2026, 1, 15, 0, 0, 0)),
+        ),
+        (
+            "any instants (2024-12-31 23:59:59 .. 2026-01-04 00:00:01)",
+            Some(at(2024, 12, 31, 23, 59, 59)),
+            Some(at(2026, 1, 4, 0, 0, 1)),
+        ),
     ] {
         for (name, g) in [("month", ScoreGroup::Month), ("group", ScoreGroup::Group)] {
             let q = ScoreQuery {
                 kind: SurveyKind::Nps,
                 from,
-                to: None,
+                to,
                 group_by: g,
             };
             let warm = store.survey_counts(q.clone()).await?;

@@ -8,6 +8,8 @@ pub mod import;
 pub mod metrics;
 pub mod sla;
 pub mod survey;
+pub mod survey_form;
+pub mod survey_rules;
 pub mod template;
 pub mod ticket;
 pub mod types;

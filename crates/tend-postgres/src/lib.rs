@@ -423,12 +423,74 @@ impl Store for PgStore {
     }
     async fn record_survey_response(
         &self,
-        token_hash: &[u8],
+        key: tend_store::survey::InvitationKey,
         answer: tend_store::survey::SurveyAnswer,
         follow_up: Option<tend_store::survey::FollowUp>,
         now: DateTime<Utc>,
     ) -> Result<tend_store::survey::Answered> {
-        survey::record_survey_response(self, token_hash, answer, follow_up, now).await
+        survey::record_survey_response(self, key, answer, follow_up, now).await
+    }
+    async fn relationship_candidates(
+        &self,
+        since: DateTime<Utc>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        survey::relationship_candidates(self, since, after_id, limit).await
+    }
+    async fn customer_open_invitations(
+        &self,
+        customer_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<tend_store::survey::InvitationView>> {
+        survey::customer_open_invitations(self, customer_id, now).await
+    }
+    async fn upsert_order(
+        &self,
+        new: tend_store::survey::NewOrder,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::OrderSaved> {
+        survey::upsert_order(self, new, actor, now).await
+    }
+    async fn get_order(&self, id: i64) -> Result<tend_store::survey::Order> {
+        survey::get_order(self, id).await
+    }
+    async fn customer_orders(
+        &self,
+        customer_id: i64,
+        limit: i64,
+    ) -> Result<Vec<tend_store::survey::Order>> {
+        survey::customer_orders(self, customer_id, limit).await
+    }
+    async fn survey_invitation(
+        &self,
+        id: i64,
+    ) -> Result<Option<tend_store::survey::InvitationView>> {
+        survey::survey_invitation(self, id).await
+    }
+    async fn remind_survey_invitation(
+        &self,
+        id: i64,
+        token_hash: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<tend_store::survey::InvitationView>> {
+        survey::remind_survey_invitation(self, id, token_hash, now).await
+    }
+    async fn survey_responses(
+        &self,
+        survey_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<tend_store::survey::ResponseWithInvitation>> {
+        survey::survey_responses(self, survey_id, before, limit).await
+    }
+    async fn survey_at_risk(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<tend_store::survey::AtRiskCustomer>> {
+        survey::survey_at_risk(self, since, limit).await
     }
     async fn survey_counts(
         &self,

@@ -14,6 +14,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_mail.sql")),
     (7, include_str!("../migrations/0007_surveys.sql")),
     (8, include_str!("../migrations/0008_survey_kiosks.sql")),
+    (9, include_str!("../migrations/0009_survey_rules.sql")),
 ];
 
 /// Namespace of Tend's advisory locks (first key of the two-key form).

@@ -24,7 +24,7 @@ type Now = DateTime<Utc>;
 /// First key of the advisory locks that serialise survey sends per customer ("srvy").
 const SURVEY_LOCK_NS: i32 = 0x7372_7679;
 
-const SURVEY_COLS: &str = "id, name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at";
+const SURVEY_COLS: &str = "id, name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at, rules, questions";
 
 fn survey_row(r: &Row) -> Result<Survey> {
     let kind: &str = r.get(2);
@@ -42,17 +42,19 @@ fn survey_row(r: &Row) -> Result<Survey> {
         expires_days: r.get(9),
         active: r.get(10),
         created_at: r.get(11),
+        rules: crate::db::from_json(r.get(12))?,
+        questions: crate::db::from_json(r.get(13))?,
     })
 }
 
-const INVITATION_COLS: &str = "i.id, i.survey_id, i.kind, i.ticket_id, i.customer_id, i.agent_id, i.group_id, i.channel, i.brand_id, i.sent_at, i.expires_at, i.responded";
+const INVITATION_COLS: &str = "i.id, i.survey_id, i.kind, i.ticket_id, i.customer_id, i.agent_id, i.group_id, i.channel, i.brand_id, i.sent_at, i.expires_at, i.responded, i.order_id, i.reminded_at";
 
 fn invitation_row(r: &Row) -> SurveyInvitation {
     SurveyInvitation {
         id: r.get(0),
         survey_id: r.get(1),
         kind: SurveyKind::parse(r.get(2)).unwrap_or(SurveyKind::Nps),
-        ticket_id: r.get(3),
+        ticket_id: Some(r.get::<_, i64>(3)).filter(|id| *id != 0),
         customer_id: r.get(4),
         agent_id: r.get(5),
         group_id: r.get(6),
@@ -61,22 +63,31 @@ fn invitation_row(r: &Row) -> SurveyInvitation {
         sent_at: r.get(9),
         expires_at: r.get(10),
         responded: r.get(11),
+        order_id: r.get(12),
+        reminded_at: r.get(13),
     }
 }
 
 const RESPONSE_COLS: &str =
-    "id, invitation_id, score, comment, created_at, updated_at, edits, follow_up_ticket_id";
+    "id, invitation_id, score, comment, created_at, updated_at, edits, follow_up_ticket_id, incentive_code, answers";
 
 fn response_row(r: &Row) -> SurveyResponse {
+    response_row_at(r, 0)
+}
+
+/// A response from the columns [`RESPONSE_COLS`] starting at `at`.
+fn response_row_at(r: &Row, at: usize) -> SurveyResponse {
     SurveyResponse {
-        id: r.get(0),
-        invitation_id: r.get(1),
-        score: r.get::<_, i16>(2) as u8,
-        comment: r.get(3),
-        created_at: r.get(4),
-        updated_at: r.get(5),
-        edits: r.get(6),
-        follow_up_ticket_id: r.get(7),
+        id: r.get(at),
+        invitation_id: r.get(at + 1),
+        score: r.get::<_, i16>(at + 2) as u8,
+        comment: r.get(at + 3),
+        created_at: r.get(at + 4),
+        updated_at: r.get(at + 5),
+        edits: r.get(at + 6),
+        follow_up_ticket_id: r.get(at + 7),
+        incentive_code: r.get(at + 8),
+        answers: serde_json::from_value(r.get(at + 9)).unwrap_or_default(),
     }
 }
 
@@ -110,11 +121,26 @@ async fn view_by_token<C: GenericClient>(
     token_hash: &[u8],
     lock: bool,
 ) -> Result<Option<InvitationView>> {
+    view_where(
+        c,
+        "i.token_hash = $1 OR i.reminder_token_hash = $1",
+        &token_hash,
+        lock,
+    )
+    .await
+}
+
+async fn view_where<C: GenericClient>(
+    c: &C,
+    where_: &str,
+    key: &(dyn tokio_postgres::types::ToSql + Sync),
+    lock: bool,
+) -> Result<Option<InvitationView>> {
     let sql = format!(
-        "SELECT {INVITATION_COLS} FROM survey_invitations i WHERE i.token_hash = $1{}",
+        "SELECT {INVITATION_COLS} FROM survey_invitations i WHERE {where_}{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    let Some(row) = query_opt(c, &sql, &[&token_hash]).await? else {
+    let Some(row) = query_opt(c, &sql, &[key]).await? else {
         return Ok(None);
     };
     let invitation = invitation_row(&row);
@@ -171,26 +197,35 @@ async fn open_follow_up(
 
 async fn respond_tx(
     tx: &Transaction<'_>,
-    token_hash: &[u8],
+    key: &InvitationKey,
     answer: SurveyAnswer,
     follow_up: Option<FollowUp>,
     now: Now,
 ) -> Result<Answered> {
-    let Some(view) = view_by_token(tx, token_hash, true).await? else {
+    let view = match key {
+        InvitationKey::TokenHash(h) => view_by_token(tx, h, true).await?,
+        InvitationKey::Id(id) => view_where(tx, "i.id = $1", id, true).await?,
+    };
+    let Some(view) = view else {
         return Ok(Answered::Unknown);
     };
     let inv = &view.invitation;
     let score = i16::from(answer.score);
+    let answers = to_json(&answer.answers)?;
     let first = match &view.response {
-        Some(r) if r.score == answer.score && r.comment == answer.comment => {
+        Some(r)
+            if r.score == answer.score
+                && r.comment == answer.comment
+                && r.answers == answer.answers =>
+        {
             return Ok(Answered::AlreadyRecorded(r.clone()));
         }
         Some(r) if !r.editable(now) => return Ok(Answered::AlreadyRecorded(r.clone())),
         Some(r) => {
             execute(
                 tx,
-                "UPDATE survey_responses SET score = $2, comment = $3, updated_at = $4, edits = edits + 1 WHERE id = $1 AND edits = 0",
-                &[&r.id, &score, &answer.comment, &now],
+                "UPDATE survey_responses SET score = $2, comment = $3, updated_at = $4, answers = $5, edits = edits + 1 WHERE id = $1 AND edits = 0",
+                &[&r.id, &score, &answer.comment, &now, &answers],
             )
             .await?;
             false
@@ -199,8 +234,8 @@ async fn respond_tx(
         None => {
             execute(
                 tx,
-                "INSERT INTO survey_responses (invitation_id, score, comment, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-                &[&inv.id, &score, &answer.comment, &now],
+                "INSERT INTO survey_responses (invitation_id, score, comment, created_at, updated_at, incentive_code, answers) VALUES ($1, $2, $3, $4, $4, $5, $6)",
+                &[&inv.id, &score, &answer.comment, &now, &answer.incentive_code, &answers],
             )
             .await?;
             execute(
@@ -218,7 +253,7 @@ async fn respond_tx(
         .and_then(|r| r.follow_up_ticket_id)
         .is_some();
     if let (Some(new), false) = (follow_up, had_follow_up) {
-        let ticket = open_follow_up(tx, inv.ticket_id, new, now).await?;
+        let ticket = open_follow_up(tx, inv.ticket_id.unwrap_or(0), new, now).await?;
         execute(
             tx,
             "UPDATE survey_responses SET follow_up_ticket_id = $2 WHERE invitation_id = $1",
@@ -281,12 +316,12 @@ async fn open_invitation_tx(
             }
             query_opt(
                 tx,
-                "INSERT INTO survey_invitations (survey_id, kind, ticket_id, customer_id, agent_id, group_id, channel, brand_id, send_key, token_hash, sent_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                "INSERT INTO survey_invitations (survey_id, kind, ticket_id, customer_id, agent_id, group_id, channel, brand_id, send_key, token_hash, sent_at, expires_at, order_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
                 &[
                     &new.survey_id,
                     &survey.kind.as_str(),
-                    &new.ticket_id,
+                    &new.ticket_id.unwrap_or(0),
                     &new.customer_id,
                     &new.agent_id,
                     &new.group_id,
@@ -296,6 +331,7 @@ async fn open_invitation_tx(
                     &new.token_hash,
                     &now,
                     &expires_at,
+                    &new.order_id,
                 ],
             )
             .await?
@@ -488,12 +524,14 @@ pub(crate) async fn create_survey(
     let tx = c.transaction().await.db()?;
     let question = to_json(&new.question)?;
     let follow_up = to_json(&new.follow_up)?;
+    let rules = to_json(&new.rules)?;
+    let questions = to_json(&new.questions)?;
     let scale = new.scale.map(i16::from);
     let row = query_opt(
         &tx,
         &format!(
-            "INSERT INTO surveys (name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {SURVEY_COLS}"
+            "INSERT INTO surveys (name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at, rules, questions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {SURVEY_COLS}"
         ),
         &[
             &new.name,
@@ -507,6 +545,8 @@ pub(crate) async fn create_survey(
             &new.expires_days,
             &new.active,
             &now,
+            &rules,
+            &questions,
         ],
     )
     .await?
@@ -608,7 +648,7 @@ pub(crate) async fn survey_invitation_by_token(
 
 pub(crate) async fn record_survey_response(
     s: &PgStore,
-    token_hash: &[u8],
+    key: InvitationKey,
     answer: SurveyAnswer,
     follow_up: Option<FollowUp>,
     now: Now,
@@ -616,7 +656,7 @@ pub(crate) async fn record_survey_response(
     let now = us(now);
     let mut c = s.conn().await?;
     let tx = c.transaction().await.db()?;
-    let answered = respond_tx(&tx, token_hash, answer, follow_up, now).await?;
+    let answered = respond_tx(&tx, &key, answer, follow_up, now).await?;
     tx.commit().await.db()?;
     Ok(answered)
 }
@@ -790,4 +830,276 @@ pub(crate) async fn record_kiosk_answers(
     }
     tx.commit().await.db()?;
     Ok(KioskBatch::Stored(stored))
+}
+
+// --- orders, reminders, customers at risk ------------------------------------------------
+
+const ORDER_COLS: &str = "id, external_id, customer_id, placed_at, delivered_at, amount_cents, currency, items, created_at, updated_at";
+
+fn order_row(r: &Row) -> Result<Order> {
+    Ok(Order {
+        id: r.get(0),
+        external_id: r.get(1),
+        customer_id: r.get(2),
+        placed_at: r.get(3),
+        delivered_at: r.get(4),
+        amount_cents: r.get(5),
+        currency: r.get(6),
+        items: crate::db::from_json(r.get(7))?,
+        created_at: r.get(8),
+        updated_at: r.get(9),
+    })
+}
+
+async fn load_order<C: GenericClient>(
+    c: &C,
+    where_: &str,
+    key: &(dyn tokio_postgres::types::ToSql + Sync),
+) -> Result<Option<Order>> {
+    query_opt(
+        c,
+        &format!("SELECT {ORDER_COLS} FROM orders WHERE {where_}"),
+        &[key],
+    )
+    .await?
+    .as_ref()
+    .map(order_row)
+    .transpose()
+}
+
+pub(crate) async fn upsert_order(
+    s: &PgStore,
+    new: NewOrder,
+    actor: Actor,
+    now: Now,
+) -> Result<OrderSaved> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    // One writer per external id: two reports of the same order queue its events once.
+    execute(
+        &tx,
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        &[&SURVEY_LOCK_NS, &new.external_id],
+    )
+    .await?;
+    if query_opt(
+        &tx,
+        "SELECT 1 FROM customers WHERE id = $1",
+        &[&new.customer_id],
+    )
+    .await?
+    .is_none()
+    {
+        return Err(StoreError::NotFound("customer"));
+    }
+    let old = load_order(&tx, "external_id = $1", &new.external_id).await?;
+    let items = to_json(&new.items)?;
+    let (placed, delivered) = (us(new.placed_at), new.delivered_at.map(us));
+    let id: i64 = match &old {
+        Some(o) => {
+            execute(
+                &tx,
+                "UPDATE orders SET customer_id = $2, placed_at = $3, delivered_at = COALESCE($4, delivered_at), amount_cents = $5, currency = $6, items = $7, updated_at = $8 WHERE id = $1",
+                &[&o.id, &new.customer_id, &placed, &delivered, &new.amount_cents, &new.currency, &items, &now],
+            )
+            .await?;
+            o.id
+        }
+        None => query_opt(
+            &tx,
+            "INSERT INTO orders (external_id, customer_id, placed_at, delivered_at, amount_cents, currency, items, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            &[&new.external_id, &new.customer_id, &placed, &delivered, &new.amount_cents, &new.currency, &items, &now],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Backend("insert returned nothing".into()))?
+        .get(0),
+    };
+    let order = load_order(&tx, "id = $1", &id)
+        .await?
+        .ok_or(StoreError::NotFound("order"))?;
+    let events = order_events(old.as_ref(), &order);
+    for e in &events {
+        let (key, job) = order_event_job(&order, e);
+        crate::jobs::schedule(&tx, &key, &job).await?;
+    }
+    audit(
+        &tx,
+        actor,
+        if old.is_none() {
+            "order.created"
+        } else {
+            "order.updated"
+        },
+        format!("order:{id}"),
+        serde_json::json!({ "external_id": order.external_id, "events": events }),
+        now,
+    )
+    .await?;
+    tx.commit().await.db()?;
+    Ok(OrderSaved {
+        order,
+        created: old.is_none(),
+        events,
+    })
+}
+
+pub(crate) async fn get_order(s: &PgStore, id: i64) -> Result<Order> {
+    let c = s.conn().await?;
+    load_order(&c, "id = $1", &id)
+        .await?
+        .ok_or(StoreError::NotFound("order"))
+}
+
+pub(crate) async fn customer_orders(
+    s: &PgStore,
+    customer_id: i64,
+    limit: i64,
+) -> Result<Vec<Order>> {
+    let c = s.conn().await?;
+    query(
+        &c,
+        &format!("SELECT {ORDER_COLS} FROM orders WHERE customer_id = $1 ORDER BY placed_at DESC, id DESC LIMIT $2"),
+        &[&customer_id, &limit],
+    )
+    .await?
+    .iter()
+    .map(order_row)
+    .collect()
+}
+
+pub(crate) async fn survey_invitation(s: &PgStore, id: i64) -> Result<Option<InvitationView>> {
+    let c = s.conn().await?;
+    view_where(&c, "i.id = $1", &id, false).await
+}
+
+pub(crate) async fn remind_survey_invitation(
+    s: &PgStore,
+    id: i64,
+    token_hash: Vec<u8>,
+    now: Now,
+) -> Result<Option<InvitationView>> {
+    let now = us(now);
+    let c = s.conn().await?;
+    let n = execute(
+        &c,
+        "UPDATE survey_invitations SET reminder_token_hash = $2, reminded_at = $3 WHERE id = $1 AND NOT responded AND reminded_at IS NULL AND expires_at > $3",
+        &[&id, &token_hash, &now],
+    )
+    .await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    view_where(&c, "i.id = $1", &id, false).await
+}
+
+pub(crate) async fn survey_responses(
+    s: &PgStore,
+    survey_id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ResponseWithInvitation>> {
+    let c = s.conn().await?;
+    let r = RESPONSE_COLS
+        .split(", ")
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {INVITATION_COLS}, {r} FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id \
+         WHERE i.survey_id = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
+    );
+    let n = INVITATION_COLS.split(", ").count();
+    Ok(
+        query(&c, &sql, &[&survey_id, &before.unwrap_or(i64::MAX), &limit])
+            .await?
+            .iter()
+            .map(|row| ResponseWithInvitation {
+                invitation: invitation_row(row),
+                response: response_row_at(row, n),
+            })
+            .collect(),
+    )
+}
+
+pub(crate) async fn relationship_candidates(
+    s: &PgStore,
+    since: Now,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<i64>> {
+    let c = s.conn().await?;
+    let sql = RELATIONSHIP_SQL
+        .replace("?1", "$1")
+        .replace("?2", "$2")
+        .replace("?3", "$3");
+    Ok(query(&c, &sql, &[&after_id, &us(since), &limit])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+pub(crate) async fn customer_open_invitations(
+    s: &PgStore,
+    customer_id: i64,
+    now: Now,
+) -> Result<Vec<InvitationView>> {
+    let c = s.conn().await?;
+    let ids: Vec<i64> = query(
+        &c,
+        "SELECT id FROM survey_invitations WHERE customer_id = $1 AND NOT responded AND expires_at > $2 ORDER BY sent_at DESC, id DESC LIMIT 20",
+        &[&customer_id, &us(now)],
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(view_where(&c, "i.id = $1", &id, false).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn survey_at_risk(
+    s: &PgStore,
+    since: Now,
+    limit: i64,
+) -> Result<Vec<AtRiskCustomer>> {
+    let c = s.conn().await?;
+    let sql = format!(
+        "WITH low AS ( \
+           SELECT i.customer_id AS cid, COUNT(*) AS n, MAX(r.created_at) AS last FROM survey_responses r \
+           JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+           WHERE r.created_at >= $1 AND {LOW_ANSWER_SQL} GROUP BY i.customer_id), \
+         open AS ( \
+           SELECT t.requester_id AS cid, COUNT(DISTINCT t.id) AS n FROM ticket_tags g JOIN tickets t ON t.id = g.ticket_id \
+           WHERE g.tag IN ('survey-follow-up', 'complaint') AND t.status NOT IN ('solved', 'closed') GROUP BY t.requester_id), \
+         who AS (SELECT cid FROM low UNION SELECT cid FROM open) \
+         SELECT c.id, c.name, (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'email' ORDER BY id LIMIT 1), \
+                COALESCE(low.n, 0), low.last, COALESCE(open.n, 0), \
+                (SELECT i.kind || ':' || r.score FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+                 WHERE i.customer_id = c.id AND r.created_at >= $1 AND {LOW_ANSWER_SQL} ORDER BY r.created_at DESC LIMIT 1) \
+         FROM who JOIN customers c ON c.id = who.cid LEFT JOIN low ON low.cid = c.id LEFT JOIN open ON open.cid = c.id \
+         ORDER BY COALESCE(open.n, 0) + COALESCE(low.n, 0) DESC, low.last DESC NULLS LAST, c.id LIMIT $2"
+    );
+    Ok(query(&c, &sql, &[&us(since), &limit])
+        .await?
+        .iter()
+        .map(|r| {
+            let last: Option<String> = r.get(6);
+            let (kind, score) = parse_last(last.as_deref());
+            AtRiskCustomer {
+                customer_id: r.get(0),
+                name: r.get(1),
+                email: r.get(2),
+                low_answers: r.get::<_, i64>(3) as u64,
+                last_low_at: r.get(4),
+                open_complaints: r.get::<_, i64>(5) as u64,
+                last_kind: kind,
+                last_score: score,
+            }
+        })
+        .collect())
 }

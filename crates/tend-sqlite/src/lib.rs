@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_mail.sql")),
     (7, include_str!("../migrations/0007_surveys.sql")),
     (8, include_str!("../migrations/0008_survey_kiosks.sql")),
+    (9, include_str!("../migrations/0009_survey_rules.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -581,13 +582,77 @@ impl Store for SqliteStore {
     }
     async fn record_survey_response(
         &self,
-        token_hash: &[u8],
+        key: tend_store::survey::InvitationKey,
         answer: tend_store::survey::SurveyAnswer,
         follow_up: Option<tend_store::survey::FollowUp>,
         now: DateTime<Utc>,
     ) -> Result<tend_store::survey::Answered> {
-        self.record_survey_response_impl(token_hash.to_vec(), answer, follow_up, now)
+        self.record_survey_response_impl(key, answer, follow_up, now)
             .await
+    }
+    async fn relationship_candidates(
+        &self,
+        since: DateTime<Utc>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        self.relationship_candidates_impl(since, after_id, limit)
+            .await
+    }
+    async fn customer_open_invitations(
+        &self,
+        customer_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<tend_store::survey::InvitationView>> {
+        self.customer_open_invitations_impl(customer_id, now).await
+    }
+    async fn upsert_order(
+        &self,
+        new: tend_store::survey::NewOrder,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::survey::OrderSaved> {
+        self.upsert_order_impl(new, actor, now).await
+    }
+    async fn get_order(&self, id: i64) -> Result<tend_store::survey::Order> {
+        self.get_order_impl(id).await
+    }
+    async fn customer_orders(
+        &self,
+        customer_id: i64,
+        limit: i64,
+    ) -> Result<Vec<tend_store::survey::Order>> {
+        self.customer_orders_impl(customer_id, limit).await
+    }
+    async fn survey_invitation(
+        &self,
+        id: i64,
+    ) -> Result<Option<tend_store::survey::InvitationView>> {
+        self.survey_invitation_impl(id).await
+    }
+    async fn remind_survey_invitation(
+        &self,
+        id: i64,
+        token_hash: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<tend_store::survey::InvitationView>> {
+        self.remind_survey_invitation_impl(id, token_hash, now)
+            .await
+    }
+    async fn survey_responses(
+        &self,
+        survey_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<tend_store::survey::ResponseWithInvitation>> {
+        self.survey_responses_impl(survey_id, before, limit).await
+    }
+    async fn survey_at_risk(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<tend_store::survey::AtRiskCustomer>> {
+        self.survey_at_risk_impl(since, limit).await
     }
     async fn survey_counts(
         &self,

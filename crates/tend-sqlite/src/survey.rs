@@ -11,7 +11,7 @@ use tend_core::{Actor, Change};
 use tend_store::survey::*;
 use tend_store::*;
 
-const SURVEY_COLS: &str = "id, name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at";
+const SURVEY_COLS: &str = "id, name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at, rules, questions";
 
 fn survey_row(r: &Row) -> rusqlite::Result<Survey> {
     let kind: String = r.get(2)?;
@@ -34,10 +34,12 @@ fn survey_row(r: &Row) -> rusqlite::Result<Survey> {
         expires_days: r.get(9)?,
         active: r.get(10)?,
         created_at: time(r.get(11)?),
+        rules: json(&r.get::<_, String>(12)?)?,
+        questions: json(&r.get::<_, String>(13)?)?,
     })
 }
 
-const INVITATION_COLS: &str = "i.id, i.survey_id, i.kind, i.ticket_id, i.customer_id, i.agent_id, i.group_id, i.channel, i.brand_id, i.sent_at, i.expires_at, i.responded";
+const INVITATION_COLS: &str = "i.id, i.survey_id, i.kind, i.ticket_id, i.customer_id, i.agent_id, i.group_id, i.channel, i.brand_id, i.sent_at, i.expires_at, i.responded, i.order_id, i.reminded_at";
 
 fn invitation_row(r: &Row) -> rusqlite::Result<SurveyInvitation> {
     let kind: String = r.get(2)?;
@@ -45,7 +47,7 @@ fn invitation_row(r: &Row) -> rusqlite::Result<SurveyInvitation> {
         id: r.get(0)?,
         survey_id: r.get(1)?,
         kind: SurveyKind::parse(&kind).unwrap_or(SurveyKind::Nps),
-        ticket_id: r.get(3)?,
+        ticket_id: Some(r.get::<_, i64>(3)?).filter(|id| *id != 0),
         customer_id: r.get(4)?,
         agent_id: r.get(5)?,
         group_id: r.get(6)?,
@@ -54,22 +56,31 @@ fn invitation_row(r: &Row) -> rusqlite::Result<SurveyInvitation> {
         sent_at: time(r.get(9)?),
         expires_at: time(r.get(10)?),
         responded: r.get(11)?,
+        order_id: r.get(12)?,
+        reminded_at: r.get::<_, Option<i64>>(13)?.map(time),
     })
 }
 
 const RESPONSE_COLS: &str =
-    "id, invitation_id, score, comment, created_at, updated_at, edits, follow_up_ticket_id";
+    "id, invitation_id, score, comment, created_at, updated_at, edits, follow_up_ticket_id, incentive_code, answers";
 
 fn response_row(r: &Row) -> rusqlite::Result<SurveyResponse> {
+    response_row_at(r, 0)
+}
+
+/// A response from the columns [`RESPONSE_COLS`] starting at `at`.
+fn response_row_at(r: &Row, at: usize) -> rusqlite::Result<SurveyResponse> {
     Ok(SurveyResponse {
-        id: r.get(0)?,
-        invitation_id: r.get(1)?,
-        score: r.get::<_, i64>(2)? as u8,
-        comment: r.get(3)?,
-        created_at: time(r.get(4)?),
-        updated_at: time(r.get(5)?),
-        edits: r.get(6)?,
-        follow_up_ticket_id: r.get(7)?,
+        id: r.get(at)?,
+        invitation_id: r.get(at + 1)?,
+        score: r.get::<_, i64>(at + 2)? as u8,
+        comment: r.get(at + 3)?,
+        created_at: time(r.get(at + 4)?),
+        updated_at: time(r.get(at + 5)?),
+        edits: r.get(at + 6)?,
+        follow_up_ticket_id: r.get(at + 7)?,
+        incentive_code: r.get(at + 8)?,
+        answers: json(&r.get::<_, String>(at + 9)?)?,
     })
 }
 
@@ -93,12 +104,24 @@ fn load_response(c: &Connection, invitation_id: i64) -> Result<Option<SurveyResp
 }
 
 fn view_by_token(c: &Connection, token_hash: &[u8]) -> Result<Option<InvitationView>> {
+    view_where(
+        c,
+        "i.token_hash = ?1 OR i.reminder_token_hash = ?1",
+        &token_hash,
+    )
+}
+
+fn view_where(
+    c: &Connection,
+    where_: &str,
+    key: &dyn rusqlite::ToSql,
+) -> Result<Option<InvitationView>> {
     let Some(invitation) = c
         .prepare_cached(&format!(
-            "SELECT {INVITATION_COLS} FROM survey_invitations i WHERE i.token_hash = ?1"
+            "SELECT {INVITATION_COLS} FROM survey_invitations i WHERE {where_}"
         ))
         .map_err(db)?
-        .query_row([token_hash], invitation_row)
+        .query_row([key], invitation_row)
         .optional()
         .map_err(db)?
     else {
@@ -149,32 +172,40 @@ fn open_follow_up(c: &Connection, surveyed: i64, new: FollowUp, now: DateTime<Ut
 
 fn respond_tx(
     c: &Connection,
-    token_hash: &[u8],
+    key: &InvitationKey,
     answer: SurveyAnswer,
     follow_up: Option<FollowUp>,
     now: DateTime<Utc>,
 ) -> Result<Answered> {
-    let Some(view) = view_by_token(c, token_hash)? else {
+    let view = match key {
+        InvitationKey::TokenHash(h) => view_by_token(c, h)?,
+        InvitationKey::Id(id) => view_by_id(c, *id)?,
+    };
+    let Some(view) = view else {
         return Ok(Answered::Unknown);
     };
     let inv = &view.invitation;
     let first = match &view.response {
-        Some(r) if r.score == answer.score && r.comment == answer.comment => {
+        Some(r)
+            if r.score == answer.score
+                && r.comment == answer.comment
+                && r.answers == answer.answers =>
+        {
             return Ok(Answered::AlreadyRecorded(r.clone()));
         }
         Some(r) if !r.editable(now) => return Ok(Answered::AlreadyRecorded(r.clone())),
         Some(r) => {
-            c.prepare_cached("UPDATE survey_responses SET score = ?2, comment = ?3, updated_at = ?4, edits = edits + 1 WHERE id = ?1 AND edits = 0")
+            c.prepare_cached("UPDATE survey_responses SET score = ?2, comment = ?3, updated_at = ?4, answers = ?5, edits = edits + 1 WHERE id = ?1 AND edits = 0")
                 .map_err(db)?
-                .execute(params![r.id, answer.score, answer.comment, us(now)])
+                .execute(params![r.id, answer.score, answer.comment, us(now), to_json(&answer.answers)])
                 .map_err(db)?;
             false
         }
         None if inv.expires_at <= now => return Ok(Answered::Expired),
         None => {
-            c.prepare_cached("INSERT INTO survey_responses(invitation_id, score, comment, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)")
+            c.prepare_cached("INSERT INTO survey_responses(invitation_id, score, comment, created_at, updated_at, incentive_code, answers) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)")
                 .map_err(db)?
-                .execute(params![inv.id, answer.score, answer.comment, us(now)])
+                .execute(params![inv.id, answer.score, answer.comment, us(now), answer.incentive_code, to_json(&answer.answers)])
                 .map_err(db)?;
             c.prepare_cached("UPDATE survey_invitations SET responded = 1 WHERE id = ?1")
                 .map_err(db)?
@@ -189,7 +220,7 @@ fn respond_tx(
         .and_then(|r| r.follow_up_ticket_id)
         .is_some();
     if let (Some(new), false) = (follow_up, had_follow_up) {
-        let ticket = open_follow_up(c, inv.ticket_id, new, now)?;
+        let ticket = open_follow_up(c, inv.ticket_id.unwrap_or(0), new, now)?;
         c.prepare_cached(
             "UPDATE survey_responses SET follow_up_ticket_id = ?2 WHERE invitation_id = ?1",
         )
@@ -236,13 +267,13 @@ fn open_invitation_tx(
             if throttled {
                 return Ok(InvitationOpened::Throttled);
             }
-            c.prepare_cached("INSERT INTO survey_invitations(survey_id, kind, ticket_id, customer_id, agent_id, group_id, channel, brand_id, send_key, token_hash, sent_at, expires_at) \
-                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+            c.prepare_cached("INSERT INTO survey_invitations(survey_id, kind, ticket_id, customer_id, agent_id, group_id, channel, brand_id, send_key, token_hash, sent_at, expires_at, order_id) \
+                              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")
                 .map_err(db)?
                 .execute(params![
                     new.survey_id,
                     survey.kind.as_str(),
-                    new.ticket_id,
+                    new.ticket_id.unwrap_or(0),
                     new.customer_id,
                     new.agent_id,
                     new.group_id,
@@ -251,7 +282,8 @@ fn open_invitation_tx(
                     new.send_key,
                     new.token_hash,
                     us(now),
-                    us(new.expires_at)
+                    us(new.expires_at),
+                    new.order_id
                 ])
                 .map_err(db)?;
             c.last_insert_rowid()
@@ -492,8 +524,8 @@ impl SqliteStore {
     ) -> Result<Survey> {
         self.write(move |c| {
             c.execute(
-                "INSERT INTO surveys(name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO surveys(name, kind, scale, question, follow_up, delay_hours, throttle_days, sample_rate, expires_days, active, created_at, rules, questions) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     new.name,
                     new.kind.as_str(),
@@ -505,7 +537,9 @@ impl SqliteStore {
                     new.sample_rate,
                     new.expires_days,
                     new.active,
-                    us(now)
+                    us(now),
+                    to_json(&new.rules),
+                    to_json(&new.questions)
                 ],
             )
             .map_err(db)?;
@@ -592,13 +626,52 @@ impl SqliteStore {
 
     pub(crate) async fn record_survey_response_impl(
         &self,
-        token_hash: Vec<u8>,
+        key: InvitationKey,
         answer: SurveyAnswer,
         follow_up: Option<FollowUp>,
         now: DateTime<Utc>,
     ) -> Result<Answered> {
-        self.write(move |c| respond_tx(c, &token_hash, answer, follow_up, now))
+        self.write(move |c| respond_tx(c, &key, answer, follow_up, now))
             .await
+    }
+
+    pub(crate) async fn relationship_candidates_impl(
+        &self,
+        since: DateTime<Utc>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>> {
+        self.read(move |c| {
+            c.prepare_cached(RELATIONSHIP_SQL)
+                .map_err(db)?
+                .query_map(params![after_id, us(since), limit], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)
+        })
+        .await
+    }
+
+    pub(crate) async fn customer_open_invitations_impl(
+        &self,
+        customer_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<InvitationView>> {
+        self.read(move |c| {
+            let ids: Vec<i64> = c
+                .prepare_cached("SELECT id FROM survey_invitations WHERE customer_id = ?1 AND responded = 0 AND expires_at > ?2 ORDER BY sent_at DESC, id DESC LIMIT 20")
+                .map_err(db)?
+                .query_map(params![customer_id, us(now)], |r| r.get(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            let mut out = Vec::new();
+            for id in ids {
+                out.extend(view_by_id(c, id)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     pub(crate) async fn survey_counts_impl(&self, q: ScoreQuery) -> Result<SurveyCounts> {
@@ -716,4 +789,218 @@ impl SqliteStore {
         self.write(move |c| kiosk_answers_tx(c, kiosk_id, &answers, now))
             .await
     }
+}
+
+// --- orders, reminders, customers at risk ------------------------------------------------
+
+const ORDER_COLS: &str = "id, external_id, customer_id, placed_at, delivered_at, amount_cents, currency, items, created_at, updated_at";
+
+fn order_row(r: &Row) -> rusqlite::Result<Order> {
+    Ok(Order {
+        id: r.get(0)?,
+        external_id: r.get(1)?,
+        customer_id: r.get(2)?,
+        placed_at: time(r.get(3)?),
+        delivered_at: r.get::<_, Option<i64>>(4)?.map(time),
+        amount_cents: r.get(5)?,
+        currency: r.get(6)?,
+        items: json(&r.get::<_, String>(7)?)?,
+        created_at: time(r.get(8)?),
+        updated_at: time(r.get(9)?),
+    })
+}
+
+fn load_order(c: &Connection, where_: &str, key: &dyn rusqlite::ToSql) -> Result<Option<Order>> {
+    c.prepare_cached(&format!("SELECT {ORDER_COLS} FROM orders WHERE {where_}"))
+        .map_err(db)?
+        .query_row([key], order_row)
+        .optional()
+        .map_err(db)
+}
+
+impl SqliteStore {
+    pub(crate) async fn upsert_order_impl(
+        &self,
+        new: NewOrder,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<OrderSaved> {
+        self.write(move |c| {
+            let exists: bool = c
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM customers WHERE id = ?1)")
+                .map_err(db)?
+                .query_row([new.customer_id], |r| r.get(0))
+                .map_err(db)?;
+            if !exists {
+                return Err(StoreError::NotFound("customer"));
+            }
+            let old = load_order(c, "external_id = ?1", &new.external_id)?;
+            let items = to_json(&new.items);
+            let id = match &old {
+                Some(o) => {
+                    c.prepare_cached("UPDATE orders SET customer_id = ?2, placed_at = ?3, delivered_at = COALESCE(?4, delivered_at), amount_cents = ?5, currency = ?6, items = ?7, updated_at = ?8 WHERE id = ?1")
+                        .map_err(db)?
+                        .execute(params![o.id, new.customer_id, us(new.placed_at), new.delivered_at.map(us), new.amount_cents, new.currency, items, us(now)])
+                        .map_err(db)?;
+                    o.id
+                }
+                None => {
+                    c.prepare_cached("INSERT INTO orders(external_id, customer_id, placed_at, delivered_at, amount_cents, currency, items, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)")
+                        .map_err(db)?
+                        .execute(params![new.external_id, new.customer_id, us(new.placed_at), new.delivered_at.map(us), new.amount_cents, new.currency, items, us(now)])
+                        .map_err(db)?;
+                    c.last_insert_rowid()
+                }
+            };
+            let order = load_order(c, "id = ?1", &id)?.ok_or(StoreError::NotFound("order"))?;
+            let events = order_events(old.as_ref(), &order);
+            for e in &events {
+                let (key, job) = order_event_job(&order, e);
+                crate::jobs::schedule(c, &key, &job, now)?;
+            }
+            audit(
+                c,
+                actor,
+                if old.is_none() { "order.created" } else { "order.updated" },
+                format!("order:{id}"),
+                serde_json::json!({ "external_id": order.external_id, "events": events }),
+                now,
+            )?;
+            Ok(OrderSaved {
+                order,
+                created: old.is_none(),
+                events,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn get_order_impl(&self, id: i64) -> Result<Order> {
+        self.read(move |c| load_order(c, "id = ?1", &id)?.ok_or(StoreError::NotFound("order")))
+            .await
+    }
+
+    pub(crate) async fn customer_orders_impl(
+        &self,
+        customer_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Order>> {
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {ORDER_COLS} FROM orders WHERE customer_id = ?1 ORDER BY placed_at DESC, id DESC LIMIT ?2"
+            ))
+            .map_err(db)?
+            .query_map(params![customer_id, limit], order_row)
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)
+        })
+        .await
+    }
+
+    pub(crate) async fn survey_invitation_impl(&self, id: i64) -> Result<Option<InvitationView>> {
+        self.read(move |c| view_by_id(c, id)).await
+    }
+
+    pub(crate) async fn remind_survey_invitation_impl(
+        &self,
+        id: i64,
+        token_hash: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<InvitationView>> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("UPDATE survey_invitations SET reminder_token_hash = ?2, reminded_at = ?3 WHERE id = ?1 AND responded = 0 AND reminded_at IS NULL AND expires_at > ?3")
+                .map_err(db)?
+                .execute(params![id, token_hash, us(now)])
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(None);
+            }
+            view_by_id(c, id)
+        })
+        .await
+    }
+
+    pub(crate) async fn survey_responses_impl(
+        &self,
+        survey_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ResponseWithInvitation>> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {INVITATION_COLS}, {r} FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id \
+                 WHERE i.survey_id = ?1 AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3",
+                r = RESPONSE_COLS
+                    .split(", ")
+                    .map(|c| format!("r.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let n = INVITATION_COLS.split(", ").count();
+            let mut stmt = c.prepare_cached(&sql).map_err(db)?;
+            let rows = stmt
+                .query_map(params![survey_id, before.unwrap_or(i64::MAX), limit], |row| {
+                    Ok(ResponseWithInvitation {
+                        invitation: invitation_row(row)?,
+                        response: response_row_at(row, n)?,
+                    })
+                })
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    pub(crate) async fn survey_at_risk_impl(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<AtRiskCustomer>> {
+        self.read(move |c| {
+            let sql = format!(
+                "WITH low AS ( \
+                   SELECT i.customer_id AS cid, COUNT(*) AS n, MAX(r.created_at) AS last FROM survey_responses r \
+                   JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+                   WHERE r.created_at >= ?1 AND {LOW_ANSWER_SQL} GROUP BY i.customer_id), \
+                 open AS ( \
+                   SELECT t.requester_id AS cid, COUNT(DISTINCT t.id) AS n FROM ticket_tags g JOIN tickets t ON t.id = g.ticket_id \
+                   WHERE g.tag IN ('survey-follow-up', 'complaint') AND t.status NOT IN ('solved', 'closed') GROUP BY t.requester_id), \
+                 who AS (SELECT cid FROM low UNION SELECT cid FROM open) \
+                 SELECT c.id, c.name, (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'email' ORDER BY id LIMIT 1), \
+                        COALESCE(low.n, 0), low.last, COALESCE(open.n, 0), \
+                        (SELECT i.kind || ':' || r.score FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+                         WHERE i.customer_id = c.id AND r.created_at >= ?1 AND {LOW_ANSWER_SQL} ORDER BY r.created_at DESC LIMIT 1) \
+                 FROM who JOIN customers c ON c.id = who.cid LEFT JOIN low ON low.cid = c.id LEFT JOIN open ON open.cid = c.id \
+                 ORDER BY COALESCE(open.n, 0) + COALESCE(low.n, 0) DESC, low.last DESC, c.id LIMIT ?2"
+            );
+            c.prepare_cached(&sql)
+                .map_err(db)?
+                .query_map(params![us(since), limit], |r| {
+                    let last: Option<String> = r.get(6)?;
+                    let (kind, score) = parse_last(last.as_deref());
+                    Ok(AtRiskCustomer {
+                        customer_id: r.get(0)?,
+                        name: r.get(1)?,
+                        email: r.get(2)?,
+                        low_answers: r.get::<_, i64>(3)? as u64,
+                        last_low_at: r.get::<_, Option<i64>>(4)?.map(time),
+                        open_complaints: r.get::<_, i64>(5)? as u64,
+                        last_kind: kind,
+                        last_score: score,
+                    })
+                })
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)
+        })
+        .await
+    }
+}
+
+fn view_by_id(c: &Connection, id: i64) -> Result<Option<InvitationView>> {
+    view_where(c, "i.id = ?1", &id)
 }

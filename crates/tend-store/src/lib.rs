@@ -264,7 +264,7 @@ pub trait Store: Send + Sync + 'static {
     /// same transaction, linked to the surveyed ticket.
     async fn record_survey_response(
         &self,
-        token_hash: &[u8],
+        key: survey::InvitationKey,
         answer: survey::SurveyAnswer,
         follow_up: Option<survey::FollowUp>,
         now: DateTime<Utc>,
@@ -290,6 +290,57 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<survey::SurveyKiosk>;
     /// A kiosk by id, with its survey (the caller compares the token hash).
     async fn survey_kiosk(&self, kiosk_id: i64) -> Result<Option<survey::KioskView>>;
+    /// Creates an order or updates it by its external id; in the same transaction queues a
+    /// `survey.order` job for each event that is new (placed; delivered once
+    /// `delivered_at` is first set), keyed so a replay queues nothing twice.
+    async fn upsert_order(
+        &self,
+        new: survey::NewOrder,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<survey::OrderSaved>;
+    async fn get_order(&self, id: i64) -> Result<survey::Order>;
+    /// A customer's orders, newest first (at most `limit`).
+    async fn customer_orders(&self, customer_id: i64, limit: i64) -> Result<Vec<survey::Order>>;
+    /// An invitation by id, with its survey and answer.
+    async fn survey_invitation(&self, id: i64) -> Result<Option<survey::InvitationView>>;
+    /// Gives an unanswered, unexpired, not yet reminded invitation its reminder token
+    /// (a second link; the first mail's links keep working). `None` if it may not be
+    /// reminded.
+    async fn remind_survey_invitation(
+        &self,
+        id: i64,
+        token_hash: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<survey::InvitationView>>;
+    /// A survey's answers, newest first (keyset: ids below `before`), with their invitations.
+    async fn survey_responses(
+        &self,
+        survey_id: i64,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<survey::ResponseWithInvitation>>;
+    /// Customers with an e-mail address and a ticket updated or an order placed since
+    /// `since`, by id after `after_id` (relationship survey rounds).
+    async fn relationship_candidates(
+        &self,
+        since: DateTime<Utc>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>>;
+    /// The customer's unanswered, unexpired invitations, newest first (for the portal).
+    async fn customer_open_invitations(
+        &self,
+        customer_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<survey::InvitationView>>;
+    /// Customers at risk: low answers since `since`, or open follow-up/complaint tickets;
+    /// most at risk first.
+    async fn survey_at_risk(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<survey::AtRiskCustomer>>;
     /// Stores a batch of kiosk answers in one transaction, each at most once per kiosk (by
     /// `client_id`): replays and overlapping batches store nothing twice.
     async fn record_kiosk_answers(

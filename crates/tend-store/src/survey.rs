@@ -9,10 +9,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::records::{NewJob, NewTicket};
+pub use tend_core::survey_form::{Answer, Question, QuestionKind, QuestionOption};
+pub use tend_core::survey_rules::{PromoterAction, QuietHours, SurveyRules, SurveyTrigger};
 
 /// The job that sends one survey for one solve (payload `{"survey_id", "ticket_id",
 /// "solved_at"}`), scheduled `delay_hours` after the ticket was solved.
 pub const SURVEY_SEND_JOB: &str = "survey.send";
+/// Plans the survey sends of an order event (queued in the order's transaction).
+pub const SURVEY_ORDER_JOB: &str = "survey.order";
+/// One round of a relationship survey (a page of customers, then the next round).
+pub const SURVEY_ROUND_JOB: &str = "survey.round";
+/// Customers per `survey.round` job.
+pub const ROUND_PAGE: i64 = 500;
+/// Sends the one reminder of an invitation.
+pub const SURVEY_REMIND_JOB: &str = "survey.remind";
 /// How long after the first answer a customer may change it (once).
 pub const EDIT_WINDOW_HOURS: i64 = 24;
 
@@ -66,6 +76,10 @@ pub struct Survey {
     /// Days a rating link stays valid.
     pub expires_days: i64,
     pub active: bool,
+    /// When it goes out, quiet hours, the reminder, promoters, the incentive.
+    pub rules: SurveyRules,
+    /// Follow-up questions after the score (and the comment).
+    pub questions: Vec<Question>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -92,6 +106,8 @@ pub struct NewSurvey {
     pub sample_rate: f64,
     pub expires_days: i64,
     pub active: bool,
+    pub rules: SurveyRules,
+    pub questions: Vec<Question>,
 }
 
 /// One survey sent for one solve, with the ticket as it was at send time.
@@ -100,7 +116,10 @@ pub struct SurveyInvitation {
     pub id: i64,
     pub survey_id: i64,
     pub kind: SurveyKind,
-    pub ticket_id: i64,
+    /// The surveyed ticket; `None` for surveys after an order or sent by hand.
+    pub ticket_id: Option<i64>,
+    /// The order a purchase/delivery survey asks about.
+    pub order_id: Option<i64>,
     pub customer_id: i64,
     pub agent_id: Option<i64>,
     pub group_id: Option<i64>,
@@ -109,12 +128,14 @@ pub struct SurveyInvitation {
     pub sent_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub responded: bool,
+    pub reminded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewInvitation {
     pub survey_id: i64,
-    pub ticket_id: i64,
+    pub ticket_id: Option<i64>,
+    pub order_id: Option<i64>,
     pub customer_id: i64,
     pub agent_id: Option<i64>,
     pub group_id: Option<i64>,
@@ -151,6 +172,10 @@ pub struct SurveyResponse {
     pub edits: i32,
     /// The ticket a low score opened.
     pub follow_up_ticket_id: Option<i64>,
+    /// The incentive code shown on the thank-you page, if the survey offers one.
+    pub incentive_code: Option<String>,
+    /// Answers to the follow-up questions, by question id.
+    pub answers: BTreeMap<String, Answer>,
 }
 
 impl SurveyResponse {
@@ -172,6 +197,10 @@ pub struct InvitationView {
 pub struct SurveyAnswer {
     pub score: u8,
     pub comment: String,
+    /// Kept with a first answer (not with an edit).
+    pub incentive_code: Option<String>,
+    /// Answers to the follow-up questions (replaced by an edit).
+    pub answers: BTreeMap<String, Answer>,
 }
 
 /// What `record_survey_response` did.
@@ -308,6 +337,90 @@ pub enum KioskBatch {
     Stored(Vec<bool>),
     /// The kiosk is revoked or unknown: nothing stored.
     Revoked,
+}
+
+/// Which invitation an answer is for: the SHA-256 of a link token (mail links), or its id
+/// (the portal, after checking that it is the signed-in customer's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvitationKey {
+    TokenHash(Vec<u8>),
+    Id(i64),
+}
+
+/// An answer with the invitation it answers (ticket, customer, agent, group, channel, order
+/// as they were when the survey was sent).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ResponseWithInvitation {
+    pub response: SurveyResponse,
+    pub invitation: SurveyInvitation,
+}
+
+/// An order: a thin record of a purchase that surveys can ask about.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Order {
+    pub id: i64,
+    pub external_id: String,
+    pub customer_id: i64,
+    pub placed_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub items: Vec<OrderItem>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrderItem {
+    #[serde(default)]
+    pub sku: String,
+    pub name: String,
+    #[serde(default = "one")]
+    pub quantity: i64,
+    #[serde(default)]
+    pub price_cents: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// An order reported through the API: created, or updated by its external id.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub external_id: String,
+    pub customer_id: i64,
+    pub placed_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub items: Vec<OrderItem>,
+}
+
+/// What `upsert_order` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderSaved {
+    pub order: Order,
+    pub created: bool,
+    /// A `survey.order` job was queued for these events ("placed", "delivered").
+    pub events: Vec<&'static str>,
+}
+
+/// A customer whose answers say they may leave: recent low scores, or low-score follow-up
+/// tickets still open.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AtRiskCustomer {
+    pub customer_id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    /// Low answers (detractor, CSAT ≤ 2, CES ≤ 3) since the query's start.
+    pub low_answers: u64,
+    pub last_low_at: Option<DateTime<Utc>>,
+    pub last_kind: Option<SurveyKind>,
+    pub last_score: Option<u8>,
+    /// Open tickets tagged `survey-follow-up` or `complaint`.
+    pub open_complaints: u64,
 }
 
 /// Whether a time is midnight UTC, so a score query from or to it can read the per-day
@@ -479,6 +592,59 @@ impl SurveyCounts {
         }
     }
 }
+
+/// "kind:score" (the latest low answer, as the at-risk queries return it) → its parts.
+pub fn parse_last(s: Option<&str>) -> (Option<SurveyKind>, Option<u8>) {
+    let Some((k, n)) = s.and_then(|s| s.split_once(':')) else {
+        return (None, None);
+    };
+    (SurveyKind::parse(k), n.parse().ok())
+}
+
+/// The events an order report brings: "placed" when the order is new, "delivered" when
+/// `delivered_at` is set for the first time.
+pub fn order_events(old: Option<&Order>, new: &Order) -> Vec<&'static str> {
+    let mut events = Vec::new();
+    if old.is_none() {
+        events.push("placed");
+    }
+    if new.delivered_at.is_some() && old.is_none_or(|o| o.delivered_at.is_none()) {
+        events.push("delivered");
+    }
+    events
+}
+
+/// The `survey.order` job of an order event, under its key (queued once per order and
+/// event): the worker then plans the sends of the surveys that wait for that event.
+pub fn order_event_job(order: &Order, event: &str) -> (String, NewJob) {
+    let at = if event == "delivered" {
+        order.delivered_at.unwrap_or(order.updated_at)
+    } else {
+        order.placed_at
+    };
+    (
+        format!("survey-order:{}:{event}", order.id),
+        NewJob {
+            kind: SURVEY_ORDER_JOB.into(),
+            payload: serde_json::json!({ "order_id": order.id, "event": event, "at": at.timestamp_micros() }),
+            run_at: order.updated_at,
+            max_attempts: 10,
+        },
+    )
+}
+
+/// Relationship survey candidates (`?1` after id, `?2` since, `?3` limit; the PostgreSQL
+/// backend numbers them `$n`).
+pub const RELATIONSHIP_SQL: &str = "SELECT c.id FROM customers c WHERE c.id > ?1 \
+    AND EXISTS (SELECT 1 FROM customer_identities ci WHERE ci.customer_id = c.id AND ci.kind = 'email') \
+    AND (EXISTS (SELECT 1 FROM tickets t WHERE t.requester_id = c.id AND t.updated_at >= ?2) \
+         OR EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.placed_at >= ?2)) \
+    ORDER BY c.id LIMIT ?3";
+
+/// Low answers in SQL over `survey_responses r`, `survey_invitations i`, `surveys s`:
+/// detractors, CSAT ≤ 2 on the 5-point scale or the lowest answer on the others, CES ≤ 3 —
+/// the rule that opens a follow-up ticket.
+pub const LOW_ANSWER_SQL: &str = "((i.kind = 'nps' AND r.score <= 6) OR (i.kind = 'csat' AND ((s.scale = 5 AND r.score <= 2) OR (s.scale <> 5 AND r.score = 1))) OR (i.kind = 'ces' AND r.score <= 3))";
 
 #[cfg(test)]
 mod tests {

@@ -231,7 +231,53 @@ fn surveys(doc: &mut Value) {
         )
     });
     let schemas = &mut doc["components"]["schemas"];
-    schemas["Survey"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "kind": { "enum": ["nps", "csat", "ces"] }, "scale": { "type": ["integer", "null"] }, "question": texts, "follow_up": texts, "delay_hours": { "type": "integer" }, "throttle_days": { "type": "integer" }, "sample_rate": { "type": "number" }, "expires_days": { "type": "integer" }, "active": { "type": "boolean" }, "created_at": time } });
-    schemas["CreateSurvey"] = json!({ "type": "object", "required": ["name", "kind", "question"], "additionalProperties": false, "properties": { "name": { "type": "string" }, "kind": { "enum": ["nps", "csat", "ces"] }, "scale": { "enum": [5, 3, 2], "description": "CSAT only; default 5" }, "question": texts, "follow_up": texts, "delay_hours": { "type": "integer", "default": 24, "minimum": 0, "maximum": 2160 }, "throttle_days": { "type": "integer", "default": 30, "minimum": 0 }, "sample_rate": { "type": "number", "default": 1, "minimum": 0, "maximum": 1 }, "expires_days": { "type": "integer", "default": 14, "minimum": 1, "maximum": 365 }, "active": { "type": "boolean", "default": true } } });
+    schemas["Survey"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "kind": { "enum": ["nps", "csat", "ces"] }, "scale": { "type": ["integer", "null"] }, "question": texts, "follow_up": texts, "delay_hours": { "type": "integer" }, "throttle_days": { "type": "integer" }, "sample_rate": { "type": "number" }, "expires_days": { "type": "integer" }, "active": { "type": "boolean" }, "rules": r("SurveyRules"), "created_at": time } });
+    schemas["CreateSurvey"] = json!({ "type": "object", "required": ["name", "kind", "question"], "additionalProperties": false, "properties": { "name": { "type": "string" }, "kind": { "enum": ["nps", "csat", "ces"] }, "scale": { "enum": [5, 3, 2], "description": "CSAT only; default 5" }, "question": texts, "follow_up": texts, "delay_hours": { "type": "integer", "default": 24, "minimum": 0, "maximum": 2160 }, "throttle_days": { "type": "integer", "default": 30, "minimum": 0 }, "sample_rate": { "type": "number", "default": 1, "minimum": 0, "maximum": 1 }, "expires_days": { "type": "integer", "default": 14, "minimum": 1, "maximum": 365 }, "active": { "type": "boolean", "default": true }, "rules": r("SurveyRules"), "questions": { "type": "array", "maxItems": 10, "items": r("SurveyQuestion") } } });
     schemas["ScoreBucket"] = json!({ "type": "object", "properties": { "key": { "type": ["string", "null"], "description": "YYYY-MM, group id or agent id" }, "responses": { "type": "integer" }, "sent": { "type": "integer" }, "response_rate_pct": { "type": ["number", "null"] }, "nps": { "type": "object", "properties": { "n": { "type": "integer" }, "score": { "type": "number" }, "promoters_pct": { "type": "number" }, "passives_pct": { "type": "number" }, "detractors_pct": { "type": "number" }, "standard_error": { "type": "number" }, "ci_low": { "type": "number" }, "ci_high": { "type": "number" } } }, "csat": { "type": "array", "items": { "type": "object" } }, "ces": { "type": "object" } } });
+    survey_rules(doc);
+}
+
+/// Survey rules, sending by hand, customers at risk, orders, kiosks.
+fn survey_rules(doc: &mut Value) {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let kiosk_id = json!({ "name": "kiosk_id", "in": "path", "required": true, "schema": { "type": "integer" } });
+    let p = &mut doc["paths"];
+    p["/surveys/{id}/send"] = json!({
+        "post": op("Survey customers by hand, e.g. a relationship NPS round (admin): one send job per customer, checked like automatic sends (throttle, sampling, quiet hours, e-mail)", id(), Some(r("SendSurvey")), "202", ok(json!({ "type": "object", "properties": { "queued": { "type": "integer" }, "survey_id": { "type": "integer" } } })))
+    });
+    p["/surveys/{id}/responses"] = json!({
+        "get": op("A survey's answers with comments and follow-up answers, newest first, with the invitation (ticket, customer, agent, group, channel, order as when sent) (admin, supervisor)", json!([id()[0], q("before", "integer", "response id to page below"), q("limit", "integer", "1–200, default 50")]), None, "200", ok(json!({ "type": "object", "properties": { "items": { "type": "array", "items": { "type": "object" } }, "next_before": { "type": ["integer", "null"] } } })))
+    });
+    p["/surveys/at-risk"] = json!({
+        "get": op("Customers at risk (admin, supervisor): low answers within `days` (NPS 0–6, CSAT ≤ 2 or the lowest answer, CES ≤ 3) or open tickets tagged survey-follow-up or complaint; most at risk first", json!([q("days", "integer", "1–3650, default 90"), q("limit", "integer", "1–1000, default 100")]), None, "200", ok(json!({ "type": "object", "properties": { "since": time, "items": { "type": "array", "items": r("AtRiskCustomer") } } })))
+    });
+    p["/surveys/{id}/kiosks"] = json!({
+        "get": op("A survey's kiosks, revoked ones included (admin)", id(), None, "200", ok(items("Kiosk"))),
+        "post": op("Create a kiosk (admin); the response holds its secret URL once", id(), Some(json!({ "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "type": "string" }, "group_id": { "type": ["integer", "null"] } } })), "201", ok(r("Kiosk")))
+    });
+    p["/surveys/{id}/kiosks/{kiosk_id}"] = json!({
+        "delete": op("Revoke a kiosk (admin); its page and sync answer 410 from then on", json!([id()[0], kiosk_id]), None, "200", ok(r("Kiosk")))
+    });
+    p["/orders"] = json!({
+        "post": op("Report an order (admin token of the shop integration): created (201) or updated (200) by external_id; the first report and the first delivered_at queue the surveys with trigger order_placed / order_delivered", json!([]), Some(r("OrderIn")), "201", ok(json!({ "type": "object", "properties": { "order": r("Order"), "survey_events": { "type": "array", "items": { "enum": ["placed", "delivered"] } } } })))
+    });
+    p["/orders/{id}"] =
+        json!({ "get": op("One order (admin, supervisor)", id(), None, "200", ok(r("Order"))) });
+    p["/customers/{id}/orders"] = json!({ "get": op("A customer's orders, newest first, at most 100 (admin, supervisor)", id(), None, "200", ok(items("Order"))) });
+    let s = &mut doc["components"]["schemas"];
+    s["SurveyRules"] = json!({ "type": "object", "additionalProperties": false, "properties": {
+        "trigger": { "enum": ["ticket_solved", "order_placed", "order_delivered", "manual", "relationship"], "default": "ticket_solved" },
+        "period_days": { "type": ["integer", "null"], "minimum": 7, "maximum": 730, "description": "relationship only: days between rounds; each round surveys customers with a ticket updated or an order placed in the last period" },
+        "quiet_hours": { "type": ["object", "null"], "required": ["start", "end"], "properties": { "start": { "type": "integer", "minimum": 0, "maximum": 23 }, "end": { "type": "integer", "minimum": 0, "maximum": 23 } }, "description": "local hours without survey mail, in the customer's time zone (else time_zone, else UTC); wraps over midnight when start > end" },
+        "time_zone": { "type": ["string", "null"], "description": "IANA name" },
+        "reminder_hours": { "type": ["integer", "null"], "minimum": 1, "description": "one reminder with its own link if unanswered; before expiry" },
+        "promoter": { "type": "object", "properties": { "action": { "enum": ["none", "thank", "review"] }, "url": { "type": "string", "description": "review only: http(s)" } } },
+        "incentive": { "type": ["string", "null"], "description": "code template shown on the thank-you page, must contain {code}" } } });
+    s["SurveyQuestion"] = json!({ "type": "object", "required": ["id", "kind", "label"], "additionalProperties": false, "properties": { "id": { "type": "string", "pattern": "^[a-z0-9_-]{1,32}$" }, "kind": { "enum": ["text", "single", "multiple", "rating"] }, "label": { "type": "object", "additionalProperties": { "type": "string" } }, "options": { "type": "array", "minItems": 2, "maxItems": 20, "items": { "type": "object", "required": ["id", "label"], "properties": { "id": { "type": "string" }, "label": { "type": "object" } } } }, "max": { "type": "integer", "minimum": 3, "maximum": 10, "description": "rating only; default 5" }, "required": { "type": "boolean", "default": false } } });
+    s["SendSurvey"] = json!({ "type": "object", "additionalProperties": false, "properties": { "customer_id": { "type": "integer" }, "customer_ids": { "type": "array", "items": { "type": "integer" }, "maxItems": 1000 }, "ticket_id": { "type": "integer", "description": "with one customer only" } } });
+    s["AtRiskCustomer"] = json!({ "type": "object", "properties": { "customer_id": { "type": "integer" }, "name": { "type": "string" }, "email": { "type": ["string", "null"] }, "low_answers": { "type": "integer" }, "last_low_at": { "type": ["string", "null"], "format": "date-time" }, "last_kind": { "type": ["string", "null"] }, "last_score": { "type": ["integer", "null"] }, "open_complaints": { "type": "integer" } } });
+    s["Kiosk"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "survey_id": { "type": "integer" }, "name": { "type": "string" }, "group_id": { "type": ["integer", "null"] }, "created_at": time, "revoked_at": { "type": ["string", "null"], "format": "date-time" }, "url": { "type": "string", "description": "only in the create response" } } });
+    let item = json!({ "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "sku": { "type": "string" }, "name": { "type": "string" }, "quantity": { "type": "integer", "minimum": 1, "default": 1 }, "price_cents": { "type": "integer", "minimum": 0 } } });
+    s["OrderIn"] = json!({ "type": "object", "required": ["external_id", "customer", "placed_at"], "additionalProperties": false, "properties": { "external_id": { "type": "string" }, "customer": { "type": "object", "additionalProperties": false, "properties": { "id": { "type": "integer" }, "email": { "type": "string" }, "name": { "type": "string" } }, "description": "an existing customer's id, or an e-mail (found or created)" }, "placed_at": time, "delivered_at": time, "amount_cents": { "type": "integer", "minimum": 0 }, "currency": { "type": "string", "description": "ISO 4217" }, "items": { "type": "array", "items": item, "maxItems": 500 } } });
+    s["Order"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "external_id": { "type": "string" }, "customer_id": { "type": "integer" }, "placed_at": time, "delivered_at": { "type": ["string", "null"], "format": "date-time" }, "amount_cents": { "type": "integer" }, "currency": { "type": "string" }, "items": { "type": "array", "items": item }, "created_at": time, "updated_at": time } });
 }

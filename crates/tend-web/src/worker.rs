@@ -151,6 +151,27 @@ impl Worker {
                 tracing::info!(job = job.id, outcome = ?sent, "survey send");
                 Ok(())
             }
+            tend_store::survey::SURVEY_REMIND_JOB => {
+                let sent = crate::surveys::remind(
+                    &*self.store,
+                    &self.mail,
+                    self.clock.now(),
+                    &job.payload,
+                )
+                .await?;
+                tracing::info!(job = job.id, outcome = ?sent, "survey reminder");
+                Ok(())
+            }
+            tend_store::survey::SURVEY_ROUND_JOB => {
+                let n = crate::surveys::round(&*self.store, &job.payload).await?;
+                tracing::info!(job = job.id, sends = n, "relationship survey round");
+                Ok(())
+            }
+            tend_store::survey::SURVEY_ORDER_JOB => {
+                let n = crate::surveys::plan_order_sends(&*self.store, &job.payload).await?;
+                tracing::info!(job = job.id, sends = n, "survey sends after an order event");
+                Ok(())
+            }
             other => Err(format!("no handler for job kind {other}")),
         }
     }

@@ -180,6 +180,8 @@ async fn the_kiosk_keeps_working_offline_and_syncs_each_answer_once() {
                 sample_rate: 1.0,
                 expires_days: 14,
                 active: false,
+                rules: Default::default(),
+                questions: vec![],
             },
             Actor::SYSTEM,
             now,

@@ -75,6 +75,18 @@ pub fn router() -> Router<AppState> {
             get(crate::surveys::api::list).post(crate::surveys::api::create),
         )
         .route("/surveys/scores", get(crate::surveys::api::scores))
+        .route("/surveys/at-risk", get(crate::surveys::api::at_risk))
+        .route("/surveys/{id}/send", post(crate::surveys::api::send_now))
+        .route(
+            "/surveys/{id}/responses",
+            get(crate::surveys::api::responses),
+        )
+        .route("/orders", post(crate::surveys::orders::upsert))
+        .route("/orders/{id}", get(crate::surveys::orders::get))
+        .route(
+            "/customers/{id}/orders",
+            get(crate::surveys::orders::of_customer),
+        )
         .route(
             "/mailboxes",
             get(mail::list_mailboxes).post(mail::create_mailbox),

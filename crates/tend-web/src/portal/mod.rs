@@ -10,7 +10,7 @@ use crate::mail::{job, OutMail};
 use crate::ui::{csrf_for, csrf_ok, forbidden_csrf, render};
 use crate::{AppError, AppState};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal/tickets/{id}", get(ticket))
         .route("/portal/tickets/{id}/reply", post(reply))
         .route("/portal/tickets/{id}/solve", post(solve))
+        .route("/portal/surveys/{id}", get(survey).post(survey_answer))
         .route("/contact", get(contact_form).post(contact))
 }
 
@@ -103,6 +104,8 @@ struct HomePage {
     name: String,
     csrf: String,
     tickets: Vec<(i64, String, String, String)>,
+    /// Surveys waiting for an answer: (invitation id, question).
+    surveys: Vec<(i64, String)>,
 }
 
 async fn home(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
@@ -132,11 +135,86 @@ async fn home(State(s): State<AppState>, headers: HeaderMap) -> Result<Response,
             )
         })
         .collect();
+    let surveys = s
+        .store
+        .customer_open_invitations(ps.customer.id, s.now())
+        .await?
+        .into_iter()
+        .map(|v| {
+            (
+                v.invitation.id,
+                crate::surveys::localized(&v.survey.question, ps.customer.language.as_deref())
+                    .to_string(),
+            )
+        })
+        .collect();
     Ok(render(&HomePage {
         name: ps.customer.name.clone(),
         csrf: ps.csrf,
         tickets,
+        surveys,
     }))
+}
+
+/// The signed-in customer's own survey invitation, or 404 (no IDOR: another customer's
+/// invitation looks like none).
+async fn own_invitation(
+    s: &AppState,
+    ps: &PortalSession,
+    id: i64,
+) -> Result<tend_store::survey::InvitationView, AppError> {
+    s.store
+        .survey_invitation(id)
+        .await?
+        .filter(|v| v.invitation.customer_id == ps.customer.id)
+        .ok_or_else(|| AppError::not_found("survey"))
+}
+
+/// A survey from the portal: the same form as behind the mail link.
+async fn survey(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Some(ps) = session(&s, &headers).await? else {
+        return Ok(Redirect::to("/portal").into_response());
+    };
+    let view = own_invitation(&s, &ps, id).await?;
+    crate::surveys::show_form(
+        &s,
+        &view,
+        &crate::surveys::Via::Portal { id, csrf: ps.csrf },
+        None,
+    )
+    .await
+}
+
+async fn survey_answer(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let Some(ps) = session(&s, &headers).await? else {
+        return Ok(Redirect::to("/portal").into_response());
+    };
+    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let csrf = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    if !csrf_ok(&ps.token, csrf) {
+        return Ok(forbidden_csrf());
+    }
+    let view = own_invitation(&s, &ps, id).await?;
+    crate::surveys::record(
+        &s,
+        &view,
+        &crate::surveys::Via::Portal { id, csrf: ps.csrf },
+        &form,
+    )
+    .await
 }
 
 #[derive(Deserialize)]

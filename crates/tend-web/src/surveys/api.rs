@@ -38,6 +38,12 @@ pub struct SurveyIn {
     expires_days: i64,
     #[serde(default = "yes")]
     active: bool,
+    /// Trigger, quiet hours, reminder, promoters, incentive (all optional).
+    #[serde(default)]
+    rules: SurveyRules,
+    /// Follow-up questions after the score and comment (at most 10).
+    #[serde(default)]
+    questions: Vec<Question>,
 }
 
 fn default_delay() -> i64 {
@@ -122,6 +128,12 @@ pub async fn create(
         }
         (_, None) => None,
     };
+    let expires_days = range("expires_days", b.expires_days, 1, 365)?;
+    b.rules
+        .check(expires_days)
+        .map_err(|e| AppError::invalid(e.field, e.message))?;
+    tend_core::survey_form::check_questions(&b.questions)
+        .map_err(|e| AppError::invalid(e.field, e.message))?;
     if !(0.0..=1.0).contains(&b.sample_rate) {
         return Err(AppError::invalid("sample_rate", "must be between 0 and 1"));
     }
@@ -134,13 +146,18 @@ pub async fn create(
         delay_hours: range("delay_hours", b.delay_hours, 0, 24 * 90)?,
         throttle_days: range("throttle_days", b.throttle_days, 0, 3650)?,
         sample_rate: b.sample_rate,
-        expires_days: range("expires_days", b.expires_days, 1, 365)?,
+        expires_days,
         active: b.active,
+        rules: b.rules,
+        questions: b.questions,
     };
     let survey = s
         .store
         .create_survey(new, Actor::agent(v.agent_id), s.now())
         .await?;
+    if let Some((key, job)) = crate::surveys::first_round(&survey) {
+        s.store.schedule_job(&key, job).await?;
+    }
     Ok((StatusCode::CREATED, axum::Json(survey)))
 }
 
@@ -326,4 +343,129 @@ pub async fn scores(
         "total": total.bucket(kind, None),
         "buckets": items,
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendIn {
+    /// One customer, or up to [`SEND_MAX`] (e.g. a relationship NPS round).
+    customer_id: Option<i64>,
+    #[serde(default)]
+    customer_ids: Vec<i64>,
+    /// The ticket the survey is about (one customer only).
+    ticket_id: Option<i64>,
+}
+
+/// Most customers one send request may name.
+pub const SEND_MAX: usize = 1000;
+
+/// `POST /surveys/{id}/send`: survey customers by hand (relationship NPS, after a call). One
+/// keyed send job per customer, run at once; throttling, sampling, quiet hours and the
+/// customer's e-mail are checked when it runs, as for automatic sends.
+pub async fn send_now(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Json(b): Json<SendIn>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    require_admin(&v)?;
+    let survey = s.store.get_survey(id).await?;
+    if !survey.active {
+        return Err(AppError::Conflict(
+            "the survey is inactive; activate it before sending".into(),
+        ));
+    }
+    let mut ids = b.customer_ids;
+    ids.extend(b.customer_id);
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() || ids.len() > SEND_MAX {
+        return Err(AppError::invalid(
+            "customer_ids",
+            format!("name 1 to {SEND_MAX} customers (customer_id or customer_ids)"),
+        ));
+    }
+    if b.ticket_id.is_some() && ids.len() != 1 {
+        return Err(AppError::invalid(
+            "ticket_id",
+            "a ticket can only be given with one customer",
+        ));
+    }
+    for c in &ids {
+        s.store
+            .get_customer(*c)
+            .await
+            .map_err(|_| AppError::invalid("customer_ids", format!("there is no customer {c}")))?;
+    }
+    if let Some(t) = b.ticket_id {
+        s.store.get_ticket(t, &v).await?;
+    }
+    let now = s.now();
+    for c in &ids {
+        s.store
+            .schedule_job(
+                &format!("survey:{id}:manual:{c}:{}", now.timestamp_micros()),
+                tend_store::NewJob {
+                    kind: SURVEY_SEND_JOB.into(),
+                    payload: json!({ "survey_id": id, "customer_id": c, "ticket_id": b.ticket_id,
+                                     "requested_at": now.timestamp_micros() }),
+                    run_at: now,
+                    max_attempts: 10,
+                },
+            )
+            .await?;
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "queued": ids.len(), "survey_id": id })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AtRiskParams {
+    days: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /surveys/at-risk?days=90&limit=100`: customers with low answers in the last `days`
+/// (detractors, CSAT ≤ 2, CES ≤ 3) or open follow-up/complaint tickets, most at risk first.
+pub async fn at_risk(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Query(p): Query<AtRiskParams>,
+) -> ApiResult<axum::Json<Value>> {
+    require_supervisor(&v)?;
+    let days = range("days", p.days.unwrap_or(90), 1, 3650)?;
+    let limit = range("limit", p.limit.unwrap_or(100), 1, 1000)?;
+    let since = s.now() - chrono::Duration::days(days);
+    let items = s.store.survey_at_risk(since, limit).await?;
+    Ok(axum::Json(json!({ "since": since, "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResponsesParams {
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /surveys/{id}/responses?before=&limit=`: the answers with comments and follow-up
+/// answers, newest first, with the ticket/customer/agent/group/channel/order they belong to.
+/// `next_before` pages on.
+pub async fn responses(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Query(p): Query<ResponsesParams>,
+) -> ApiResult<axum::Json<Value>> {
+    require_supervisor(&v)?;
+    s.store.get_survey(id).await?;
+    let limit = range("limit", p.limit.unwrap_or(50), 1, 200)?;
+    if p.before.is_some_and(|b| b < 1) {
+        return Err(AppError::invalid("before", "must be a response id (≥ 1)"));
+    }
+    let items = s.store.survey_responses(id, p.before, limit).await?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|r| r.response.id))
+        .flatten();
+    Ok(axum::Json(json!({ "items": items, "next_before": next })))
 }

@@ -140,6 +140,13 @@ async fn health_metrics_and_openapi() {
         "/mail/intake",
         "/mail/intake/{id}/accept",
         "/surveys/scores",
+        "/surveys/at-risk",
+        "/surveys/{id}/send",
+        "/surveys/{id}/kiosks",
+        "/surveys/{id}/kiosks/{kiosk_id}",
+        "/orders",
+        "/orders/{id}",
+        "/customers/{id}/orders",
     ] {
         assert!(doc.body["paths"].get(p).is_some(), "openapi lacks {p}");
     }

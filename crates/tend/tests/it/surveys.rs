@@ -900,3 +900,639 @@ async fn a_kiosk_back_online_with_10000_queued_answers_syncs_them_in_chunks_once
     let exact = s.scores("kind=ces&from=2026-03-02T09:00:00Z").await;
     assert_eq!(exact["total"]["responses"], 10_000, "{exact}");
 }
+
+// --- rules: orders, quiet hours, reminders, by hand, promoters, at-risk ------------------
+
+#[tokio::test]
+async fn a_delivered_order_is_surveyed_after_the_quiet_hours_and_reminded_once() {
+    let s = survey_app().await;
+    let survey = s
+        .survey(json!({ "name": "CES after delivery", "kind": "ces", "delay_hours": 2, "expires_days": 7,
+                        "question": { "en": "The delivery was easy to arrange." },
+                        "rules": { "trigger": "order_delivered", "quiet_hours": { "start": 21, "end": 8 },
+                                   "time_zone": "Europe/Berlin", "reminder_hours": 48 } }))
+        .await;
+    assert_eq!(survey["rules"]["trigger"], "order_delivered");
+    // A ticket solve does not send this survey.
+    s.solved_ticket("cy@example.com", None).await;
+    s.after(Duration::hours(3)).await;
+    assert!(s.sink.messages().is_empty());
+
+    // The order is placed (12:00 UTC): nothing yet. Reported again, it is the same order.
+    let order = json!({ "external_id": "SO-1001", "customer": { "email": "Dee@Example.com", "name": "Dee" },
+                        "placed_at": "2026-03-02T12:00:00Z", "amount_cents": 4990, "currency": "eur",
+                        "items": [{ "sku": "K-1", "name": "Kettle", "quantity": 1, "price_cents": 4990 }] });
+    let r = s.app.post("/api/v1/orders", order.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(r.body["survey_events"], json!(["placed"]));
+    assert_eq!(r.body["order"]["currency"], "EUR");
+    let order_id = r.body["order"]["id"].as_i64().unwrap();
+    let r = s.app.post("/api/v1/orders", order.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["survey_events"], json!([]));
+
+    // Delivered at 19:30 UTC (20:30 in Berlin); due 2 h later, 22:30 Berlin: quiet.
+    let mut delivered = order.clone();
+    delivered["delivered_at"] = json!("2026-03-02T19:30:00Z");
+    let r = s.app.post("/api/v1/orders", delivered.clone()).await;
+    assert_eq!(r.body["survey_events"], json!(["delivered"]));
+    let r = s.app.post("/api/v1/orders", delivered).await;
+    assert_eq!(r.body["survey_events"], json!([]), "delivered once");
+    s.app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-03-02T19:30:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    s.after(Duration::hours(3)).await; // 22:30 UTC = 23:30 Berlin: deferred
+    s.after(Duration::hours(5)).await; // 03:30 UTC = 04:30 Berlin: still quiet
+    assert!(s.sink.messages().is_empty(), "nothing in the quiet hours");
+    s.after(Duration::hours(4)).await; // 07:30 UTC = 08:30 Berlin
+    let mails = s.sink.messages();
+    assert_eq!(mails.len(), 1, "one survey mail after the quiet hours");
+    assert_eq!(mails[0].to, vec!["Dee@example.com".to_string()]);
+    assert!(mails[0].data.contains("SO-1001"), "{}", mails[0].data);
+    let first = token_in(&mails[0].data, 5);
+
+    // No answer: one reminder 48 h later with its own link; the first link still works.
+    s.after(Duration::hours(47)).await;
+    assert_eq!(s.sink.messages().len(), 1);
+    s.after(Duration::hours(2)).await;
+    let mails = s.sink.messages();
+    assert_eq!(mails.len(), 2, "one reminder");
+    assert!(mails[1].data.contains("Reminder"), "{}", mails[1].data);
+    let second = token_in(&mails[1].data, 2);
+    assert_ne!(first, second);
+    let (status, _) = s.page(&format!("/s/{first}?score=5")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, html) = s.answer(&second, &[("score", "2")]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    // The same invitation: the first link now shows the answer, counted once.
+    let (_, html) = s.answer(&first, &[("score", "2")]).await;
+    assert!(html.contains("already recorded"), "{html}");
+    assert_eq!(s.scores("kind=ces").await["total"]["responses"], 1);
+    assert_eq!(
+        s.scores("kind=ces&group_by=channel").await["buckets"][0]["key"],
+        "order"
+    );
+    // A low CES opens a follow-up about the order.
+    let follow = s.follow_ups().await;
+    assert_eq!(follow.len(), 1);
+    assert!(
+        follow[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("order SO-1001"),
+        "{follow:?}"
+    );
+    s.after(Duration::days(4)).await;
+    assert_eq!(s.sink.messages().len(), 2, "never a second reminder");
+
+    // The order and the customer's orders.
+    let o = s.app.get(&format!("/api/v1/orders/{order_id}")).await;
+    assert_eq!(o.body["items"][0]["name"], "Kettle");
+    let cust = o.body["customer_id"].as_i64().unwrap();
+    let list = s.app.get(&format!("/api/v1/customers/{cust}/orders")).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn orders_and_rules_reject_bad_input_with_problems() {
+    let s = survey_app().await;
+    for (body, field) in [
+        (
+            json!({ "quiet_hours": { "start": 25, "end": 8 } }),
+            "rules.quiet_hours",
+        ),
+        (json!({ "time_zone": "Moon/Base" }), "rules.time_zone"),
+        (json!({ "reminder_hours": 0 }), "rules.reminder_hours"),
+        (
+            json!({ "promoter": { "action": "review", "url": "javascript:alert(1)" } }),
+            "rules.promoter.url",
+        ),
+        (json!({ "incentive": "NO-CODE" }), "rules.incentive"),
+    ] {
+        let r = s
+            .app
+            .post(
+                "/api/v1/surveys",
+                json!({ "name": "x", "kind": "nps", "question": { "en": "q" }, "rules": body }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+        assert!(
+            r.raw.windows(field.len()).any(|w| w == field.as_bytes()),
+            "{r:?}"
+        );
+    }
+    let r = s
+        .app
+        .post("/api/v1/surveys", json!({ "name": "x", "kind": "nps", "question": { "en": "q" }, "rules": { "trigger": "whenever" } }))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    let base = json!({ "external_id": "A-1", "customer": { "email": "e@example.com" }, "placed_at": "2026-03-02T10:00:00Z" });
+    for (patch, status) in [
+        (
+            json!({ "external_id": "" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (json!({ "customer": {} }), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({ "customer": { "id": 999999 } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "customer": { "email": "not an address" } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "amount_cents": -1 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "currency": "EURO" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "delivered_at": "2026-03-01T10:00:00Z" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "items": [{ "name": "x", "quantity": 0 }] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "placed_at": "yesterday" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (json!({ "colour": "red" }), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let mut b = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let r = s.app.post("/api/v1/orders", b).await;
+        assert!(
+            r.status == status || r.status == StatusCode::BAD_REQUEST,
+            "{patch}: {r:?}"
+        );
+        assert_eq!(
+            r.headers["content-type"], "application/problem+json",
+            "{patch}"
+        );
+    }
+    assert_eq!(
+        s.app.get("/api/v1/orders/424242").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Agents may not report orders or send surveys.
+    let (_, agent) = s.app.agent("ag@shop.test", Role::Agent, &[]).await;
+    let r = s
+        .app
+        .call(Method::POST, "/api/v1/orders", &agent, Some(base))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn surveys_sent_by_hand_thank_promoters_and_list_customers_at_risk() {
+    let s = survey_app().await;
+    let survey = s
+        .survey(json!({ "name": "Relationship NPS", "kind": "nps", "throttle_days": 90,
+                        "question": { "en": "Would you recommend Shop?" },
+                        "rules": { "trigger": "manual", "incentive": "THANKS-{code}",
+                                   "promoter": { "action": "review", "url": "https://reviews.example/shop" } } }))
+        .await;
+    let id = survey["id"].as_i64().unwrap();
+    let mut customers = Vec::new();
+    for name in ["ann", "ben", "cat"] {
+        let r = s
+            .app
+            .post(
+                "/api/v1/customers",
+                json!({ "name": name, "emails": [format!("{name}@example.com")] }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        customers.push(r.body["id"].as_i64().unwrap());
+    }
+    // Solves do not send a manual survey.
+    s.solved_ticket("dan@example.com", None).await;
+    s.after(Duration::hours(30)).await;
+    assert!(s.sink.messages().is_empty());
+
+    for (body, status) in [
+        (json!({}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({ "customer_ids": (1..=1001).collect::<Vec<i64>>() }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "customer_ids": [987654] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "customer_ids": customers, "ticket_id": 1 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let r = s
+            .app
+            .post(&format!("/api/v1/surveys/{id}/send"), body.clone())
+            .await;
+        assert_eq!(r.status, status, "{body}: {r:?}");
+    }
+    let r = s
+        .app
+        .post(
+            &format!("/api/v1/surveys/{id}/send"),
+            json!({ "customer_ids": customers }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{r:?}");
+    assert_eq!(r.body["queued"], 3);
+    s.after(Duration::minutes(1)).await;
+    let mails = s.sink.messages();
+    assert_eq!(mails.len(), 3, "one mail per customer");
+    let token_of = |who: &str| {
+        let m = mails.iter().find(|m| m.to[0].starts_with(who)).unwrap();
+        token_in(&m.data, 10)
+    };
+
+    // A promoter gets the review link and an incentive code, shown again on a replay.
+    let (status, html) = s.answer(&token_of("ann"), &[("score", "10")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"href="https://reviews.example/shop""#),
+        "{html}"
+    );
+    let code = html
+        .split("THANKS-")
+        .nth(1)
+        .map(|r| r[..8].to_string())
+        .expect("an incentive code");
+    assert!(code.chars().all(|c| c.is_ascii_alphanumeric()), "{code}");
+    let (_, again) = s.answer(&token_of("ann"), &[("score", "10")]).await;
+    assert!(
+        again.contains(&format!("THANKS-{code}")),
+        "the same code: {again}"
+    );
+    // A passive gets the code but no review request.
+    let (_, html) = s.answer(&token_of("ben"), &[("score", "8")]).await;
+    assert!(
+        html.contains("THANKS-") && !html.contains("reviews.example"),
+        "{html}"
+    );
+    // A detractor: follow-up ticket, and the customer is at risk.
+    let (_, _) = s
+        .answer(&token_of("cat"), &[("score", "2"), ("comment", "Too slow")])
+        .await;
+    let risk = s.app.get("/api/v1/surveys/at-risk?days=30").await;
+    assert_eq!(risk.status, StatusCode::OK, "{risk:?}");
+    let items = risk.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{risk:?}");
+    assert_eq!(items[0]["customer_id"], customers[2]);
+    assert_eq!(items[0]["email"], "cat@example.com");
+    assert_eq!(items[0]["low_answers"], 1);
+    assert_eq!(items[0]["last_score"], 2);
+    assert_eq!(items[0]["last_kind"], "nps");
+    assert_eq!(items[0]["open_complaints"], 1, "the open follow-up ticket");
+    assert_eq!(
+        s.app.get("/api/v1/surveys/at-risk?days=0").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Outside the window, only the open follow-up keeps the customer on the list.
+    s.app.clock.advance(Duration::days(40));
+    let risk = s.app.get("/api/v1/surveys/at-risk?days=30").await;
+    let items = risk.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["low_answers"], 0);
+    // Throttled: a second round within 90 days sends nothing.
+    s.app
+        .post(
+            &format!("/api/v1/surveys/{id}/send"),
+            json!({ "customer_id": customers[0] }),
+        )
+        .await;
+    s.after(Duration::minutes(1)).await;
+    assert_eq!(s.sink.messages().len(), 3);
+}
+
+#[tokio::test]
+async fn follow_up_questions_are_asked_checked_stored_and_listed() {
+    let s = survey_app().await;
+    let survey = s
+        .survey(json!({ "name": "CSAT with reasons", "kind": "csat", "delay_hours": 0,
+            "question": { "en": "How satisfied were you?" },
+            "questions": [
+                { "id": "reason", "kind": "single", "required": true, "label": { "en": "What mattered most?", "de": "Was war am wichtigsten?" },
+                  "options": [ { "id": "speed", "label": { "en": "Speed" } }, { "id": "tone", "label": { "en": "Friendliness" } } ] },
+                { "id": "channels", "kind": "multiple", "label": { "en": "How did you contact us?" },
+                  "options": [ { "id": "mail", "label": { "en": "E-mail" } }, { "id": "chat", "label": { "en": "Chat" } }, { "id": "phone", "label": { "en": "Phone" } } ] },
+                { "id": "effort", "kind": "rating", "max": 7, "label": { "en": "How easy was it?" } },
+                { "id": "idea", "kind": "text", "label": { "en": "One thing we should change?" } }
+            ] }))
+        .await;
+    let id = survey["id"].as_i64().unwrap();
+    assert_eq!(survey["questions"][0]["options"][1]["id"], "tone");
+    let bad = s
+        .app
+        .post("/api/v1/surveys", json!({ "name": "x", "kind": "nps", "question": { "en": "q" },
+            "questions": [{ "id": "a", "kind": "single", "label": { "en": "?" }, "options": [{ "id": "o", "label": { "en": "o" } }] }] }))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+    assert!(
+        bad.body.to_string().contains("questions[0].options"),
+        "{bad:?}"
+    );
+
+    s.solved_ticket("fay@example.com", None).await;
+    s.after(Duration::minutes(1)).await;
+    let token = token_in(&s.sink.messages()[0].data, 1);
+    let (status, html) = s.page(&format!("/s/{token}?score=1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("What mattered most?") && html.contains(r#"name="q.channels" value="chat""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"name="q.effort" value="7""#), "{html}");
+    // Score 5 s + comment 20 s + text 20 s + three choices/ratings 15 s = 60 s.
+    assert!(html.contains("It takes about 1 minute."), "{html}");
+
+    // A required question left out: 400, the form again with what was given, nothing stored.
+    let (status, html) = s
+        .answer(
+            &token,
+            &[("score", "1"), ("comment", "Slow"), ("q.channels", "chat")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("please answer this question"), "{html}");
+    assert!(html.contains(r#"value="chat" checked"#), "{html}");
+    assert!(html.contains(">Slow</textarea>"), "{html}");
+    let (status, _) = s
+        .answer(&token, &[("score", "1"), ("q.reason", "price")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not an offered answer");
+    let (status, _) = s
+        .answer(
+            &token,
+            &[("score", "1"), ("q.reason", "speed"), ("q.effort", "8")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "rating out of range");
+    assert_eq!(s.scores("kind=csat").await["total"]["responses"], 0);
+
+    let (status, html) = s
+        .answer(
+            &token,
+            &[
+                ("score", "1"),
+                ("comment", "Slow"),
+                ("q.reason", "speed"),
+                ("q.channels", "mail"),
+                ("q.channels", "phone"),
+                ("q.effort", "2"),
+                ("q.idea", "Answer the phone"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let list = s.app.get(&format!("/api/v1/surveys/{id}/responses")).await;
+    assert_eq!(list.status, StatusCode::OK, "{list:?}");
+    let r = &list.body["items"][0];
+    assert_eq!(r["response"]["score"], 1);
+    assert_eq!(
+        r["response"]["answers"],
+        json!({ "reason": ["speed"], "channels": ["mail", "phone"], "effort": 2, "idea": "Answer the phone" })
+    );
+    assert_eq!(r["invitation"]["channel"], "api");
+    assert_eq!(list.body["next_before"], Value::Null);
+    // The follow-up ticket carries the answers.
+    let fid = s.follow_ups().await[0]["id"].as_i64().unwrap();
+    let messages = s
+        .app
+        .get(&format!("/api/v1/tickets/{fid}/messages"))
+        .await
+        .body
+        .to_string();
+    assert!(
+        messages.contains("What mattered most?: Speed") && messages.contains("E-mail, Phone"),
+        "{messages}"
+    );
+    assert_eq!(
+        s.app.get("/api/v1/surveys/999/responses").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.app
+            .get(&format!("/api/v1/surveys/{id}/responses?limit=0"))
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn one_address_trying_unknown_links_is_slowed_down() {
+    let s = survey_app().await;
+    for i in 0..5 {
+        assert_eq!(
+            s.page(&format!("/s/guess{i}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+    let (status, html) = s.answer("guess-again", &[("score", "3")]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{html}");
+    assert!(html.contains("wait 15 minutes"), "{html}");
+    s.app.clock.advance(Duration::minutes(16));
+    assert_eq!(s.page("/s/guess-later").await.0, StatusCode::NOT_FOUND);
+}
+
+/// A portal session cookie for a customer (a session token stored as the portal stores it).
+async fn portal_cookie(app: &TestApp, customer_id: i64) -> String {
+    let token = tend_web::auth::generate_token();
+    app.store
+        .create_customer_token(
+            customer_id,
+            true,
+            tend_web::auth::hash_token(&token),
+            app.now() + Duration::days(7),
+            app.now(),
+        )
+        .await
+        .unwrap();
+    format!("tend_portal={token}")
+}
+
+#[tokio::test]
+async fn customers_answer_their_own_surveys_from_the_portal_only() {
+    let s = survey_app().await;
+    s.survey(json!({ "name": "NPS", "kind": "nps", "delay_hours": 0,
+                     "question": { "en": "Would you recommend us?", "de": "Würden Sie uns empfehlen?" } }))
+        .await;
+    let ticket = s.solved_ticket("gus@example.com", None).await;
+    s.solved_ticket("hal@example.com", None).await;
+    s.after(Duration::minutes(1)).await;
+    assert_eq!(s.sink.messages().len(), 2);
+    let gus = s.app.get(&format!("/api/v1/tickets/{ticket}")).await.body["requester_id"]
+        .as_i64()
+        .unwrap();
+    let cookie = portal_cookie(&s.app, gus).await;
+
+    // The portal home lists Gus's open survey (his only), linking to the portal form.
+    let home = s.app.get_with_cookie("/portal", &cookie).await;
+    let html = String::from_utf8_lossy(&home.raw).to_string();
+    assert!(html.contains("We would like your feedback"), "{html}");
+    let start = html.find("/portal/surveys/").expect("a survey link") + "/portal/surveys/".len();
+    let id: i64 = html[start..].split('"').next().unwrap().parse().unwrap();
+    assert_eq!(html.matches("/portal/surveys/").count(), 1, "{html}");
+    let page = s
+        .app
+        .get_with_cookie(&format!("/portal/surveys/{id}"), &cookie)
+        .await;
+    let form_html = String::from_utf8_lossy(&page.raw).to_string();
+    assert_eq!(page.status, StatusCode::OK, "{form_html}");
+    assert!(
+        form_html.contains(&format!(r#"action="/portal/surveys/{id}""#)),
+        "{form_html}"
+    );
+    let csrf = csrf_of(&form_html);
+
+    // Hal's invitation is not Gus's: 404, for the page and a post.
+    for other in [id + 1, id - 1, 999_999] {
+        let r = s
+            .app
+            .get_with_cookie(&format!("/portal/surveys/{other}"), &cookie)
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{other}");
+        let r = s
+            .app
+            .post_form(
+                &format!("/portal/surveys/{other}"),
+                form(&[("csrf", &csrf), ("score", "0")]),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{other}");
+    }
+    // Without a session: to the sign-in page; without the CSRF token: refused.
+    let r = s
+        .app
+        .post_form(
+            &format!("/portal/surveys/{id}"),
+            form(&[("score", "9")]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = s
+        .app
+        .post_form(
+            &format!("/portal/surveys/{id}"),
+            form(&[("score", "9")]),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(s.scores("kind=nps").await["total"]["responses"], 0);
+
+    let r = s
+        .app
+        .post_form(
+            &format!("/portal/surveys/{id}"),
+            form(&[("csrf", &csrf), ("score", "9")]),
+            Some(&cookie),
+        )
+        .await;
+    let html = String::from_utf8_lossy(&r.raw).to_string();
+    assert_eq!(r.status, StatusCode::OK, "{html}");
+    assert!(html.contains("is recorded"), "{html}");
+    assert_eq!(s.scores("kind=nps").await["total"]["responses"], 1);
+    // Answered: the mail link shows the same answer, and the portal no longer lists it.
+    let token = token_in(
+        &s.sink
+            .messages()
+            .iter()
+            .find(|m| m.to[0] == "gus@example.com")
+            .unwrap()
+            .data,
+        9,
+    );
+    let (_, html) = s.answer(&token, &[("score", "9")]).await;
+    assert!(html.contains("already recorded"), "{html}");
+    let home = s.app.get_with_cookie("/portal", &cookie).await;
+    assert!(!String::from_utf8_lossy(&home.raw).contains("/portal/surveys/"));
+}
+
+#[tokio::test]
+async fn relationship_rounds_survey_active_customers_every_period() {
+    let s = survey_app().await;
+    // Activity before the survey: Ivy has a ticket, Jo an order, Kim nothing.
+    s.app
+        .ticket(json!({ "subject": "Question", "requester": { "email": "ivy@example.com" }, "comment": { "body": "Hi" } }))
+        .await;
+    let r = s
+        .app
+        .post("/api/v1/orders", json!({ "external_id": "R-1", "customer": { "email": "jo@example.com" }, "placed_at": "2026-03-01T10:00:00Z" }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = s
+        .app
+        .post(
+            "/api/v1/customers",
+            json!({ "name": "Kim", "emails": ["kim@example.com"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let bad = s
+        .app
+        .post("/api/v1/surveys", json!({ "name": "x", "kind": "nps", "question": { "en": "q" }, "rules": { "trigger": "relationship" } }))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    s.survey(
+        json!({ "name": "Quarterly NPS", "kind": "nps", "delay_hours": 1, "throttle_days": 60,
+                     "question": { "en": "How likely are you to recommend Shop?" },
+                     "rules": { "trigger": "relationship", "period_days": 30 } }),
+    )
+    .await;
+    s.after(Duration::minutes(30)).await;
+    assert!(
+        s.sink.messages().is_empty(),
+        "the first round waits delay_hours"
+    );
+    s.after(Duration::hours(1)).await;
+    s.after(Duration::minutes(1)).await;
+    let mut to: Vec<String> = s.sink.messages().iter().map(|m| m.to[0].clone()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        vec!["ivy@example.com", "jo@example.com"],
+        "active customers only"
+    );
+
+    // A new customer becomes active; the next round (30 days on) surveys only them: the
+    // others had this survey within throttle_days.
+    s.app.clock.advance(Duration::days(20));
+    s.app
+        .ticket(json!({ "subject": "Hello", "requester": { "email": "lou@example.com" }, "comment": { "body": "Hi" } }))
+        .await;
+    s.after(Duration::days(9)).await;
+    assert_eq!(s.sink.messages().len(), 2, "not before the period is over");
+    s.after(Duration::days(1)).await;
+    s.after(Duration::minutes(1)).await;
+    let mails = s.sink.messages();
+    assert_eq!(
+        mails.len(),
+        3,
+        "{:?}",
+        mails.iter().map(|m| &m.to).collect::<Vec<_>>()
+    );
+    assert_eq!(mails[2].to, vec!["lou@example.com".to_string()]);
+    // The round is queued again for the next period.
+    let queued = s.app.get("/api/v1/jobs?state=queued").await;
+    assert!(
+        queued.raw.windows(12).any(|w| w == b"survey.round"),
+        "{queued:?}"
+    );
+}
