@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod reports;
+mod search;
 mod smtp;
 mod survey_scores;
 
@@ -65,6 +67,45 @@ enum Cmd {
         /// Bound on each series of runs.
         #[arg(long, default_value_t = 30.0)]
         max_seconds: f64,
+    },
+    /// S3 full-text search in-process: help-center p50/p99 over N articles, ticket reindex
+    /// time and ticket search for a rare, a medium and a common word over N tickets (the
+    /// SQLite store is seeded once under --dir and reused).
+    Search {
+        #[arg(long, default_value_t = 100_000)]
+        tickets: u64,
+        #[arg(long, default_value_t = 10_000)]
+        articles: u64,
+        #[arg(long, default_value = "target/bench-search")]
+        dir: std::path::PathBuf,
+        /// Queries per series.
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        /// Bound on each series.
+        #[arg(long, default_value_t = 30.0)]
+        max_seconds: f64,
+    },
+    /// S7 reports in-process: seeds N generated tickets (SQLite file reused when it holds N)
+    /// and CSAT answers, times the metrics rebuild and the monthly report.
+    Reports {
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: u64,
+        #[arg(long, default_value = "target/bench-reports.db")]
+        sqlite: std::path::PathBuf,
+        /// A PostgreSQL URL on loopback (schema `bench_reports`).
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Bound on each series of report runs.
+        #[arg(long, default_value_t = 30.0)]
+        max_seconds: f64,
+        /// Time the reports only (the roll-ups exist already).
+        #[arg(long)]
+        skip_rebuild: bool,
+        /// The report's metric families.
+        #[arg(long, default_value = "volume,frt,resolution,fcr,csat")]
+        metrics: String,
     },
     /// GET a path repeatedly (S2 queue page, S3 search …) and report latencies.
     Get {
@@ -140,6 +181,40 @@ async fn main() -> Result<()> {
         return survey_scores::run(*responses, sqlite, postgres.as_deref(), *runs, *max_seconds)
             .await;
     }
+    if let Cmd::Reports {
+        tickets,
+        sqlite,
+        postgres,
+        runs,
+        max_seconds,
+        skip_rebuild,
+        metrics,
+    } = &cli.cmd
+    {
+        if let Some(url) = postgres {
+            let host = url.rsplit('@').next().unwrap_or("");
+            if !(host.starts_with("127.") || host.starts_with("localhost")) {
+                bail!("refusing to use {url}: benchmarks only target loopback addresses");
+            }
+        }
+        let opts = reports::Opts {
+            runs: *runs,
+            max_seconds: *max_seconds,
+            skip_rebuild: *skip_rebuild,
+            metrics: metrics.clone(),
+        };
+        return reports::run(*tickets, sqlite, postgres.as_deref(), opts).await;
+    }
+    if let Cmd::Search {
+        tickets,
+        articles,
+        dir,
+        queries,
+        max_seconds,
+    } = &cli.cmd
+    {
+        return search::run(*tickets, *articles, dir, *queries, *max_seconds).await;
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))
@@ -157,7 +232,9 @@ async fn main() -> Result<()> {
             max_seconds,
             ..
         } => (name.clone(), *clients, *requests, *max_seconds),
-        Cmd::Smtp { .. } | Cmd::SurveyScores { .. } => unreachable!("handled above"),
+        Cmd::Smtp { .. } | Cmd::SurveyScores { .. } | Cmd::Search { .. } | Cmd::Reports { .. } => {
+            unreachable!("handled above")
+        }
     };
     // One warm-up request.
     let issued = Arc::new(AtomicU64::new(0));

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod html;
 pub mod import;
 pub mod metrics;
+pub mod report;
 pub mod sla;
 pub mod survey;
 pub mod survey_form;

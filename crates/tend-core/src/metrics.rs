@@ -9,6 +9,7 @@
 //!
 //! Pauses (pending, on-hold) do not stop these clocks; SLAs are a separate concern.
 
+use crate::sla::{Metric as SlaMetric, SlaState, TargetStatus};
 use crate::{Actor, ActorKind, Change, Channel, Invalid, Priority, Status};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,9 @@ use std::collections::BTreeMap;
 
 /// One event of a ticket's history: when, who, what.
 pub type Event = (DateTime<Utc>, Actor, Change);
+
+/// The `Linked` relation that marks a ticket as merged into another.
+pub const MERGED_INTO: &str = "merged_into";
 
 /// Elapsed time from the first instant to the second, as the caller measures it
 /// (e.g. business hours).
@@ -81,7 +85,8 @@ pub struct TicketFacts {
     pub status: Status,
     /// Dimensions after the last event.
     pub dimensions: Dimensions,
-    /// Closed as merged into another ticket (given by the caller; there is no merge event).
+    /// Closed as merged into another ticket: given by the caller, or a `Linked` event with
+    /// the relation `merged_into` in the history.
     pub merged: bool,
     pub first_response_at: Option<DateTime<Utc>>,
     /// Answered waits after the first reply, in order.
@@ -193,6 +198,7 @@ impl TicketFacts {
                 Change::PriorityChanged { to, .. } => f.dimensions.priority = Some(*to),
                 Change::AssigneeChanged { to, .. } => f.dimensions.assignee_id = *to,
                 Change::GroupChanged { to, .. } => f.dimensions.group_id = *to,
+                Change::Linked { relation, .. } if relation == MERGED_INTO => f.merged = true,
                 Change::SubjectChanged { .. }
                 | Change::TagsChanged { .. }
                 | Change::FieldChanged { .. }
@@ -345,7 +351,9 @@ pub fn mean_duration(values: &[Duration]) -> Option<Duration> {
 /// same bucket as the exact nearest-rank percentile of the recorded values:
 ///
 /// **`|estimate − exact| ≤ α · exact`** (1 %, plus float rounding of about 1e-12), and 0 is
-/// exact. Estimates are also clamped to the exact minimum and maximum seen.
+/// exact. Estimates are also clamped to the exact minimum and maximum seen, when known: a
+/// sketch read back from its stored form ([`SketchCell`]) has no extremes, because stored
+/// roll-ups must be able to take a ticket's old contribution out again.
 ///
 /// Merging adds counts bucket by bucket and is exact: merging the sketches of two sets of
 /// values gives the sketch of their union, in any order. Count, mean, min and max are
@@ -429,10 +437,12 @@ impl DurationSketch {
         self.count == 0
     }
 
+    /// The smallest value; `None` when empty or unknown (read back from storage).
     pub fn min(&self) -> Option<Duration> {
         self.min_ms.map(Duration::milliseconds)
     }
 
+    /// The largest value; `None` when empty or unknown (read back from storage).
     pub fn max(&self) -> Option<Duration> {
         self.max_ms.map(Duration::milliseconds)
     }
@@ -454,13 +464,13 @@ impl DurationSketch {
             seen += c;
             (seen >= rank).then_some(*b)
         })?;
-        let (lo, hi) = (self.min_ms?, self.max_ms?);
         let ms = Self::estimate_ms(bucket);
         // Nanoseconds keep the estimate's precision; beyond ~285 years fall back to ms.
-        Some(if ms <= lo as f64 {
-            Duration::milliseconds(lo)
-        } else if ms >= hi as f64 {
-            Duration::milliseconds(hi)
+        // Sketches read back from storage do not know their extremes: no clamping then.
+        Some(if self.min_ms.is_some_and(|lo| ms <= lo as f64) {
+            Duration::milliseconds(self.min_ms.unwrap_or_default())
+        } else if self.max_ms.is_some_and(|hi| ms >= hi as f64) {
+            Duration::milliseconds(self.max_ms.unwrap_or_default())
         } else if ms < 9.0e12 {
             Duration::nanoseconds((ms * 1e6).round() as i64)
         } else {
@@ -531,7 +541,8 @@ impl TimeSketches {
 /// Each fact is counted in the period it happened in: `created` at creation, `solves`,
 /// `reopens` and `agent_replies` at each event, first response at the first reply, each
 /// next response at its reply, first resolution at the first solve, and full resolution,
-/// FCR and one-touch at the last solve of a ticket solved now.
+/// FCR, one-touch, replies per solved ticket and "was reopened" at the last solve of a
+/// ticket solved now. SLA targets count when met (fulfilled) or at their due time (breached).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollup {
     pub created: u64,
@@ -544,6 +555,14 @@ pub struct Rollup {
     /// Solved tickets (merged included): the one-touch denominator.
     pub one_touch_tickets: u64,
     pub one_touch_resolved: u64,
+    /// Replies of the tickets counted in `one_touch_tickets` (for replies per solved ticket).
+    pub solved_replies: u64,
+    /// Of the tickets counted in `one_touch_tickets`, those reopened at least once.
+    pub reopened_solved: u64,
+    /// SLA targets met, per [`SlaMetric::ALL`] index, counted when they were fulfilled.
+    pub sla_met: [u64; 4],
+    /// SLA targets breached, per [`SlaMetric::ALL`] index, counted at their due time.
+    pub sla_breached: [u64; 4],
     pub calendar: TimeSketches,
     /// Measured with the caller's business-duration function; empty if none was given.
     pub business: TimeSketches,
@@ -559,6 +578,12 @@ impl Rollup {
         self.fcr_resolved += other.fcr_resolved;
         self.one_touch_tickets += other.one_touch_tickets;
         self.one_touch_resolved += other.one_touch_resolved;
+        self.solved_replies += other.solved_replies;
+        self.reopened_solved += other.reopened_solved;
+        for i in 0..4 {
+            self.sla_met[i] += other.sla_met[i];
+            self.sla_breached[i] += other.sla_breached[i];
+        }
         self.calendar.merge(&other.calendar);
         self.business.merge(&other.business);
     }
@@ -634,6 +659,8 @@ pub fn contributions(
         if let Some(one) = facts.one_touch() {
             r.one_touch_tickets += 1;
             r.one_touch_resolved += u64::from(one);
+            r.solved_replies += facts.agent_replies.len() as u64;
+            r.reopened_solved += u64::from(!facts.reopens.is_empty());
         }
     }
     add_times(&mut out, facts, &key, &calendar_duration, |r| {
@@ -666,6 +693,761 @@ pub fn regroup<'a>(
         out.entry(rekey(k)).or_default().merge(r);
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------
+// SLA compliance
+// ---------------------------------------------------------------------------------------
+
+/// The index of an SLA metric in [`Rollup::sla_met`] / [`Rollup::sla_breached`].
+pub fn sla_index(metric: SlaMetric) -> usize {
+    SlaMetric::ALL
+        .iter()
+        .position(|m| *m == metric)
+        .unwrap_or(0)
+}
+
+/// A ticket's SLA outcomes as roll-up contributions, from the clock's statuses
+/// ([`crate::sla::evaluate`]): a run that was met counts in `sla_met` in the hour it was
+/// fulfilled; a breached run counts in `sla_breached` in the hour it fell due (whether or
+/// not it was met later). Running and paused clocks count nowhere yet.
+pub fn sla_contributions(
+    statuses: &[TargetStatus],
+    dimensions: &Dimensions,
+) -> BTreeMap<RollupKey, Rollup> {
+    let mut out: BTreeMap<RollupKey, Rollup> = BTreeMap::new();
+    for st in statuses {
+        let i = sla_index(st.metric);
+        match st.state {
+            SlaState::Fulfilled => {
+                let at = st.fulfilled_at.unwrap_or(st.started_at);
+                out.entry(RollupKey::hourly(at, dimensions.clone()))
+                    .or_default()
+                    .sla_met[i] += 1;
+            }
+            SlaState::Breached => {
+                let at = st.due_at.or(st.breached_at).unwrap_or(st.started_at);
+                out.entry(RollupKey::hourly(at, dimensions.clone()))
+                    .or_default()
+                    .sla_breached[i] += 1;
+            }
+            SlaState::Active | SlaState::Paused => {}
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Stored roll-ups: cells that add and subtract exactly
+// ---------------------------------------------------------------------------------------
+
+/// The counters of a roll-up in stored order: the column names of the stores' roll-up
+/// tables and the order of [`RollupCell::counts`].
+pub const COUNTERS: [&str; 18] = [
+    "created",
+    "solves",
+    "reopens",
+    "agent_replies",
+    "fcr_tickets",
+    "fcr_resolved",
+    "one_touch_tickets",
+    "one_touch_resolved",
+    "solved_replies",
+    "reopened_solved",
+    "sla_first_reply_met",
+    "sla_next_reply_met",
+    "sla_periodic_update_met",
+    "sla_resolution_met",
+    "sla_first_reply_breached",
+    "sla_next_reply_breached",
+    "sla_periodic_update_breached",
+    "sla_resolution_breached",
+];
+pub const N_COUNTERS: usize = COUNTERS.len();
+
+/// Indexes into [`COUNTERS`].
+pub mod counter {
+    pub const CREATED: usize = 0;
+    pub const SOLVES: usize = 1;
+    pub const REOPENS: usize = 2;
+    pub const AGENT_REPLIES: usize = 3;
+    pub const FCR_TICKETS: usize = 4;
+    pub const FCR_RESOLVED: usize = 5;
+    pub const ONE_TOUCH_TICKETS: usize = 6;
+    pub const ONE_TOUCH_RESOLVED: usize = 7;
+    pub const SOLVED_REPLIES: usize = 8;
+    pub const REOPENED_SOLVED: usize = 9;
+    /// `SLA_MET + sla_index(metric)`.
+    pub const SLA_MET: usize = 10;
+    /// `SLA_BREACHED + sla_index(metric)`.
+    pub const SLA_BREACHED: usize = 14;
+}
+
+/// The distributions of a roll-up in stored order: calendar time, then business time; in
+/// each, first response, next response, first resolution, full resolution.
+pub const SKETCHES: [&str; 8] = [
+    "first_response",
+    "next_response",
+    "first_resolution",
+    "full_resolution",
+    "first_response_bh",
+    "next_response_bh",
+    "first_resolution_bh",
+    "full_resolution_bh",
+];
+pub const N_SKETCHES: usize = SKETCHES.len();
+
+/// Indexes into [`SKETCHES`] (add [`sketch::BUSINESS`] for business time).
+pub mod sketch {
+    pub const FIRST_RESPONSE: usize = 0;
+    pub const NEXT_RESPONSE: usize = 1;
+    pub const FIRST_RESOLUTION: usize = 2;
+    pub const FULL_RESOLUTION: usize = 3;
+    pub const BUSINESS: usize = 4;
+}
+
+/// The stored form of a [`DurationSketch`]: counts and the (wrapping) sum only, no
+/// extremes, so that taking a ticket's old contribution out of a roll-up row and adding
+/// its new one is exact. Values may be negative in a difference of cells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SketchCell {
+    pub count: i64,
+    /// Wrapping sum of milliseconds: adding and subtracting again gives back the same.
+    pub sum_ms: i64,
+    pub zeros: i64,
+    /// (bucket, count) by bucket; no zero counts.
+    pub buckets: Vec<(u32, i64)>,
+}
+
+impl SketchCell {
+    pub fn of(s: &DurationSketch) -> SketchCell {
+        SketchCell {
+            count: s.count as i64,
+            sum_ms: s.sum_ms,
+            zeros: s.zeros as i64,
+            buckets: s.buckets.iter().map(|(b, c)| (*b, *c as i64)).collect(),
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.count == 0 && self.sum_ms == 0 && self.zeros == 0 && self.buckets.is_empty()
+    }
+
+    /// Adds `sign` (±1) times `other`.
+    pub fn add(&mut self, other: &SketchCell, sign: i64) {
+        self.count += sign * other.count;
+        self.sum_ms = self.sum_ms.wrapping_add(other.sum_ms.wrapping_mul(sign));
+        self.zeros += sign * other.zeros;
+        if other.buckets.is_empty() {
+            return;
+        }
+        let (x, y) = (&self.buckets, &other.buckets);
+        let mut out = Vec::with_capacity(x.len() + y.len());
+        let (mut i, mut j) = (0, 0);
+        while i < x.len() || j < y.len() {
+            let next = if j == y.len() || (i < x.len() && x[i].0 < y[j].0) {
+                i += 1;
+                x[i - 1]
+            } else if i == x.len() || y[j].0 < x[i].0 {
+                j += 1;
+                (y[j - 1].0, sign * y[j - 1].1)
+            } else {
+                i += 1;
+                j += 1;
+                (x[i - 1].0, x[i - 1].1 + sign * y[j - 1].1)
+            };
+            if next.1 != 0 {
+                out.push(next);
+            }
+        }
+        self.buckets = out;
+    }
+
+    fn is_valid(&self) -> bool {
+        self.count >= 0
+            && self.zeros >= 0
+            && self.buckets.iter().all(|(_, c)| *c > 0)
+            && self.zeros + self.buckets.iter().map(|(_, c)| c).sum::<i64>() == self.count
+    }
+
+    /// The sketch these counts describe (without extremes); `None` for an inconsistent
+    /// cell (negative counts: a difference, not a roll-up).
+    pub fn to_sketch(&self) -> Option<DurationSketch> {
+        self.is_valid().then(|| DurationSketch {
+            count: self.count as u64,
+            sum_ms: self.sum_ms,
+            min_ms: None,
+            max_ms: None,
+            zeros: self.zeros as u64,
+            buckets: self.buckets.iter().map(|(b, c)| (*b, *c as u64)).collect(),
+        })
+    }
+}
+
+/// The stored form of a [`Rollup`]: [`COUNTERS`] and [`SKETCHES`] as signed numbers that
+/// add and subtract exactly. A roll-up row of a store is a cell; a ticket's contribution is
+/// one cell per hour; when the ticket changes, its old cells are subtracted and its new
+/// ones added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RollupCell {
+    pub counts: [i64; N_COUNTERS],
+    pub sketches: [SketchCell; N_SKETCHES],
+}
+
+impl RollupCell {
+    pub fn of(r: &Rollup) -> RollupCell {
+        let mut counts = [0i64; N_COUNTERS];
+        counts[counter::CREATED] = r.created as i64;
+        counts[counter::SOLVES] = r.solves as i64;
+        counts[counter::REOPENS] = r.reopens as i64;
+        counts[counter::AGENT_REPLIES] = r.agent_replies as i64;
+        counts[counter::FCR_TICKETS] = r.fcr_tickets as i64;
+        counts[counter::FCR_RESOLVED] = r.fcr_resolved as i64;
+        counts[counter::ONE_TOUCH_TICKETS] = r.one_touch_tickets as i64;
+        counts[counter::ONE_TOUCH_RESOLVED] = r.one_touch_resolved as i64;
+        counts[counter::SOLVED_REPLIES] = r.solved_replies as i64;
+        counts[counter::REOPENED_SOLVED] = r.reopened_solved as i64;
+        for i in 0..4 {
+            counts[counter::SLA_MET + i] = r.sla_met[i] as i64;
+            counts[counter::SLA_BREACHED + i] = r.sla_breached[i] as i64;
+        }
+        let t = |s: &TimeSketches| {
+            [
+                SketchCell::of(&s.first_response),
+                SketchCell::of(&s.next_response),
+                SketchCell::of(&s.first_resolution),
+                SketchCell::of(&s.full_resolution),
+            ]
+        };
+        let [a, b, c, d] = t(&r.calendar);
+        let [e, f, g, h] = t(&r.business);
+        RollupCell {
+            counts,
+            sketches: [a, b, c, d, e, f, g, h],
+        }
+    }
+
+    /// Adds `sign` (±1) times `other`.
+    pub fn add(&mut self, other: &RollupCell, sign: i64) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += sign * b;
+        }
+        for (a, b) in self.sketches.iter_mut().zip(&other.sketches) {
+            a.add(b, sign);
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.counts.iter().all(|c| *c == 0) && self.sketches.iter().all(SketchCell::is_zero)
+    }
+
+    /// No negative counts and every sketch consistent: what a stored row must be.
+    pub fn is_valid(&self) -> bool {
+        self.counts.iter().all(|c| *c >= 0) && self.sketches.iter().all(SketchCell::is_valid)
+    }
+
+    /// The roll-up this cell stores (sketches without extremes).
+    pub fn to_rollup(&self) -> Result<Rollup, Invalid> {
+        let bad = || Invalid::new("rollup", "a stored roll-up has negative counts");
+        if !self.is_valid() {
+            return Err(bad());
+        }
+        let c = |i: usize| self.counts[i] as u64;
+        let s = |i: usize| self.sketches[i].to_sketch().ok_or_else(bad);
+        let times = |base: usize| -> Result<TimeSketches, Invalid> {
+            Ok(TimeSketches {
+                first_response: s(base + sketch::FIRST_RESPONSE)?,
+                next_response: s(base + sketch::NEXT_RESPONSE)?,
+                first_resolution: s(base + sketch::FIRST_RESOLUTION)?,
+                full_resolution: s(base + sketch::FULL_RESOLUTION)?,
+            })
+        };
+        let mut sla_met = [0u64; 4];
+        let mut sla_breached = [0u64; 4];
+        for i in 0..4 {
+            sla_met[i] = c(counter::SLA_MET + i);
+            sla_breached[i] = c(counter::SLA_BREACHED + i);
+        }
+        Ok(Rollup {
+            created: c(counter::CREATED),
+            solves: c(counter::SOLVES),
+            reopens: c(counter::REOPENS),
+            agent_replies: c(counter::AGENT_REPLIES),
+            fcr_tickets: c(counter::FCR_TICKETS),
+            fcr_resolved: c(counter::FCR_RESOLVED),
+            one_touch_tickets: c(counter::ONE_TOUCH_TICKETS),
+            one_touch_resolved: c(counter::ONE_TOUCH_RESOLVED),
+            solved_replies: c(counter::SOLVED_REPLIES),
+            reopened_solved: c(counter::REOPENED_SOLVED),
+            sla_met,
+            sla_breached,
+            calendar: times(0)?,
+            business: times(sketch::BUSINESS)?,
+        })
+    }
+
+    /// The sketches as bytes (the counters are stored as columns beside them).
+    pub fn encode_sketches(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        out.push(CODEC_VERSION);
+        for s in &self.sketches {
+            encode_sketch(&mut out, s);
+        }
+        out
+    }
+
+    /// Reads [`encode_sketches`](Self::encode_sketches) back.
+    pub fn decode_sketches(bytes: &[u8]) -> Result<[SketchCell; N_SKETCHES], Invalid> {
+        let mut out: [SketchCell; N_SKETCHES] = Default::default();
+        let mut r = Reader::new(bytes);
+        r.version()?;
+        read_cells(&mut r, &mut out)?;
+        r.end()?;
+        Ok(out)
+    }
+}
+
+/// The roll-up tables' grains: by UTC hour or UTC day, keyed by channel, priority, group
+/// and brand (the "cube"), or by assignee alone (agent performance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Grain {
+    Hour,
+    Day,
+    AgentHour,
+    AgentDay,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 4] = [Grain::Hour, Grain::Day, Grain::AgentHour, Grain::AgentDay];
+
+    /// The stored code.
+    pub fn code(self) -> i16 {
+        match self {
+            Grain::Hour => 0,
+            Grain::Day => 1,
+            Grain::AgentHour => 2,
+            Grain::AgentDay => 3,
+        }
+    }
+
+    pub fn from_code(c: i16) -> Option<Grain> {
+        Grain::ALL.into_iter().find(|g| g.code() == c)
+    }
+
+    pub fn is_daily(self) -> bool {
+        matches!(self, Grain::Day | Grain::AgentDay)
+    }
+
+    pub fn is_agent(self) -> bool {
+        matches!(self, Grain::AgentHour | Grain::AgentDay)
+    }
+
+    /// The start of the period of this grain holding `t`.
+    pub fn period_start(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_daily() {
+            day_start(t)
+        } else {
+            hour_start(t)
+        }
+    }
+
+    /// A ticket's dimensions as this grain keys them.
+    pub fn dimensions(self, d: &Dimensions) -> Dimensions {
+        if self.is_agent() {
+            Dimensions {
+                assignee_id: d.assignee_id,
+                ..Dimensions::default()
+            }
+        } else {
+            Dimensions {
+                assignee_id: None,
+                ..d.clone()
+            }
+        }
+    }
+}
+
+/// The start of the UTC day holding `t`.
+pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let s = t.timestamp();
+    DateTime::from_timestamp(s - s.rem_euclid(86_400), 0).unwrap_or(t)
+}
+
+/// One roll-up row as a store returns it: the sketches still encoded
+/// ([`RollupCell::encode_sketches`]); [`RollupAcc::add_stored`] sums rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRollup {
+    pub grain: Grain,
+    pub period_start: DateTime<Utc>,
+    pub dimensions: Dimensions,
+    pub counts: [i64; N_COUNTERS],
+    pub sketches: Vec<u8>,
+}
+
+/// One ticket's contribution to the hourly roll-ups: a cell per UTC hour (the ticket's
+/// dimensions are kept beside it).
+pub type Contribution = Vec<(DateTime<Utc>, RollupCell)>;
+
+/// What one ticket adds to the hourly roll-ups: [`contributions`] (with business time if
+/// `business` is given) and [`sla_contributions`], one cell per hour.
+pub fn ticket_contribution(
+    facts: &TicketFacts,
+    business: Option<DurationFn<'_>>,
+    sla: &[TargetStatus],
+) -> Contribution {
+    let none = Dimensions::default();
+    let mut all = contributions(facts, &none, business);
+    merge_rollups(&mut all, sla_contributions(sla, &none));
+    all.into_iter()
+        .map(|(k, r)| (k.period_start, RollupCell::of(&r)))
+        .collect()
+}
+
+/// Where a roll-up row lives: its grain, period and (grain-keyed) dimensions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowKey {
+    pub grain: Grain,
+    pub period_start: DateTime<Utc>,
+    pub dimensions: Dimensions,
+}
+
+/// Adds `sign` (±1) times a ticket's contribution (under its dimensions `dims`) to roll-up
+/// rows of every grain. Subtracting a ticket's stored contribution and adding its new one
+/// leaves every row exactly as if it had been built from scratch.
+pub fn spread_contribution(
+    out: &mut std::collections::HashMap<RowKey, RollupCell>,
+    dims: &Dimensions,
+    contribution: &[(DateTime<Utc>, RollupCell)],
+    sign: i64,
+) {
+    for grain in Grain::ALL {
+        let d = grain.dimensions(dims);
+        for (hour, cell) in contribution {
+            let key = RowKey {
+                grain,
+                period_start: grain.period_start(*hour),
+                dimensions: d.clone(),
+            };
+            out.entry(key).or_default().add(cell, sign);
+        }
+    }
+}
+
+const CODEC_VERSION: u8 = 1;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_signed(out: &mut Vec<u8>, v: i64) {
+    put_varint(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
+fn encode_sketch(out: &mut Vec<u8>, s: &SketchCell) {
+    if s.is_zero() {
+        out.push(0);
+        return;
+    }
+    put_varint(out, s.buckets.len() as u64 + 1);
+    put_signed(out, s.count);
+    put_signed(out, s.sum_ms);
+    put_signed(out, s.zeros);
+    let mut prev = 0u32;
+    for (b, c) in &s.buckets {
+        put_varint(out, u64::from(b - prev));
+        put_signed(out, *c);
+        prev = *b;
+    }
+}
+
+/// Largest bucket index a stored sketch may name (`i64::MAX` ms is bucket ~2 200).
+const MAX_BUCKET: u64 = 4096;
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, pos: 0 }
+    }
+    fn bad() -> Invalid {
+        Invalid::new("rollup", "a stored roll-up is damaged")
+    }
+    fn version(&mut self) -> Result<(), Invalid> {
+        match self.bytes.get(self.pos) {
+            Some(&CODEC_VERSION) => {
+                self.pos += 1;
+                Ok(())
+            }
+            _ => Err(Self::bad()),
+        }
+    }
+    fn varint(&mut self) -> Result<u64, Invalid> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self.bytes.get(self.pos).ok_or_else(Self::bad)?;
+            self.pos += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(Self::bad())
+    }
+    fn signed(&mut self) -> Result<i64, Invalid> {
+        let v = self.varint()?;
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+    fn end(&self) -> Result<(), Invalid> {
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(Self::bad())
+        }
+    }
+}
+
+/// Reads [`N_SKETCHES`] encoded sketches, calling `head(i, count, sum_ms, zeros)` for each
+/// non-empty one and `bucket(i, bucket, count)` for its buckets.
+fn read_sketches(
+    r: &mut Reader<'_>,
+    mut head: impl FnMut(usize, i64, i64, i64),
+    mut bucket: impl FnMut(usize, u32, i64),
+) -> Result<(), Invalid> {
+    for i in 0..N_SKETCHES {
+        let n = r.varint()?;
+        if n == 0 {
+            continue;
+        }
+        let (count, sum, zeros) = (r.signed()?, r.signed()?, r.signed()?);
+        head(i, count, sum, zeros);
+        let mut b = 0u64;
+        for k in 1..n {
+            let step = r.varint()?;
+            if k > 1 && step == 0 {
+                return Err(Reader::bad());
+            }
+            b += step;
+            if b > MAX_BUCKET {
+                return Err(Reader::bad());
+            }
+            bucket(i, b as u32, r.signed()?);
+        }
+    }
+    Ok(())
+}
+
+/// Reads encoded sketches into cells.
+fn read_cells(r: &mut Reader<'_>, out: &mut [SketchCell; N_SKETCHES]) -> Result<(), Invalid> {
+    let mut heads = [(0i64, 0i64, 0i64); N_SKETCHES];
+    let mut buckets: Vec<(usize, u32, i64)> = Vec::new();
+    read_sketches(
+        r,
+        |i, c, s, z| heads[i] = (c, s, z),
+        |i, b, n| buckets.push((i, b, n)),
+    )?;
+    for (cell, (c, s, z)) in out.iter_mut().zip(heads) {
+        cell.count = c;
+        cell.sum_ms = s;
+        cell.zeros = z;
+    }
+    for (i, b, n) in buckets {
+        out[i].buckets.push((b, n));
+    }
+    Ok(())
+}
+
+/// A contribution as bytes: hours as deltas, non-zero counters by bitmap, then sketches.
+pub fn encode_contribution(c: &[(DateTime<Utc>, RollupCell)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + 24 * c.len());
+    out.push(CODEC_VERSION);
+    put_varint(&mut out, c.len() as u64);
+    let mut prev = 0i64;
+    for (hour, cell) in c {
+        let h = hour.timestamp().div_euclid(3600);
+        put_signed(&mut out, h - prev);
+        prev = h;
+        let mask = cell
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0)
+            .fold(0u64, |m, (i, _)| m | (1 << i));
+        put_varint(&mut out, mask);
+        for v in cell.counts.iter().filter(|v| **v != 0) {
+            put_signed(&mut out, *v);
+        }
+        for s in &cell.sketches {
+            encode_sketch(&mut out, s);
+        }
+    }
+    out
+}
+
+/// Reads [`encode_contribution`] back.
+pub fn decode_contribution(bytes: &[u8]) -> Result<Contribution, Invalid> {
+    let mut r = Reader::new(bytes);
+    r.version()?;
+    let n = r.varint()?;
+    if n > 1 << 20 {
+        return Err(Reader::bad());
+    }
+    let mut out = Vec::with_capacity(n as usize);
+    let mut h = 0i64;
+    for _ in 0..n {
+        h = h.checked_add(r.signed()?).ok_or_else(Reader::bad)?;
+        let hour = h
+            .checked_mul(3600)
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .ok_or_else(Reader::bad)?;
+        let mask = r.varint()?;
+        if mask >> N_COUNTERS != 0 {
+            return Err(Reader::bad());
+        }
+        let mut cell = RollupCell::default();
+        for i in 0..N_COUNTERS {
+            if mask & (1 << i) != 0 {
+                cell.counts[i] = r.signed()?;
+            }
+        }
+        read_cells(&mut r, &mut cell.sketches)?;
+        out.push((hour, cell));
+    }
+    r.end()?;
+    Ok(out)
+}
+
+/// A sketch accumulator with dense buckets, for merging many stored rows fast (reports).
+#[derive(Debug, Clone, Default)]
+pub struct DenseSketch {
+    count: i64,
+    sum_ms: i64,
+    zeros: i64,
+    /// Bucket index of `counts[0]`.
+    lo: u32,
+    counts: Vec<i64>,
+}
+
+impl DenseSketch {
+    fn add_bucket(&mut self, b: u32, n: i64) {
+        if self.counts.is_empty() {
+            self.lo = b;
+        } else if b < self.lo {
+            let grow = (self.lo - b) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.lo = b;
+        }
+        let i = (b - self.lo) as usize;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += n;
+    }
+
+    fn add_head(&mut self, count: i64, sum: i64, zeros: i64) {
+        self.count += count;
+        self.sum_ms = self.sum_ms.wrapping_add(sum);
+        self.zeros += zeros;
+    }
+
+    pub fn merge(&mut self, other: &DenseSketch) {
+        self.add_head(other.count, other.sum_ms, other.zeros);
+        for (i, n) in other.counts.iter().enumerate() {
+            if *n != 0 {
+                self.add_bucket(other.lo + i as u32, *n);
+            }
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.max(0) as u64
+    }
+
+    /// The merged sketch (no extremes); empty if the counts are inconsistent.
+    pub fn to_sketch(&self) -> DurationSketch {
+        SketchCell {
+            count: self.count,
+            sum_ms: self.sum_ms,
+            zeros: self.zeros,
+            buckets: self
+                .counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n != 0)
+                .map(|(i, n)| (self.lo + i as u32, *n))
+                .collect(),
+        }
+        .to_sketch()
+        .unwrap_or_default()
+    }
+}
+
+/// Sums stored roll-up rows (counters and encoded sketches) for a report cell.
+#[derive(Debug, Clone, Default)]
+pub struct RollupAcc {
+    pub counts: [i64; N_COUNTERS],
+    pub sketches: [DenseSketch; N_SKETCHES],
+}
+
+impl RollupAcc {
+    /// Adds one stored row: its counters and its [`RollupCell::encode_sketches`] bytes.
+    pub fn add_stored(
+        &mut self,
+        counts: &[i64; N_COUNTERS],
+        sketches: &[u8],
+    ) -> Result<(), Invalid> {
+        for (a, b) in self.counts.iter_mut().zip(counts) {
+            *a += b;
+        }
+        let mut r = Reader::new(sketches);
+        r.version()?;
+        let dense = &mut self.sketches;
+        let mut heads = [(0i64, 0i64, 0i64); N_SKETCHES];
+        read_sketches(
+            &mut r,
+            |i, c, s, z| heads[i] = (c, s, z),
+            |i, b, n| dense[i].add_bucket(b, n),
+        )?;
+        for (d, (c, s, z)) in self.sketches.iter_mut().zip(heads) {
+            d.add_head(c, s, z);
+        }
+        r.end()
+    }
+
+    pub fn add_cell(&mut self, cell: &RollupCell) {
+        for (a, b) in self.counts.iter_mut().zip(cell.counts) {
+            *a += b;
+        }
+        for (d, s) in self.sketches.iter_mut().zip(&cell.sketches) {
+            d.add_head(s.count, s.sum_ms, s.zeros);
+            for (b, n) in &s.buckets {
+                d.add_bucket(*b, *n);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &RollupAcc) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        for (a, b) in self.sketches.iter_mut().zip(&other.sketches) {
+            a.merge(b);
+        }
+    }
+
+    pub fn count(&self, counter: usize) -> i64 {
+        self.counts[counter]
+    }
+
+    pub fn sketch(&self, i: usize) -> DurationSketch {
+        self.sketches[i].to_sketch()
+    }
 }
 
 #[cfg(test)]
@@ -1185,5 +1967,272 @@ mod tests {
         let c = contributions(&f, &Dimensions::default(), None);
         assert!(c.values().all(|r| r.business == TimeSketches::default()));
         assert_eq!(hour_start(t("2 09:59")), t("2 09:00"));
+    }
+
+    fn link(at: &str, relation: &str) -> Event {
+        (
+            t(at),
+            Actor::agent(1),
+            Change::Linked {
+                ticket_id: 99,
+                relation: relation.into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_merge_event_marks_the_ticket_merged() {
+        // Closed as merged into #99: no resolution time, no FCR, but one-touch counts it.
+        let mut ev = customer_opens("2 09:00");
+        ev.extend([
+            msg("2 09:20", Actor::agent(1), true),
+            link("2 09:30", MERGED_INTO),
+            status("2 09:30", Status::Open, Status::Closed),
+        ]);
+        let f = facts(&ev);
+        assert!(f.merged);
+        assert_eq!(f.calendar_times().full_resolution, None);
+        assert_eq!(f.first_contact_resolution(), None);
+        assert_eq!(f.one_touch(), Some(true));
+        // Other links (follow-ups) do not.
+        let mut ev = customer_opens("2 09:00");
+        ev.push(link("2 09:30", "follow_up_of"));
+        assert!(!facts(&ev).merged);
+        let c = ticket_contribution(&f, None, &[]);
+        let solve_hour = &c.iter().find(|(h, _)| *h == t("2 09:00")).unwrap().1;
+        assert_eq!(solve_hour.counts[counter::FCR_TICKETS], 0);
+        assert_eq!(solve_hour.counts[counter::ONE_TOUCH_TICKETS], 1);
+        assert!(solve_hour.sketches[sketch::FULL_RESOLUTION].is_zero());
+    }
+
+    #[test]
+    fn business_hours_with_a_real_calendar_and_pending_pauses() {
+        // Berlin, Mon–Fri 09–17. Customer writes Fri 6 Mar 16:00 (15:00 UTC); pending from
+        // Fri 16:30 to Mon 10:00 (the resolution clock of a report does not pause); reply
+        // Mon 9 Mar 09:30 local; solved Mon 11:00 local.
+        // Calendar: FRT 65 h 30 min, resolution 67 h. Business: FRT 1 h + 30 min = 1 h 30,
+        // resolution 1 h + 2 h = 3 h.
+        let cal = crate::sla::Calendar::parse("zone Europe/Berlin\nmon-fri 09:00-17:00").unwrap();
+        let utc = |d: u32, h: u32, m: u32| Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap();
+        let ev = vec![
+            (
+                utc(6, 15, 0),
+                Actor::customer(CUSTOMER),
+                created_change(Status::New),
+            ),
+            (
+                utc(6, 15, 0),
+                Actor::customer(CUSTOMER),
+                Change::MessageAdded {
+                    message_id: 1,
+                    public: true,
+                },
+            ),
+            (
+                utc(6, 15, 30),
+                Actor::agent(1),
+                Change::StatusChanged {
+                    from: Status::New,
+                    to: Status::Pending,
+                },
+            ),
+            (
+                utc(9, 8, 30),
+                Actor::agent(1),
+                Change::MessageAdded {
+                    message_id: 2,
+                    public: true,
+                },
+            ),
+            (
+                utc(9, 9, 0),
+                Actor::agent(1),
+                Change::StatusChanged {
+                    from: Status::Pending,
+                    to: Status::Open,
+                },
+            ),
+            (
+                utc(9, 10, 0),
+                Actor::agent(1),
+                Change::StatusChanged {
+                    from: Status::Open,
+                    to: Status::Solved,
+                },
+            ),
+        ];
+        let f = facts(&ev);
+        let bh = |a, b| cal.business_duration(a, b);
+        let b = f.times(&bh);
+        assert_eq!(b.first_response, Some(mins(90)));
+        assert_eq!(b.full_resolution, Some(mins(180)));
+        let c = f.calendar_times();
+        assert_eq!(c.first_response, Some(mins(65 * 60 + 30)));
+        assert_eq!(c.full_resolution, Some(mins(67 * 60)));
+        // Both land in the stored cells: calendar and business sketches side by side.
+        let contrib = ticket_contribution(&f, Some(&bh), &[]);
+        let mut acc = RollupAcc::default();
+        for (_, cell) in &contrib {
+            acc.add_cell(cell);
+        }
+        assert_eq!(
+            acc.sketch(sketch::FIRST_RESPONSE + sketch::BUSINESS).mean(),
+            Some(mins(90))
+        );
+        assert_eq!(
+            acc.sketch(sketch::FULL_RESOLUTION).mean(),
+            Some(mins(67 * 60))
+        );
+        assert_eq!(acc.count(counter::FCR_RESOLVED), 1);
+    }
+
+    fn created_change(status: Status) -> Change {
+        created("2 09:00", Actor::customer(CUSTOMER), status).2
+    }
+
+    #[test]
+    fn sla_outcomes_count_when_met_or_due() {
+        use crate::sla::{evaluate, Calendar, Metric, Policy, Target};
+        let policy = Policy {
+            name: "all".into(),
+            conditions: Default::default(),
+            targets: vec![
+                Target::new(Metric::FirstReply, 30, false),
+                Target::new(Metric::Resolution, 60, false),
+            ],
+        };
+        // Reply after 20 min (met at 09:20); solved after 2 h (breached, due 10:00).
+        let mut ev = customer_opens("2 09:00");
+        ev.extend([
+            msg("2 09:20", Actor::agent(1), true),
+            status("2 11:00", Status::Open, Status::Solved),
+        ]);
+        let st = evaluate(&ev, &Calendar::always(), &policy, t("2 12:00"));
+        let c = sla_contributions(&st, &Dimensions::default());
+        let at = |s: &str| &c[&RollupKey::hourly(t(s), Dimensions::default())];
+        assert_eq!(at("2 09:20").sla_met[sla_index(Metric::FirstReply)], 1);
+        assert_eq!(at("2 10:00").sla_breached[sla_index(Metric::Resolution)], 1);
+        assert_eq!(
+            c.values()
+                .map(|r| r.sla_met.iter().sum::<u64>() + r.sla_breached.iter().sum::<u64>())
+                .sum::<u64>(),
+            2
+        );
+        // Still running at 09:10: nothing counted yet.
+        let st = evaluate(&ev[..2], &Calendar::always(), &policy, t("2 09:10"));
+        assert!(sla_contributions(&st, &Dimensions::default()).is_empty());
+    }
+
+    #[test]
+    fn stored_cells_round_trip_and_subtract_exactly() {
+        // Two tickets spread into rows; then ticket A changes (reopened, solved again,
+        // moved to group 2): subtracting its old contribution and adding the new one gives
+        // exactly the rows built from scratch.
+        let mut a = customer_opens("2 09:00");
+        a.extend([
+            msg("2 09:30", Actor::agent(1), true),
+            status("2 10:15", Status::Open, Status::Solved),
+        ]);
+        let mut b = customer_opens("3 16:00");
+        b.extend([
+            msg("4 10:00", Actor::agent(2), true),
+            msg("4 10:10", Actor::customer(CUSTOMER), true),
+            msg("4 10:40", Actor::agent(2), true),
+            status("4 11:00", Status::Open, Status::Solved),
+        ]);
+        let contrib = |ev: &[Event]| {
+            let f = facts(ev);
+            let c = ticket_contribution(&f, Some(&nine_to_five), &[]);
+            // The stored form round-trips.
+            assert_eq!(decode_contribution(&encode_contribution(&c)).unwrap(), c);
+            (f.dimensions, c)
+        };
+        let mut rows = std::collections::HashMap::new();
+        let (da, ca) = contrib(&a);
+        let (db, cb) = contrib(&b);
+        spread_contribution(&mut rows, &da, &ca, 1);
+        spread_contribution(&mut rows, &db, &cb, 1);
+        let mut a2 = a.clone();
+        a2.extend([
+            status("5 09:00", Status::Solved, Status::Open),
+            (
+                t("5 09:01"),
+                Actor::agent(1),
+                Change::GroupChanged {
+                    from: Some(1),
+                    to: Some(2),
+                },
+            ),
+            msg("5 09:30", Actor::agent(1), true),
+            status("5 10:00", Status::Open, Status::Solved),
+        ]);
+        let (da2, ca2) = contrib(&a2);
+        spread_contribution(&mut rows, &da, &ca, -1);
+        spread_contribution(&mut rows, &da2, &ca2, 1);
+        rows.retain(|_, c| !c.is_zero());
+        let mut fresh = std::collections::HashMap::new();
+        spread_contribution(&mut fresh, &da2, &ca2, 1);
+        spread_contribution(&mut fresh, &db, &cb, 1);
+        assert_eq!(rows, fresh);
+        assert!(rows.values().all(RollupCell::is_valid));
+        // Each row's sketches survive encoding, and sum like the rollups they store.
+        let mut acc = RollupAcc::default();
+        let mut month = Rollup::default();
+        for (k, cell) in &rows {
+            let enc = cell.encode_sketches();
+            assert_eq!(RollupCell::decode_sketches(&enc).unwrap(), cell.sketches);
+            if k.grain == Grain::Hour {
+                acc.add_stored(&cell.counts, &enc).unwrap();
+                month.merge(&cell.to_rollup().unwrap());
+            }
+        }
+        assert_eq!(acc.count(counter::CREATED), 2);
+        assert_eq!(acc.count(counter::REOPENED_SOLVED), 1);
+        assert_eq!(acc.count(counter::SOLVED_REPLIES), 4);
+        assert_eq!(
+            acc.sketch(sketch::FULL_RESOLUTION),
+            month.calendar.full_resolution
+        );
+        assert_eq!(
+            acc.sketch(sketch::FIRST_RESPONSE + sketch::BUSINESS),
+            month.business.first_response
+        );
+        // Grains: the day rows hold what the hour rows hold.
+        let day_created: i64 = rows
+            .iter()
+            .filter(|(k, _)| k.grain == Grain::Day)
+            .map(|(_, c)| c.counts[counter::CREATED])
+            .sum();
+        assert_eq!(day_created, 2);
+        assert!(rows
+            .keys()
+            .filter(|k| k.grain.is_agent())
+            .all(|k| k.dimensions.group_id.is_none()));
+        // Damaged bytes are an error, not a panic.
+        assert!(RollupCell::decode_sketches(&[9, 9]).is_err());
+        assert!(RollupCell::decode_sketches(&[]).is_err());
+        assert!(decode_contribution(&[1, 200]).is_err());
+        let mut enc = encode_contribution(&ca);
+        enc.push(0);
+        assert!(decode_contribution(&enc).is_err());
+    }
+
+    #[test]
+    fn stored_sketches_lose_only_their_extremes() {
+        // One value of 30 min: in memory the median is clamped to it exactly; read back from
+        // storage it is the bucket's estimate, still within 1 %.
+        let s = DurationSketch::from_durations(&[mins(30)]);
+        let back = SketchCell::of(&s).to_sketch().unwrap();
+        assert_eq!(s.median(), Some(mins(30)));
+        assert_eq!(back.min(), None);
+        let m = back.median().unwrap().num_milliseconds() as f64;
+        assert!((m - 1_800_000.0).abs() <= 0.01 * 1_800_000.0, "{m}");
+        assert_eq!(back.mean(), Some(mins(30)));
+        // A cell with negative counts is a difference, not a sketch.
+        let mut d = SketchCell::default();
+        d.add(&SketchCell::of(&s), -1);
+        assert_eq!(d.to_sketch(), None);
+        d.add(&SketchCell::of(&s), 1);
+        assert!(d.is_zero());
     }
 }

@@ -9,8 +9,10 @@ mod admin;
 mod db;
 mod import;
 mod jobs;
+mod kb;
 mod macros;
 mod mail;
+mod metrics;
 mod migrate;
 mod rows;
 mod survey;
@@ -722,5 +724,241 @@ impl Store for PgStore {
     }
     async fn stats(&self) -> Result<Stats> {
         tickets::stats(self).await
+    }
+    // --- metrics
+    async fn metric_state(&self) -> Result<tend_store::metrics::MetricState> {
+        metrics::metric_state(self).await
+    }
+    async fn metric_histories(
+        &self,
+        ticket_ids: Vec<i64>,
+    ) -> Result<Vec<tend_store::metrics::MetricHistory>> {
+        metrics::metric_histories(self, ticket_ids).await
+    }
+    async fn metric_histories_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<tend_store::metrics::MetricHistory>> {
+        metrics::metric_histories_after(self, after_id, limit).await
+    }
+    async fn metric_apply(&self, batch: tend_store::metrics::MetricBatch) -> Result<bool> {
+        metrics::metric_apply(self, batch).await
+    }
+    async fn metric_rebuild_begin(&self) -> Result<tend_store::metrics::MetricState> {
+        metrics::metric_rebuild_begin(self).await
+    }
+    async fn metric_rebuild_write(
+        &self,
+        generation: i64,
+        tickets: Vec<tend_store::metrics::TicketMetricRow>,
+        rows: Vec<(tend_core::metrics::RowKey, tend_core::metrics::RollupCell)>,
+    ) -> Result<()> {
+        metrics::metric_rebuild_write(self, generation, tickets, rows).await
+    }
+    async fn metric_rebuild_finish(&self, generation: i64, last_seq: i64) -> Result<()> {
+        metrics::metric_rebuild_finish(self, generation, last_seq).await
+    }
+    async fn metric_rollups(
+        &self,
+        q: tend_store::metrics::RollupQuery,
+    ) -> Result<Vec<tend_core::metrics::StoredRollup>> {
+        metrics::metric_rollups(self, q).await
+    }
+    async fn metric_open_before(
+        &self,
+        agent: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(tend_core::metrics::Dimensions, i64)>> {
+        metrics::metric_open_before(self, agent, at).await
+    }
+    async fn metric_created_by_hour(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, i64)>> {
+        metrics::metric_created_by_hour(self, from, to).await
+    }
+    // --- knowledge base -------------------------------------------------------------------
+    async fn kb_create_category(
+        &self,
+        new: tend_store::kb::NewKbCategory,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbCategory> {
+        kb::create_category(self, new, actor, now).await
+    }
+    async fn kb_update_category(
+        &self,
+        id: i64,
+        up: tend_store::kb::KbGroupUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbCategory> {
+        kb::update_category(self, id, up, actor, now).await
+    }
+    async fn kb_delete_category(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        kb::delete_category(self, id, actor, now).await
+    }
+    async fn kb_get_category(&self, id: i64) -> Result<tend_store::kb::KbCategory> {
+        kb::get_category(self, id).await
+    }
+    async fn kb_list_categories(&self) -> Result<Vec<tend_store::kb::KbCategory>> {
+        kb::list_categories(self).await
+    }
+    async fn kb_create_section(
+        &self,
+        new: tend_store::kb::NewKbSection,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbSection> {
+        kb::create_section(self, new, actor, now).await
+    }
+    async fn kb_update_section(
+        &self,
+        id: i64,
+        up: tend_store::kb::KbGroupUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbSection> {
+        kb::update_section(self, id, up, actor, now).await
+    }
+    async fn kb_delete_section(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        kb::delete_section(self, id, actor, now).await
+    }
+    async fn kb_get_section(&self, id: i64) -> Result<tend_store::kb::KbSection> {
+        kb::get_section(self, id).await
+    }
+    async fn kb_list_sections(
+        &self,
+        category_id: Option<i64>,
+    ) -> Result<Vec<tend_store::kb::KbSection>> {
+        kb::list_sections(self, category_id).await
+    }
+    async fn kb_create_article(
+        &self,
+        new: tend_store::kb::NewKbArticle,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbArticleFull> {
+        kb::create_article(self, new, actor, now).await
+    }
+    async fn kb_update_article(
+        &self,
+        id: i64,
+        up: tend_store::kb::KbArticleUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbArticle> {
+        kb::update_article(self, id, up, actor, now).await
+    }
+    async fn kb_delete_article(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        kb::delete_article(self, id, actor, now).await
+    }
+    async fn kb_get_article(&self, id: i64) -> Result<tend_store::kb::KbArticleFull> {
+        kb::get_article(self, id).await
+    }
+    async fn kb_list_articles(
+        &self,
+        q: tend_store::kb::KbArticleQuery,
+    ) -> Result<Page<tend_store::kb::KbArticle>> {
+        kb::list_articles(self, q).await
+    }
+    async fn kb_save_translation(
+        &self,
+        article_id: i64,
+        locale: &str,
+        input: tend_store::kb::KbTranslationInput,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbTranslation> {
+        kb::save_translation_for(self, article_id, locale, input, actor, now).await
+    }
+    async fn kb_delete_translation(
+        &self,
+        article_id: i64,
+        locale: &str,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        kb::delete_translation(self, article_id, locale, actor, now).await
+    }
+    async fn kb_revisions(
+        &self,
+        article_id: i64,
+        locale: &str,
+    ) -> Result<Vec<tend_store::kb::KbRevision>> {
+        kb::revisions(self, article_id, locale).await
+    }
+    async fn kb_revision(
+        &self,
+        article_id: i64,
+        revision_id: i64,
+    ) -> Result<tend_store::kb::KbRevision> {
+        kb::revision(self, article_id, revision_id).await
+    }
+    async fn kb_restore_revision(
+        &self,
+        article_id: i64,
+        revision_id: i64,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbTranslation> {
+        kb::restore_revision(self, article_id, revision_id, actor, now).await
+    }
+    async fn kb_add_feedback(
+        &self,
+        new: tend_store::kb::NewKbFeedback,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbFeedback> {
+        kb::add_feedback(self, new, now).await
+    }
+    async fn kb_list_feedback(
+        &self,
+        article_id: i64,
+        page: PageRequest,
+    ) -> Result<Page<tend_store::kb::KbFeedback>> {
+        kb::list_feedback(self, article_id, page).await
+    }
+    async fn kb_record_view(&self, article_id: i64) -> Result<()> {
+        kb::record_view(self, article_id).await
+    }
+    async fn kb_add_attachment(
+        &self,
+        article_id: i64,
+        file: NewAttachment,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbAttachment> {
+        kb::add_attachment(self, article_id, file, actor, now).await
+    }
+    async fn kb_attachments(&self, article_id: i64) -> Result<Vec<tend_store::kb::KbAttachment>> {
+        kb::attachments(self, article_id).await
+    }
+    async fn kb_attachment(&self, id: i64) -> Result<(tend_store::kb::KbAttachment, Vec<u8>)> {
+        kb::attachment(self, id).await
+    }
+    async fn kb_live_counts(&self, now: DateTime<Utc>) -> Result<Vec<tend_store::kb::KbLiveCount>> {
+        kb::live_counts(self, now).await
+    }
+    async fn kb_changes_since(&self, after_seq: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
+        kb::changes_since(self, after_seq, limit).await
+    }
+    async fn kb_article_for_index(
+        &self,
+        article_id: i64,
+    ) -> Result<Option<tend_store::kb::KbArticleFull>> {
+        kb::article_for_index(self, article_id).await
+    }
+    async fn kb_article_ids(&self, after_id: i64, limit: i64) -> Result<Vec<i64>> {
+        kb::article_ids(self, after_id, limit).await
+    }
+    // --- search feed
+    async fn tickets_for_index(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(Ticket, Vec<String>)>> {
+        tickets::tickets_for_index(self, after_id, limit).await
     }
 }

@@ -15,6 +15,8 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_surveys.sql")),
     (8, include_str!("../migrations/0008_survey_kiosks.sql")),
     (9, include_str!("../migrations/0009_survey_rules.sql")),
+    (10, include_str!("../migrations/0010_kb.sql")),
+    (11, include_str!("../migrations/0011_metrics.sql")),
 ];
 
 /// Namespace of Tend's advisory locks (first key of the two-key form).

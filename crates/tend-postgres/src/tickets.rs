@@ -919,3 +919,53 @@ pub(crate) async fn schedule_sla<C: GenericClient>(c: &C, id: i64, now: Now) -> 
     }
     Ok(())
 }
+
+// --- search feed -------------------------------------------------------------------------
+
+/// Tickets after `after_id` with their message bodies, for the search index: two range
+/// scans (tickets by primary key, messages by `messages_ticket`) in one snapshot.
+pub(crate) async fn tickets_for_index(
+    s: &PgStore,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<(Ticket, Vec<String>)>> {
+    let limit = limit.clamp(0, 10_000);
+    let mut c = s.conn().await?;
+    let tx = c
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .db()?;
+    let sql = format!("SELECT {TICKET_COLS} FROM tickets t WHERE t.id > $1 ORDER BY t.id LIMIT $2");
+    let tickets: Vec<Ticket> = query(&tx, &sql, &[&after_id, &limit])
+        .await?
+        .iter()
+        .map(rows::ticket)
+        .collect::<Result<_>>()?;
+    let Some(last) = tickets.last().map(|t| t.id) else {
+        return Ok(Vec::new());
+    };
+    let msgs = query(
+        &tx,
+        "SELECT ticket_id, body_text FROM messages \
+         WHERE ticket_id > $1 AND ticket_id <= $2 ORDER BY ticket_id, id",
+        &[&after_id, &last],
+    )
+    .await?;
+    tx.commit().await.db()?;
+    let mut out: Vec<(Ticket, Vec<String>)> =
+        tickets.into_iter().map(|t| (t, Vec::new())).collect();
+    let mut i = 0;
+    for r in &msgs {
+        let tid: i64 = r.get(0);
+        while i < out.len() && out[i].0.id < tid {
+            i += 1;
+        }
+        if i < out.len() && out[i].0.id == tid {
+            out[i].1.push(r.get(1));
+        }
+    }
+    Ok(out)
+}

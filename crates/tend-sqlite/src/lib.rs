@@ -9,8 +9,10 @@
 mod conv;
 mod imports;
 mod jobs;
+mod kb;
 mod macros;
 mod mail;
+mod metrics;
 mod people;
 mod survey;
 mod tickets;
@@ -37,6 +39,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_surveys.sql")),
     (8, include_str!("../migrations/0008_survey_kiosks.sql")),
     (9, include_str!("../migrations/0009_survey_rules.sql")),
+    (10, include_str!("../migrations/0010_kb.sql")),
+    (11, include_str!("../migrations/0011_metrics.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -897,5 +901,246 @@ impl Store for SqliteStore {
     }
     async fn stats(&self) -> Result<Stats> {
         self.stats_impl().await
+    }
+    // --- metrics
+    async fn metric_state(&self) -> Result<tend_store::metrics::MetricState> {
+        self.metric_state_impl().await
+    }
+    async fn metric_histories(
+        &self,
+        ticket_ids: Vec<i64>,
+    ) -> Result<Vec<tend_store::metrics::MetricHistory>> {
+        self.metric_histories_impl(ticket_ids).await
+    }
+    async fn metric_histories_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<tend_store::metrics::MetricHistory>> {
+        self.metric_histories_after_impl(after_id, limit).await
+    }
+    async fn metric_apply(&self, batch: tend_store::metrics::MetricBatch) -> Result<bool> {
+        self.metric_apply_impl(batch).await
+    }
+    async fn metric_rebuild_begin(&self) -> Result<tend_store::metrics::MetricState> {
+        self.metric_rebuild_begin_impl().await
+    }
+    async fn metric_rebuild_write(
+        &self,
+        generation: i64,
+        tickets: Vec<tend_store::metrics::TicketMetricRow>,
+        rows: Vec<(tend_core::metrics::RowKey, tend_core::metrics::RollupCell)>,
+    ) -> Result<()> {
+        self.metric_rebuild_write_impl(generation, tickets, rows)
+            .await
+    }
+    async fn metric_rebuild_finish(&self, generation: i64, last_seq: i64) -> Result<()> {
+        self.metric_rebuild_finish_impl(generation, last_seq).await
+    }
+    async fn metric_rollups(
+        &self,
+        q: tend_store::metrics::RollupQuery,
+    ) -> Result<Vec<tend_core::metrics::StoredRollup>> {
+        self.metric_rollups_impl(q).await
+    }
+    async fn metric_open_before(
+        &self,
+        agent: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(tend_core::metrics::Dimensions, i64)>> {
+        self.metric_open_before_impl(agent, at).await
+    }
+    async fn metric_created_by_hour(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, i64)>> {
+        self.metric_created_by_hour_impl(from, to).await
+    }
+    // --- knowledge base -------------------------------------------------------------------
+    async fn kb_create_category(
+        &self,
+        new: tend_store::kb::NewKbCategory,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbCategory> {
+        self.kb_create_category_impl(new, actor, now).await
+    }
+    async fn kb_update_category(
+        &self,
+        id: i64,
+        up: tend_store::kb::KbGroupUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbCategory> {
+        self.kb_update_category_impl(id, up, actor, now).await
+    }
+    async fn kb_delete_category(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        self.kb_delete_category_impl(id, actor, now).await
+    }
+    async fn kb_get_category(&self, id: i64) -> Result<tend_store::kb::KbCategory> {
+        self.kb_get_category_impl(id).await
+    }
+    async fn kb_list_categories(&self) -> Result<Vec<tend_store::kb::KbCategory>> {
+        self.kb_list_categories_impl().await
+    }
+    async fn kb_create_section(
+        &self,
+        new: tend_store::kb::NewKbSection,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbSection> {
+        self.kb_create_section_impl(new, actor, now).await
+    }
+    async fn kb_update_section(
+        &self,
+        id: i64,
+        up: tend_store::kb::KbGroupUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbSection> {
+        self.kb_update_section_impl(id, up, actor, now).await
+    }
+    async fn kb_delete_section(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        self.kb_delete_section_impl(id, actor, now).await
+    }
+    async fn kb_get_section(&self, id: i64) -> Result<tend_store::kb::KbSection> {
+        self.kb_get_section_impl(id).await
+    }
+    async fn kb_list_sections(
+        &self,
+        category_id: Option<i64>,
+    ) -> Result<Vec<tend_store::kb::KbSection>> {
+        self.kb_list_sections_impl(category_id).await
+    }
+    async fn kb_create_article(
+        &self,
+        new: tend_store::kb::NewKbArticle,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbArticleFull> {
+        self.kb_create_article_impl(new, actor, now).await
+    }
+    async fn kb_update_article(
+        &self,
+        id: i64,
+        up: tend_store::kb::KbArticleUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbArticle> {
+        self.kb_update_article_impl(id, up, actor, now).await
+    }
+    async fn kb_delete_article(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        self.kb_delete_article_impl(id, actor, now).await
+    }
+    async fn kb_get_article(&self, id: i64) -> Result<tend_store::kb::KbArticleFull> {
+        self.kb_get_article_impl(id).await
+    }
+    async fn kb_list_articles(
+        &self,
+        q: tend_store::kb::KbArticleQuery,
+    ) -> Result<Page<tend_store::kb::KbArticle>> {
+        self.kb_list_articles_impl(q).await
+    }
+    async fn kb_save_translation(
+        &self,
+        article_id: i64,
+        locale: &str,
+        input: tend_store::kb::KbTranslationInput,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbTranslation> {
+        self.kb_save_translation_impl(article_id, locale.to_string(), input, actor, now)
+            .await
+    }
+    async fn kb_delete_translation(
+        &self,
+        article_id: i64,
+        locale: &str,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.kb_delete_translation_impl(article_id, locale.to_string(), actor, now)
+            .await
+    }
+    async fn kb_revisions(
+        &self,
+        article_id: i64,
+        locale: &str,
+    ) -> Result<Vec<tend_store::kb::KbRevision>> {
+        self.kb_revisions_impl(article_id, locale.to_string()).await
+    }
+    async fn kb_revision(
+        &self,
+        article_id: i64,
+        revision_id: i64,
+    ) -> Result<tend_store::kb::KbRevision> {
+        self.kb_revision_impl(article_id, revision_id).await
+    }
+    async fn kb_restore_revision(
+        &self,
+        article_id: i64,
+        revision_id: i64,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbTranslation> {
+        self.kb_restore_revision_impl(article_id, revision_id, actor, now)
+            .await
+    }
+    async fn kb_add_feedback(
+        &self,
+        new: tend_store::kb::NewKbFeedback,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbFeedback> {
+        self.kb_add_feedback_impl(new, now).await
+    }
+    async fn kb_list_feedback(
+        &self,
+        article_id: i64,
+        page: PageRequest,
+    ) -> Result<Page<tend_store::kb::KbFeedback>> {
+        self.kb_list_feedback_impl(article_id, page).await
+    }
+    async fn kb_record_view(&self, article_id: i64) -> Result<()> {
+        self.kb_record_view_impl(article_id).await
+    }
+    async fn kb_add_attachment(
+        &self,
+        article_id: i64,
+        file: NewAttachment,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb::KbAttachment> {
+        self.kb_add_attachment_impl(article_id, file, actor, now)
+            .await
+    }
+    async fn kb_attachments(&self, article_id: i64) -> Result<Vec<tend_store::kb::KbAttachment>> {
+        self.kb_attachments_impl(article_id).await
+    }
+    async fn kb_attachment(&self, id: i64) -> Result<(tend_store::kb::KbAttachment, Vec<u8>)> {
+        self.kb_attachment_impl(id).await
+    }
+    async fn kb_live_counts(&self, now: DateTime<Utc>) -> Result<Vec<tend_store::kb::KbLiveCount>> {
+        self.kb_live_counts_impl(now).await
+    }
+    async fn kb_changes_since(&self, after_seq: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
+        self.kb_changes_since_impl(after_seq, limit).await
+    }
+    async fn kb_article_for_index(
+        &self,
+        article_id: i64,
+    ) -> Result<Option<tend_store::kb::KbArticleFull>> {
+        self.kb_article_for_index_impl(article_id).await
+    }
+    async fn kb_article_ids(&self, after_id: i64, limit: i64) -> Result<Vec<i64>> {
+        self.kb_article_ids_impl(after_id, limit).await
+    }
+    // --- search feed
+    async fn tickets_for_index(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(Ticket, Vec<String>)>> {
+        self.tickets_for_index_impl(after_id, limit).await
     }
 }

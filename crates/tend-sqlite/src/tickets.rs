@@ -720,3 +720,53 @@ pub(crate) fn schedule_sla(c: &Connection, id: i64, now: DateTime<Utc>) -> Resul
     }
     Ok(())
 }
+
+// --- search feed -------------------------------------------------------------------------
+
+impl SqliteStore {
+    /// Tickets after `after_id` with their message bodies, for the search index: two range
+    /// scans (tickets by id, messages by `messages_ticket`) in one read transaction.
+    pub(crate) async fn tickets_for_index_impl(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(Ticket, Vec<String>)>> {
+        let limit = limit.clamp(0, 10_000);
+        self.read(move |c| {
+            let tx = c.unchecked_transaction().map_err(db)?;
+            let tickets: Vec<Ticket> = tx
+                .prepare_cached(&format!(
+                    "SELECT {TICKET_COLS} FROM tickets WHERE id > ?1 ORDER BY id LIMIT ?2"
+                ))
+                .map_err(db)?
+                .query_map(params![after_id, limit], ticket_row)
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            let Some(last) = tickets.last().map(|t| t.id) else {
+                return Ok(Vec::new());
+            };
+            let mut out: Vec<(Ticket, Vec<String>)> =
+                tickets.into_iter().map(|t| (t, Vec::new())).collect();
+            let mut st = tx
+                .prepare_cached(
+                    "SELECT ticket_id, body_text FROM messages \
+                     WHERE ticket_id > ?1 AND ticket_id <= ?2 ORDER BY ticket_id, id",
+                )
+                .map_err(db)?;
+            let mut rows = st.query(params![after_id, last]).map_err(db)?;
+            let mut i = 0;
+            while let Some(r) = rows.next().map_err(db)? {
+                let tid: i64 = r.get(0).map_err(db)?;
+                while i < out.len() && out[i].0.id < tid {
+                    i += 1;
+                }
+                if i < out.len() && out[i].0.id == tid {
+                    out[i].1.push(r.get(1).map_err(db)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

@@ -2,7 +2,9 @@
 //! backend (tend-sqlite, tend-postgres); both pass the same integration suite.
 
 mod cursor;
+pub mod kb;
 pub mod mail;
+pub mod metrics;
 mod records;
 pub mod survey;
 
@@ -468,6 +470,189 @@ pub trait Store: Send + Sync + 'static {
     async fn list_jobs(&self, state: JobState, limit: i64) -> Result<Vec<Job>>;
     /// Numbers for /metrics: tickets, open tickets, queued and dead jobs, last event seq.
     async fn stats(&self) -> Result<Stats>;
+
+    // --- metrics
+    /// Where the metric tailer stands.
+    async fn metric_state(&self) -> Result<metrics::MetricState>;
+    /// The histories of these tickets (oldest event first) with their stored metric rows;
+    /// tickets without events are left out.
+    async fn metric_histories(&self, ticket_ids: Vec<i64>) -> Result<Vec<metrics::MetricHistory>>;
+    /// The histories of up to `limit` tickets with `id > after_id`, by id (for rebuilds; no
+    /// stored rows).
+    async fn metric_histories_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<metrics::MetricHistory>>;
+    /// Applies a tailer batch in one transaction if the state is still (`from_seq`,
+    /// `generation`, not rebuilding); `false` (nothing written) otherwise.
+    async fn metric_apply(&self, batch: metrics::MetricBatch) -> Result<bool>;
+    /// Starts a rebuild: a new generation, `rebuilding` set, metric tables emptied. Returns
+    /// the new state with `last_seq` = a sequence number up to which every event is
+    /// committed and visible (the checkpoint to set when the rebuild finishes).
+    async fn metric_rebuild_begin(&self) -> Result<metrics::MetricState>;
+    /// Writes ticket rows and whole roll-up rows of a rebuild; `Conflict` if another rebuild
+    /// started since.
+    async fn metric_rebuild_write(
+        &self,
+        generation: i64,
+        tickets: Vec<metrics::TicketMetricRow>,
+        rows: Vec<(tend_core::metrics::RowKey, tend_core::metrics::RollupCell)>,
+    ) -> Result<()>;
+    /// Ends a rebuild: the checkpoint becomes `last_seq`, tailers resume.
+    async fn metric_rebuild_finish(&self, generation: i64, last_seq: i64) -> Result<()>;
+    /// Roll-up rows of the given grain ranges.
+    async fn metric_rollups(
+        &self,
+        q: metrics::RollupQuery,
+    ) -> Result<Vec<tend_core::metrics::StoredRollup>>;
+    /// Per dimensions of the cube (or per agent): created − solves + reopens of every
+    /// roll-up before `at` (an hour), i.e. the tickets open at that instant.
+    async fn metric_open_before(
+        &self,
+        agent: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(tend_core::metrics::Dimensions, i64)>>;
+    /// Tickets created per UTC hour in `[from, to)` (hours with none left out), for the
+    /// weekday × hour heat map.
+    async fn metric_created_by_hour(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, i64)>>;
+    // --- knowledge base -------------------------------------------------------------------
+    // Categories → sections → articles; each article has translations (one per locale) with
+    // revisions. Reads here do not filter by visibility (callers decide with
+    // `kb::KbTranslationHead::is_live`), except lists given `live_at`. Every change to an
+    // article appends to the change feed in the same transaction.
+    async fn kb_create_category(
+        &self,
+        new: kb::NewKbCategory,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbCategory>;
+    async fn kb_update_category(
+        &self,
+        id: i64,
+        up: kb::KbGroupUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbCategory>;
+    /// `Conflict` while the category has sections.
+    async fn kb_delete_category(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+    async fn kb_get_category(&self, id: i64) -> Result<kb::KbCategory>;
+    /// By position, then id.
+    async fn kb_list_categories(&self) -> Result<Vec<kb::KbCategory>>;
+    async fn kb_create_section(
+        &self,
+        new: kb::NewKbSection,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbSection>;
+    /// A move to another category announces every article of the section on the feed.
+    async fn kb_update_section(
+        &self,
+        id: i64,
+        up: kb::KbGroupUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbSection>;
+    /// `Conflict` while the section has articles.
+    async fn kb_delete_section(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+    async fn kb_get_section(&self, id: i64) -> Result<kb::KbSection>;
+    /// By position, then id; all sections or one category's.
+    async fn kb_list_sections(&self, category_id: Option<i64>) -> Result<Vec<kb::KbSection>>;
+    /// Creates an article with its first translation (in `source_locale`, revision 1).
+    async fn kb_create_article(
+        &self,
+        new: kb::NewKbArticle,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbArticleFull>;
+    async fn kb_update_article(
+        &self,
+        id: i64,
+        up: kb::KbArticleUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbArticle>;
+    /// Deletes the article with its translations, revisions, feedback and attachment rows.
+    async fn kb_delete_article(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+    async fn kb_get_article(&self, id: i64) -> Result<kb::KbArticleFull>;
+    async fn kb_list_articles(&self, q: kb::KbArticleQuery) -> Result<Page<kb::KbArticle>>;
+    /// Creates or replaces one translation and writes a revision. A changed body of the
+    /// source-locale translation marks the other translations outdated.
+    async fn kb_save_translation(
+        &self,
+        article_id: i64,
+        locale: &str,
+        input: kb::KbTranslationInput,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbTranslation>;
+    /// `Conflict` for the source-locale translation.
+    async fn kb_delete_translation(
+        &self,
+        article_id: i64,
+        locale: &str,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// A translation's revisions, newest first, without bodies (at most 1,000).
+    async fn kb_revisions(&self, article_id: i64, locale: &str) -> Result<Vec<kb::KbRevision>>;
+    /// One revision with its body.
+    async fn kb_revision(&self, article_id: i64, revision_id: i64) -> Result<kb::KbRevision>;
+    /// Saves the revision's title and body as the translation's current content (keeping its
+    /// status and schedule), which writes a new revision.
+    async fn kb_restore_revision(
+        &self,
+        article_id: i64,
+        revision_id: i64,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbTranslation>;
+    async fn kb_add_feedback(
+        &self,
+        new: kb::NewKbFeedback,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbFeedback>;
+    /// Newest first.
+    async fn kb_list_feedback(
+        &self,
+        article_id: i64,
+        page: PageRequest,
+    ) -> Result<Page<kb::KbFeedback>>;
+    async fn kb_record_view(&self, article_id: i64) -> Result<()>;
+    /// Stores the bytes once per SHA-256 (the `blobs` table ticket attachments use).
+    async fn kb_add_attachment(
+        &self,
+        article_id: i64,
+        file: NewAttachment,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<kb::KbAttachment>;
+    async fn kb_attachments(&self, article_id: i64) -> Result<Vec<kb::KbAttachment>>;
+    async fn kb_attachment(&self, id: i64) -> Result<(kb::KbAttachment, Vec<u8>)>;
+    /// Public articles live at `now`, counted per section and locale.
+    async fn kb_live_counts(&self, now: DateTime<Utc>) -> Result<Vec<kb::KbLiveCount>>;
+    /// The change feed for a search index: `(seq, article_id)` with `seq > after_seq`, in seq
+    /// order, at most `limit`; safe to tail (a late-committing writer is never skipped). An
+    /// article id whose `kb_article_for_index` is `None` was deleted.
+    async fn kb_changes_since(&self, after_seq: i64, limit: i64) -> Result<Vec<(i64, i64)>>;
+    /// An article with every translation (bodies included), or `None` if it does not exist.
+    async fn kb_article_for_index(&self, article_id: i64) -> Result<Option<kb::KbArticleFull>>;
+    /// Article ids above `after_id`, ascending, at most `limit`: for a full reindex.
+    async fn kb_article_ids(&self, after_id: i64, limit: i64) -> Result<Vec<i64>>;
+
+    // --- search feed
+    /// Up to `limit` tickets with `id > after_id`, in id order, each with its message bodies
+    /// (plain text, oldest first, internal notes included). No viewer check: this feeds the
+    /// search index (`tend reindex`), whose searches apply the viewer's rule themselves.
+    async fn tickets_for_index(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(Ticket, Vec<String>)>>;
 }
 
 /// Hex SHA-256, the content address of attachment bytes.

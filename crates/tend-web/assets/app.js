@@ -37,6 +37,10 @@
     }
     switch (e.key) {
       case "?": e.preventDefault(); help(); break;
+      case "/":
+        var q = document.querySelector("[data-search]");
+        if (q) { e.preventDefault(); q.focus(); }
+        break;
       case "j": select(1); break;
       case "k": select(-1); break;
       case "o": case "Enter":

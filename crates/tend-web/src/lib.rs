@@ -3,12 +3,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod charts;
 pub mod error;
 pub mod extract;
+pub mod helpcenter;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod portal;
+pub mod search_tail;
 pub mod surveys;
 pub mod ui;
 pub mod worker;
@@ -38,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub live: Arc<ui::live::Live>,
     pub mail: Arc<mail::MailConfig>,
+    /// Full-text search (tend-search); None when not configured (search routes answer 503).
+    pub search: Option<Arc<tend_search::Search>>,
 }
 
 impl AppState {
@@ -50,7 +55,13 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             live: Arc::new(ui::live::Live::default()),
             mail: Arc::new(mail::MailConfig::default()),
+            search: None,
         }
+    }
+    /// Serves search from `search` (see [`search_tail::run_search_tailer`] to keep it fed).
+    pub fn with_search(mut self, search: Arc<tend_search::Search>) -> AppState {
+        self.search = Some(search);
+        self
     }
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
@@ -66,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(ui::router())
         .merge(portal::router())
+        .merge(helpcenter::router())
         .merge(surveys::router())
         .fallback(|| async { AppError::not_found("page") })
         .layer(axum::middleware::from_fn_with_state(

@@ -108,6 +108,8 @@ pub fn document() -> Value {
             "/tickets/{id}/events": { "get": op("A ticket's timeline, oldest first", id(), None, "200", ok(page("Event"))) },
             "/attachments/{id}": { "get": op("Download an attachment", id(), None, "200", json!({ "description": "the file" })) },
             "/tags": { "get": op("Tags with their ticket counts", json!([]), None, "200", ok(json!({ "type": "object" }))) },
+            "/search/tickets": { "get": op("Full-text ticket search, ranked (tickets you may open; see docs/search.md for the query rules)", json!([q("q", "string", "words, \"phrases\"; typos tolerated; the last word also matches as a prefix"), q("status", "string", "comma-separated statuses"), q("customer_id", "integer", ""), q("limit", "integer", "1-100, default 25"), q("offset", "integer", "0-10000")]), None, "200", ok(json!({ "type": "object", "properties": { "hits": { "type": "array", "items": { "type": "object" } }, "total": { "type": "integer" }, "took_ms": { "type": "number" } } }))) },
+            "/search/articles": { "get": { "summary": "Help-center search: published public articles (agents sending a token also get internal ones)", "security": [{}, { "bearer": [] }], "parameters": [q("q", "string", "the question"), q("locale", "string", "de matches de and de-CH; de-CH only de-CH"), q("category", "integer", ""), q("section", "integer", ""), q("brand", "integer", ""), q("limit", "integer", "1-100, default 25"), q("offset", "integer", "0-10000")], "responses": { "200": ok(json!({ "type": "object" })), "401": errors()["401"], "422": errors()["422"], "503": { "description": "search is not configured" } } } },
             "/customers": {
                 "get": op("List or find customers", json!([q("email", "string", "exact e-mail"), q("phone", "string", "exact phone"), q("organization_id", "integer", ""), q("limit", "integer", ""), q("cursor", "string", "")]), None, "200", ok(page("Customer"))),
                 "post": op("Create a customer", json!([]), Some(r("CreateCustomer")), "201", ok(r("Customer")))
@@ -152,7 +154,47 @@ pub fn document() -> Value {
     });
     surveys(&mut doc);
     mail(&mut doc);
+    kb(&mut doc);
+    reports(&mut doc);
     doc
+}
+
+/// Ticket metrics from the roll-ups (issue 8).
+fn reports(doc: &mut Value) {
+    let row = json!({ "type": "object", "properties": {
+        "period": { "type": "string", "description": "2026-03-02, 2026-W10, 2026-03, total or previous" },
+        "first_day": { "type": "string", "format": "date" }, "last_day": { "type": "string", "format": "date" },
+        "start": { "type": "string", "format": "date-time" }, "end": { "type": "string", "format": "date-time" },
+        "group": { "type": "object", "description": "the group_by dimensions' values (ids as numbers, null = not set)" },
+        "values": { "type": "object", "additionalProperties": { "type": ["number", "null"] }, "description": "one value per column key" } } });
+    doc["paths"]["/reports/tickets"] = json!({
+        "get": op(
+            "Ticket metrics (admin, supervisor): volume, backlog, first/next response and resolution times (median, p90, mean; calendar and business hours), FCR, one-touch, reopens, replies per ticket, SLA compliance, CSAT/NPS/CES — per day/week/month of an IANA time zone, grouped by up to 3 dimensions, with the previous period. Read from roll-ups only. `format=csv` streams the same report as CSV (cells that could start a formula are neutralised). See the columns' definitions in the answer and docs/metrics.md.",
+            json!([
+                q("from", "string", "first local day, YYYY-MM-DD (default: to − 29 days)"),
+                q("to", "string", "last local day included, YYYY-MM-DD (default: today); at most 1,096 days"),
+                q("tz", "string", "IANA time zone with whole-hour offsets (default UTC)"),
+                q("interval", "string", "day, week (ISO) or month; default by range length"),
+                q("group_by", "string", "comma-separated, at most 3: channel, priority, group, brand; or assignee alone"),
+                q("metrics", "string", "comma-separated families: volume, frt, nrt, resolution, fcr, one_touch, reopens, replies, sla, csat, nps, ces, or all (default)"),
+                q("channel", "string", "filter"), q("priority", "string", "filter"),
+                q("group_id", "integer", "filter"), q("brand_id", "integer", "filter"),
+                q("assignee_id", "integer", "filter (not with channel/priority/group/brand)"),
+                q("format", "string", "json (default) or csv")
+            ]),
+            None,
+            "200",
+            json!({ "description": "OK", "content": {
+                "application/json": { "schema": { "type": "object", "properties": {
+                    "from": { "type": "string" }, "to": { "type": "string" }, "tz": { "type": "string" }, "interval": { "type": "string" },
+                    "group_by": { "type": "array", "items": { "type": "string" } }, "metrics": { "type": "array", "items": { "type": "string" } },
+                    "columns": { "type": "array", "items": { "type": "object", "properties": { "key": { "type": "string" }, "label": { "type": "string" }, "unit": { "enum": ["count", "seconds", "percent", "ratio", "score"] }, "family": { "type": "string" }, "definition": { "type": "string" } } } },
+                    "rows": { "type": "array", "items": row.clone() }, "groups": { "type": "array", "items": row.clone() },
+                    "total": row.clone(), "previous": row, "change": { "type": "object" },
+                    "notes": { "type": "array", "items": { "type": "string" } } } } },
+                "text/csv": { "schema": { "type": "string" } } } })
+        )
+    });
 }
 
 /// The e-mail channel's admin endpoints.
@@ -248,6 +290,9 @@ fn survey_rules(doc: &mut Value) {
     p["/surveys/{id}/responses"] = json!({
         "get": op("A survey's answers with comments and follow-up answers, newest first, with the invitation (ticket, customer, agent, group, channel, order as when sent) (admin, supervisor)", json!([id()[0], q("before", "integer", "response id to page below"), q("limit", "integer", "1–200, default 50")]), None, "200", ok(json!({ "type": "object", "properties": { "items": { "type": "array", "items": { "type": "object" } }, "next_before": { "type": ["integer", "null"] } } })))
     });
+    p["/surveys/scores/compare"] = json!({
+        "get": op("Two periods' score and the significance of the change (admin, supervisor): NPS z-test on the difference (both standard errors), CSAT % satisfied and CES % agree two-proportion z-tests", json!([q("kind", "string", "nps (default), csat or ces"), q("before_from", "string", "RFC 3339"), q("before_to", "string", "RFC 3339"), q("after_from", "string", "RFC 3339"), q("after_to", "string", "RFC 3339"), q("alpha", "number", "significance level, default 0.05")]), None, "200", ok(json!({ "type": "object", "properties": { "before": r("ScoreBucket"), "after": r("ScoreBucket"), "comparison": { "type": ["object", "null"], "properties": { "before": { "type": "number" }, "after": { "type": "number" }, "delta": { "type": "number" }, "standard_error": { "type": "number" }, "z": { "type": "number" }, "p_value": { "type": "number" }, "significant": { "type": "boolean" } } }, "not_comparable": { "type": ["string", "null"] } } })))
+    });
     p["/surveys/at-risk"] = json!({
         "get": op("Customers at risk (admin, supervisor): low answers within `days` (NPS 0–6, CSAT ≤ 2 or the lowest answer, CES ≤ 3) or open tickets tagged survey-follow-up or complaint; most at risk first", json!([q("days", "integer", "1–3650, default 90"), q("limit", "integer", "1–1000, default 100")]), None, "200", ok(json!({ "type": "object", "properties": { "since": time, "items": { "type": "array", "items": r("AtRiskCustomer") } } })))
     });
@@ -280,4 +325,94 @@ fn survey_rules(doc: &mut Value) {
     let item = json!({ "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "sku": { "type": "string" }, "name": { "type": "string" }, "quantity": { "type": "integer", "minimum": 1, "default": 1 }, "price_cents": { "type": "integer", "minimum": 0 } } });
     s["OrderIn"] = json!({ "type": "object", "required": ["external_id", "customer", "placed_at"], "additionalProperties": false, "properties": { "external_id": { "type": "string" }, "customer": { "type": "object", "additionalProperties": false, "properties": { "id": { "type": "integer" }, "email": { "type": "string" }, "name": { "type": "string" } }, "description": "an existing customer's id, or an e-mail (found or created)" }, "placed_at": time, "delivered_at": time, "amount_cents": { "type": "integer", "minimum": 0 }, "currency": { "type": "string", "description": "ISO 4217" }, "items": { "type": "array", "items": item, "maxItems": 500 } } });
     s["Order"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "external_id": { "type": "string" }, "customer_id": { "type": "integer" }, "placed_at": time, "delivered_at": { "type": ["string", "null"], "format": "date-time" }, "amount_cents": { "type": "integer" }, "currency": { "type": "string" }, "items": { "type": "array", "items": item }, "created_at": time, "updated_at": time } });
+}
+
+/// The knowledge base (issue 6): categories, sections, articles, translations, revisions,
+/// feedback, attachments. Reads work without a token and then show published public content
+/// only; writes need an agent's token (deletes: admin or supervisor).
+fn kb(doc: &mut Value) {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let loc = || json!({ "name": "locale", "in": "path", "required": true, "schema": { "type": "string" }, "description": "BCP 47 language[-Region], e.g. en, de-CH" });
+    let rev = || json!({ "name": "rev", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } });
+    let id_loc = json!([id()[0], loc()]);
+    let id_rev = json!([id()[0], rev()]);
+    let public = |mut o: Value| {
+        o["security"] = json!([{}, { "bearer": [] }]);
+        o
+    };
+    let labels = json!({ "type": "object", "additionalProperties": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "description": { "type": "string" } } }, "description": "locale → {name, description}" });
+    let group_in = json!({ "type": "object", "required": ["name"], "additionalProperties": false, "properties": { "name": { "type": "string", "maxLength": 200 }, "description": { "type": "string", "maxLength": 2000 }, "position": { "type": "integer" }, "brand_id": { "type": ["integer", "null"] }, "translations": labels, "category_id": { "type": "integer", "description": "sections only (required there)" } } });
+    let group_patch = json!({ "type": "object", "additionalProperties": false, "properties": { "name": { "type": "string" }, "description": { "type": "string" }, "position": { "type": "integer" }, "brand_id": { "type": ["integer", "null"] }, "translations": labels, "category_id": { "type": "integer", "description": "sections only: move (every article is re-announced on the change feed)" } } });
+    let p = &mut doc["paths"];
+    p["/kb/categories"] = json!({
+        "get": public(op("Categories by position (without a token: only those with published public articles)", json!([]), None, "200", ok(items("KbCategory")))),
+        "post": op("Create a category (agents)", json!([]), Some(group_in.clone()), "201", ok(r("KbCategory")))
+    });
+    p["/kb/categories/{id}"] = json!({
+        "get": public(op("Get a category", id(), None, "200", ok(r("KbCategory")))),
+        "patch": op("Change a category (agents)", id(), Some(group_patch.clone()), "200", ok(r("KbCategory"))),
+        "delete": op("Delete an empty category (admin, supervisor); 409 while it has sections", id(), None, "204", json!({ "description": "deleted" }))
+    });
+    p["/kb/sections"] = json!({
+        "get": public(op("Sections by position", json!([q("category_id", "integer", "one category's sections")]), None, "200", ok(items("KbSection")))),
+        "post": op("Create a section in a category (agents)", json!([]), Some(group_in), "201", ok(r("KbSection")))
+    });
+    p["/kb/sections/{id}"] = json!({
+        "get": public(op("Get a section", id(), None, "200", ok(r("KbSection")))),
+        "patch": op("Change or move a section (agents)", id(), Some(group_patch), "200", ok(r("KbSection"))),
+        "delete": op("Delete an empty section (admin, supervisor); 409 while it has articles", id(), None, "204", json!({ "description": "deleted" }))
+    });
+    p["/kb/articles"] = json!({
+        "get": public(op("Articles by id (without a token: public ones with a live translation, and only those translations)", json!([q("section_id", "integer", ""), q("category_id", "integer", ""), q("brand_id", "integer", ""), q("limit", "integer", "1–100, default 25"), q("cursor", "string", "next_cursor of the previous page")]), None, "200", ok(page("KbArticle")))),
+        "post": op("Create an article with its first (source) translation (agents); body over 2 MiB → 413", json!([]), Some(r("CreateKbArticle")), "201", ok(r("KbArticle")))
+    });
+    p["/kb/articles/{id}"] = json!({
+        "get": public(op("Get an article with its translations and bodies; drafts, internal and scheduled articles are 404 without a token", id(), None, "200", ok(r("KbArticle")))),
+        "patch": op("Change an article: section, position, brand, visibility, tags, related articles, source locale (agents)", id(), Some(json!({ "type": "object", "additionalProperties": false, "properties": { "section_id": { "type": "integer" }, "position": { "type": "integer" }, "brand_id": { "type": ["integer", "null"] }, "visibility": { "enum": ["public", "internal"] }, "tags": { "type": "array", "items": { "type": "string" } }, "related_ids": { "type": "array", "items": { "type": "integer" }, "maxItems": 50 }, "source_locale": { "type": "string" } } })), "200", ok(r("KbArticle"))),
+        "delete": op("Delete an article with its translations, revisions, feedback (admin, supervisor)", id(), None, "204", json!({ "description": "deleted" }))
+    });
+    p["/kb/articles/{id}/translations/{locale}"] = json!({
+        "get": public(op("One translation with its body", id_loc.clone(), None, "200", ok(r("KbTranslation")))),
+        "put": op("Create (201) or save (200) a translation; omitted fields keep their values; every save is a revision; a changed source body marks the other translations outdated (agents)", id_loc.clone(), Some(r("SaveKbTranslation")), "200", ok(r("KbTranslation"))),
+        "delete": op("Delete a translation other than the source (admin, supervisor)", id_loc.clone(), None, "204", json!({ "description": "deleted" }))
+    });
+    p["/kb/articles/{id}/translations/{locale}/revisions"] = json!({
+        "get": op("A translation's revisions, newest first, without bodies (agents)", id_loc, None, "200", ok(items("KbRevision")))
+    });
+    p["/kb/articles/{id}/revisions/{rev}"] = json!({
+        "get": op("One revision with its body (agents)", id_rev.clone(), None, "200", ok(r("KbRevision")))
+    });
+    p["/kb/articles/{id}/revisions/{rev}/restore"] = json!({
+        "post": op("Make a revision's title and body current again (a new revision; status and schedule stay) (agents)", id_rev, None, "200", ok(r("KbTranslation")))
+    });
+    p["/kb/articles/{id}/diff"] = json!({
+        "get": op("Line diff of two revisions of one translation (agents)", json!([id()[0], { "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }, { "name": "to", "in": "query", "required": true, "schema": { "type": "integer" } }]), None, "200",
+            ok(json!({ "type": "object", "properties": { "article_id": { "type": "integer" }, "locale": { "type": "string" }, "from": r("KbRevision"), "to": r("KbRevision"), "title": { "type": ["object", "null"] }, "lines_inserted": { "type": "integer" }, "lines_deleted": { "type": "integer" }, "unified": { "type": "string", "description": "unified diff of the bodies, 3 lines of context" } } })))
+    });
+    p["/kb/articles/{id}/feedback"] = json!({
+        "get": op("Feedback, newest first, with the yes/no totals (agents)", json!([id()[0], q("limit", "integer", ""), q("cursor", "string", "")]), None, "200", ok(json!({ "type": "object", "properties": { "helpful_yes": { "type": "integer" }, "helpful_no": { "type": "integer" }, "items": { "type": "array", "items": r("KbFeedback") }, "next_cursor": { "type": ["string", "null"] } } }))),
+        "post": public(op("\"Was this helpful?\" (no token needed; throttled per client: 5 per 15 minutes)", id(), Some(json!({ "type": "object", "required": ["locale", "helpful"], "additionalProperties": false, "properties": { "locale": { "type": "string" }, "helpful": { "type": "boolean" }, "comment": { "type": "string", "maxLength": 2000 } } })), "201", ok(r("KbFeedback"))))
+    });
+    p["/kb/articles/{id}/attachments"] = json!({
+        "get": public(op("An article's attachments", id(), None, "200", ok(items("KbAttachment")))),
+        "post": op("Attach a file or image (agents); at most 10 MiB; stored once per content hash", id(), Some(json!({ "type": "object", "required": ["filename", "data_base64"], "additionalProperties": false, "properties": { "filename": { "type": "string" }, "content_type": { "type": "string" }, "data_base64": { "type": "string" } } })), "201", ok(r("KbAttachment")))
+    });
+    p["/kb/attachments/{id}"] = json!({
+        "get": public(op("An attachment's bytes (PNG, JPEG, GIF, WebP inline; anything else as a download)", id(), None, "200", json!({ "description": "the file" })))
+    });
+    let tr_head = json!({ "locale": { "type": "string" }, "title": { "type": "string" }, "status": { "enum": ["draft", "published", "archived"] }, "effective_status": { "enum": ["draft", "scheduled", "published", "archived"] }, "outdated": { "type": "boolean" }, "publish_at": { "type": ["string", "null"], "format": "date-time" }, "created_at": time, "updated_at": time });
+    let mut tr = tr_head.clone();
+    tr["body_html"] = json!({ "type": "string", "description": "sanitized HTML" });
+    tr["article_id"] = json!({ "type": "integer" });
+    tr["updated_by"] = r("Actor");
+    let s = &mut doc["components"]["schemas"];
+    s["KbCategory"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "brand_id": { "type": ["integer", "null"] }, "position": { "type": "integer" }, "name": { "type": "string" }, "description": { "type": "string" }, "translations": labels, "created_at": time, "updated_at": time } });
+    s["KbSection"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "category_id": { "type": "integer" }, "brand_id": { "type": ["integer", "null"] }, "position": { "type": "integer" }, "name": { "type": "string" }, "description": { "type": "string" }, "translations": labels, "created_at": time, "updated_at": time } });
+    s["KbTranslation"] = json!({ "type": "object", "properties": tr });
+    s["KbArticle"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "section_id": { "type": "integer" }, "category_id": { "type": "integer" }, "brand_id": { "type": ["integer", "null"] }, "position": { "type": "integer" }, "source_locale": { "type": "string" }, "visibility": { "enum": ["public", "internal"] }, "tags": { "type": "array", "items": { "type": "string" } }, "related_ids": { "type": "array", "items": { "type": "integer" } }, "author_id": { "type": ["integer", "null"], "description": "agents only" }, "view_count": { "type": "integer" }, "helpful_yes": { "type": "integer" }, "helpful_no": { "type": "integer" }, "slug": { "type": "string" }, "created_at": time, "updated_at": time, "translations": { "type": "array", "items": r("KbTranslation"), "description": "lists leave out body_html" } } });
+    s["CreateKbArticle"] = json!({ "type": "object", "required": ["section_id", "title"], "additionalProperties": false, "properties": { "section_id": { "type": "integer" }, "position": { "type": "integer" }, "brand_id": { "type": "integer" }, "visibility": { "enum": ["public", "internal"], "default": "public" }, "tags": { "type": "array", "items": { "type": "string" } }, "related_ids": { "type": "array", "items": { "type": "integer" } }, "locale": { "type": "string", "default": "en", "description": "the source locale" }, "title": { "type": "string", "maxLength": 300 }, "body_markdown": { "type": "string", "description": "CommonMark; or body_html (exactly one); at most 2 MiB" }, "body_html": { "type": "string", "description": "sanitized on arrival" }, "status": { "enum": ["draft", "published", "archived"], "default": "draft" }, "publish_at": { "type": "string", "format": "date-time", "description": "scheduled publishing: a draft is shown from this time" } } });
+    s["SaveKbTranslation"] = json!({ "type": "object", "additionalProperties": false, "properties": { "title": { "type": "string" }, "body_markdown": { "type": "string" }, "body_html": { "type": "string" }, "status": { "enum": ["draft", "published", "archived"] }, "publish_at": { "type": ["string", "null"], "format": "date-time" }, "outdated": { "type": "boolean", "description": "saving clears the flag unless this says otherwise" } } });
+    s["KbRevision"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "article_id": { "type": "integer" }, "locale": { "type": "string" }, "author": r("Actor"), "at": time, "title": { "type": "string" }, "status": { "type": "string" }, "publish_at": { "type": ["string", "null"], "format": "date-time" }, "body_html": { "type": "string", "description": "single revisions only" } } });
+    s["KbFeedback"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "article_id": { "type": "integer" }, "locale": { "type": "string" }, "helpful": { "type": "boolean" }, "comment": { "type": "string" }, "at": time } });
+    s["KbAttachment"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "article_id": { "type": "integer" }, "filename": { "type": "string" }, "content_type": { "type": "string" }, "size": { "type": "integer" }, "sha256": { "type": "string" }, "created_at": time, "url": { "type": "string" } } });
 }

@@ -88,6 +88,17 @@ impl Worker {
         if let Err(e) = crate::surveys::scan(&*self.store, now).await {
             tracing::error!(error = %e, "survey scan failed");
         }
+        // Metric roll-ups follow the event sequence (a bounded number of batches per tick).
+        match tend_store::metrics::tail(&*self.store, now, 8).await {
+            Ok(o) if o.skipped > 0 => {
+                tracing::warn!(
+                    skipped = o.skipped,
+                    "metrics: histories without a Created event"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "metrics tail failed"),
+        }
         let jobs = self
             .store
             .lease_jobs(&self.id, now, Duration::seconds(LEASE), 32)

@@ -138,7 +138,7 @@ impl Config {
         })
     }
 
-    fn sqlite_path(&self) -> Option<PathBuf> {
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
         match &self.database_url {
             None => Some(self.data_dir.join("tend.db")),
             Some(u) => u

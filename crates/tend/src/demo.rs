@@ -116,6 +116,7 @@ pub async fn load(
         )
         .await
         .map_err(crate::store_err)?;
+    crate::demo_kb::load(store, now).await?;
     let g = tend_datagen::Generator::new(tend_datagen::Spec::new(tickets, now));
     let records = (0..g.len())
         .map(|i| tend_core::import::ImportRecord::parse_line(&g.record(i).to_string()))

@@ -3,8 +3,11 @@
 
 mod config;
 mod demo;
+mod demo_kb;
 mod import;
 mod mailcmd;
+mod metricscmd;
+mod reindex;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -69,6 +72,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: mailcmd::MailCmd,
     },
+    /// Ticket metrics: rebuild the roll-ups from the events.
+    Metrics {
+        #[command(subcommand)]
+        cmd: metricscmd::MetricsCmd,
+    },
     /// Write generated tickets as JSON Lines to stdout (for imports and benchmarks).
     Generate {
         #[arg(long, default_value_t = 10_000)]
@@ -76,6 +84,8 @@ enum Cmd {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Rebuild the full-text search index from the database (stop `tend serve` first).
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -233,6 +243,8 @@ async fn run(cli: Cli) -> Result<()> {
             demo::load(&*store, tickets, clock.now(), true).await
         }
         Cmd::Mail { cmd } => mailcmd::run(cfg, clock, cmd).await,
+        Cmd::Metrics { cmd } => metricscmd::run(cfg, clock, cmd).await,
+        Cmd::Reindex => reindex::run(&cfg).await,
         Cmd::Generate { tickets, seed } => {
             use std::io::Write;
             let mut spec = tend_datagen::Spec::new(tickets, clock.now());
@@ -271,6 +283,10 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
     ));
     let mut state = tend_web::AppState::new(store.clone(), clock.clone());
     state.mail = mail.clone();
+    if let Some(search) = reindex::open_for_serve(&cfg) {
+        state = state.with_search(search);
+    }
+    let search_state = state.clone();
     let live = state.live.clone();
     let app = tend_web::router(state);
     let live_for_shutdown = live.clone();
@@ -326,6 +342,11 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
         stop_rx.clone(),
     ));
     // Live updates: tail the event sequence and tell open ticket pages what changed.
+    // Full-text search: keep the index in step with the event sequence.
+    let search_tail = tokio::spawn(tend_web::search_tail::run_search_tailer(
+        search_state,
+        stop_rx.clone(),
+    ));
     let tail = tokio::spawn(live.tail(store.clone(), stop_rx));
     tracing::info!(%addr, store = %cfg.describe_store(), "tend is serving");
     println!(
@@ -348,6 +369,7 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = tail.await;
+    let _ = search_tail.await;
     let _ = imap.await;
     if let Some(smtp) = smtp {
         let _ = smtp.await;

@@ -3,8 +3,11 @@
 mod admin;
 mod customers;
 mod imports;
+pub mod kb;
 pub mod macros;
 mod mail;
+pub mod reports;
+pub(crate) mod search;
 pub mod sla;
 mod tickets;
 
@@ -30,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/events", get(tickets::events))
         .route("/attachments/{id}", get(tickets::attachment))
         .route("/tags", get(tickets::tags))
+        .route("/search/tickets", get(search::tickets))
+        .route("/search/articles", get(search::articles))
         .route("/customers", get(customers::list).post(customers::create))
         .route(
             "/customers/{id}",
@@ -75,7 +80,9 @@ pub fn router() -> Router<AppState> {
             get(crate::surveys::api::list).post(crate::surveys::api::create),
         )
         .route("/surveys/scores", get(crate::surveys::api::scores))
+        .route("/reports/tickets", get(reports::tickets))
         .route("/surveys/at-risk", get(crate::surveys::api::at_risk))
+        .route("/surveys/scores/compare", get(crate::surveys::api::compare))
         .route("/surveys/{id}/send", post(crate::surveys::api::send_now))
         .route(
             "/surveys/{id}/responses",
@@ -111,6 +118,7 @@ pub fn router() -> Router<AppState> {
                 crate::IMPORT_BODY_LIMIT,
             )),
         )
+        .merge(kb::router())
 }
 
 pub const DEFAULT_LIMIT: i64 = 25;

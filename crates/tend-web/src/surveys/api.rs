@@ -3,8 +3,9 @@
 
 use crate::error::{ApiResult, AppError};
 use crate::extract::{require_admin, require_supervisor, Auth, Json};
+use crate::extract::{Id, Query};
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -365,7 +366,7 @@ pub const SEND_MAX: usize = 1000;
 pub async fn send_now(
     State(s): State<AppState>,
     Auth(v): Auth,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    Id(id): Id,
     Json(b): Json<SendIn>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     require_admin(&v)?;
@@ -454,7 +455,7 @@ pub struct ResponsesParams {
 pub async fn responses(
     State(s): State<AppState>,
     Auth(v): Auth,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    Id(id): Id,
     Query(p): Query<ResponsesParams>,
 ) -> ApiResult<axum::Json<Value>> {
     require_supervisor(&v)?;
@@ -468,4 +469,123 @@ pub async fn responses(
         .then(|| items.last().map(|r| r.response.id))
         .flatten();
     Ok(axum::Json(json!({ "items": items, "next_before": next })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompareParams {
+    kind: Option<String>,
+    before_from: Option<String>,
+    before_to: Option<String>,
+    after_from: Option<String>,
+    after_to: Option<String>,
+    /// Significance level; default 0.05.
+    alpha: Option<f64>,
+}
+
+async fn period_totals(
+    s: &AppState,
+    kind: SurveyKind,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Acc, AppError> {
+    let counts = s
+        .store
+        .survey_counts(ScoreQuery {
+            kind,
+            from: Some(from),
+            to: Some(to),
+            group_by: ScoreGroup::All,
+        })
+        .await?;
+    let mut acc = Acc::default();
+    for c in &counts.answers {
+        acc.add(kind, c)?;
+    }
+    for c in &counts.sent {
+        acc.sent += c.sent;
+        acc.answered += c.answered;
+    }
+    Ok(acc)
+}
+
+/// `GET /surveys/scores/compare?kind=&before_from=&before_to=&after_from=&after_to=&alpha=`:
+/// the score of two periods and whether the change is significant (NPS: z-test on the
+/// difference with both standard errors; CSAT % satisfied and CES % agree: two-proportion
+/// z-test; `tend_core::survey::compare_*`). A period without answers, or with no variation,
+/// gives `comparison: null` and the reason.
+pub async fn compare(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Query(p): Query<CompareParams>,
+) -> ApiResult<axum::Json<Value>> {
+    require_supervisor(&v)?;
+    let kind = match p.kind.as_deref() {
+        None | Some("") => SurveyKind::Nps,
+        Some(k) => SurveyKind::parse(k).ok_or_else(|| {
+            AppError::BadRequest(format!("kind '{k}' is not one of: nps, csat, ces"))
+        })?,
+    };
+    let need = |field: &str, v: Option<&str>| -> Result<DateTime<Utc>, AppError> {
+        time_param(field, v)?.ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "{field} is required (RFC 3339, e.g. 2026-03-01T00:00:00Z)"
+            ))
+        })
+    };
+    let (bf, bt) = (
+        need("before_from", p.before_from.as_deref())?,
+        need("before_to", p.before_to.as_deref())?,
+    );
+    let (af, at) = (
+        need("after_from", p.after_from.as_deref())?,
+        need("after_to", p.after_to.as_deref())?,
+    );
+    if bf >= bt || af >= at {
+        return Err(AppError::BadRequest(
+            "each period's from must be before its to".into(),
+        ));
+    }
+    let alpha = p.alpha.unwrap_or(0.05);
+    if !(alpha > 0.0 && alpha < 0.5) {
+        return Err(AppError::invalid(
+            "alpha",
+            "must be between 0 and 0.5, e.g. 0.05",
+        ));
+    }
+    let before = period_totals(&s, kind, bf, bt).await?;
+    let after = period_totals(&s, kind, af, at).await?;
+    let result = match kind {
+        SurveyKind::Nps => tend_core::survey::compare_nps(&before.nps, &after.nps),
+        SurveyKind::Ces => tend_core::survey::compare_ces_agree(&before.ces, &after.ces),
+        SurveyKind::Csat => {
+            // One scale per survey; compare the scale both periods used most.
+            let scale = before
+                .csat
+                .keys()
+                .find(|k| after.csat.contains_key(k))
+                .copied();
+            match scale {
+                Some(k) => tend_core::survey::compare_csat(&before.csat[&k], &after.csat[&k]),
+                None => tend_core::survey::compare_proportions(0, 0, 0, 0),
+            }
+        }
+    };
+    let (comparison, reason) = match result {
+        Ok(c) => (
+            json!({ "before": c.before, "after": c.after, "delta": c.delta,
+                    "standard_error": c.standard_error, "z": c.z, "p_value": c.p_value,
+                    "significant": c.is_significant(alpha) }),
+            Value::Null,
+        ),
+        Err(e) => (Value::Null, json!(e.to_string())),
+    };
+    Ok(axum::Json(json!({
+        "kind": kind,
+        "measure": match kind { SurveyKind::Nps => "nps", SurveyKind::Csat => "csat_pct", SurveyKind::Ces => "ces_agree_pct" },
+        "alpha": alpha,
+        "before": before.bucket(kind, Some("before".into())),
+        "after": after.bucket(kind, Some("after".into())),
+        "comparison": comparison,
+        "not_comparable": reason,
+    })))
 }

@@ -18,7 +18,7 @@
 
 use super::{labels, localized, COMMENT_MAX};
 use crate::error::{ApiResult, AppError};
-use crate::extract::{require_admin, Auth, Json};
+use crate::extract::{require_admin, Auth, Id, Json};
 use crate::ui::render;
 use crate::AppState;
 use askama::Template;
@@ -165,7 +165,7 @@ async fn survey_exists(s: &AppState, id: i64) -> Result<Survey, AppError> {
 pub async fn create_kiosk(
     State(s): State<AppState>,
     Auth(v): Auth,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Json(b): Json<KioskIn>,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     require_admin(&v)?;
@@ -201,7 +201,7 @@ pub async fn create_kiosk(
 pub async fn list_kiosks(
     State(s): State<AppState>,
     Auth(v): Auth,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> ApiResult<axum::Json<Value>> {
     require_admin(&v)?;
     survey_exists(&s, id).await?;
@@ -219,9 +219,13 @@ pub async fn list_kiosks(
 pub async fn revoke_kiosk(
     State(s): State<AppState>,
     Auth(v): Auth,
-    Path((id, kiosk_id)): Path<(i64, i64)>,
+    Path((id, kiosk_id)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<Value>> {
     require_admin(&v)?;
+    // Non-numeric ids name nothing: 404 like an unknown one.
+    let (Ok(id), Ok(kiosk_id)) = (id.parse::<i64>(), kiosk_id.parse::<i64>()) else {
+        return Err(AppError::not_found("kiosk"));
+    };
     let k = match s
         .store
         .revoke_survey_kiosk(id, kiosk_id, Actor::agent(v.agent_id), s.now())

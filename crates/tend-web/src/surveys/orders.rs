@@ -4,9 +4,10 @@
 //! same transaction.
 
 use crate::error::{ApiResult, AppError};
+use crate::extract::Id;
 use crate::extract::{require_admin, Auth, Json};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -180,7 +181,7 @@ pub async fn upsert(
 pub async fn get(
     State(s): State<AppState>,
     Auth(v): Auth,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> ApiResult<axum::Json<Order>> {
     crate::extract::require_supervisor(&v)?;
     Ok(axum::Json(s.store.get_order(id).await?))
@@ -190,7 +191,7 @@ pub async fn get(
 pub async fn of_customer(
     State(s): State<AppState>,
     Auth(v): Auth,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> ApiResult<axum::Json<Value>> {
     crate::extract::require_supervisor(&v)?;
     s.store.get_customer(id).await?;

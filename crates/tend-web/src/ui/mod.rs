@@ -7,6 +7,8 @@
 mod admin_mail;
 pub mod live;
 mod pages;
+mod reports;
+mod search;
 
 use crate::auth::{generate_token, hash_token};
 use crate::AppState;
@@ -33,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/update", post(pages::update))
         .route("/tickets/{id}/timeline", get(pages::timeline))
         .route("/customers/{id}", get(pages::customer))
+        .route("/search", get(search::page))
         .route("/admin/mail", get(admin_mail::page))
         .route("/admin/mail/{id}", post(admin_mail::decide))
         .route("/bulk", post(pages::bulk))
@@ -46,6 +49,7 @@ pub fn router() -> Router<AppState> {
             "/assets/app.js",
             get(|| async { asset("text/javascript", include_str!("../../assets/app.js")) }),
         )
+        .merge(reports::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 

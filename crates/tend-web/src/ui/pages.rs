@@ -46,7 +46,14 @@ pub(super) async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Na
             vec![("/admin/mail".to_string(), "Mail intake".to_string())]
         } else {
             vec![]
-        },
+        }
+        .into_iter()
+        .chain(
+            sess.viewer
+                .sees_all()
+                .then(|| ("/reports".to_string(), "Reports".to_string())),
+        )
+        .collect(),
     })
 }
 

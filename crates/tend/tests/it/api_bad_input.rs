@@ -147,6 +147,8 @@ async fn health_metrics_and_openapi() {
         "/orders",
         "/orders/{id}",
         "/customers/{id}/orders",
+        "/search/tickets",
+        "/search/articles",
     ] {
         assert!(doc.body["paths"].get(p).is_some(), "openapi lacks {p}");
     }

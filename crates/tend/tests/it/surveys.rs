@@ -1085,6 +1085,17 @@ async fn orders_and_rules_reject_bad_input_with_problems() {
         s.app.get("/api/v1/orders/424242").await.status,
         StatusCode::NOT_FOUND
     );
+    for path in [
+        "/api/v1/orders/abc",
+        "/api/v1/surveys/abc/responses",
+        "/api/v1/surveys/1x/kiosks",
+        "/api/v1/customers/abc/orders",
+    ] {
+        let r = s.app.get(path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {r:?}");
+    }
+    let r = s.app.get("/api/v1/surveys/scores?kind=nps&kind=ces").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
     // Agents may not report orders or send surveys.
     let (_, agent) = s.app.agent("ag@shop.test", Role::Agent, &[]).await;
     let r = s
@@ -1535,4 +1546,72 @@ async fn relationship_rounds_survey_active_customers_every_period() {
         queued.raw.windows(12).any(|w| w == b"survey.round"),
         "{queued:?}"
     );
+}
+
+#[tokio::test]
+async fn two_periods_are_compared_with_the_significance_of_the_change() {
+    let s = survey_app().await;
+    let survey = s
+        .survey(
+            json!({ "name": "Counter NPS", "kind": "nps", "question": { "en": "Recommend us?" } }),
+        )
+        .await;
+    let (_, page) = s.kiosk(survey["id"].as_i64().unwrap(), None).await;
+    let at = |n: u64, score: i64, when: &str| json!({ "client_id": cid(n), "score": score, "answered_at": when });
+    // March: 10, 10, 9, 3 → 75 % promoters, 25 % detractors: NPS 50.
+    let march: Vec<Value> = [10, 10, 9, 3]
+        .iter()
+        .enumerate()
+        .map(|(i, sc)| at(i as u64, *sc, "2026-03-02T09:30:00Z"))
+        .collect();
+    assert_eq!(s.sync(&page, march).await.0, StatusCode::OK);
+    // April: 10, 3, 3, 2 → 25 % promoters, 75 % detractors: NPS −50.
+    s.app.clock.advance(Duration::days(31));
+    let april: Vec<Value> = [10, 3, 3, 2]
+        .iter()
+        .enumerate()
+        .map(|(i, sc)| at(100 + i as u64, *sc, "2026-04-02T09:30:00Z"))
+        .collect();
+    assert_eq!(s.sync(&page, april).await.0, StatusCode::OK);
+    let q = "kind=nps&before_from=2026-03-01T00:00:00Z&before_to=2026-04-01T00:00:00Z&after_from=2026-04-01T00:00:00Z&after_to=2026-05-01T00:00:00Z";
+    let r = s
+        .app
+        .get(&format!("/api/v1/surveys/scores/compare?{q}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let c = &r.body["comparison"];
+    assert_eq!(c["before"], 50.0);
+    assert_eq!(c["after"], -50.0);
+    assert_eq!(c["delta"], -100.0);
+    // SE per period: 100·sqrt((0.75 + 0.25 − 0.5²)/4) = 43.30; of the difference: 61.24;
+    // z = −100/61.24 = −1.633, two-sided p = 0.102: not significant at 0.05 with n = 4.
+    let z = c["z"].as_f64().unwrap();
+    assert!((z + 1.633).abs() < 0.001, "{z}");
+    let p = c["p_value"].as_f64().unwrap();
+    assert!((p - 0.1025).abs() < 0.001, "{p}");
+    assert_eq!(c["significant"], false);
+    assert_eq!(r.body["before"]["responses"], 4);
+    // A period without answers is not comparable; bad ranges are 400s.
+    let r = s
+        .app
+        .get("/api/v1/surveys/scores/compare?before_from=2026-01-01T00:00:00Z&before_to=2026-02-01T00:00:00Z&after_from=2026-04-01T00:00:00Z&after_to=2026-05-01T00:00:00Z")
+        .await;
+    assert_eq!(r.body["comparison"], Value::Null);
+    assert!(
+        r.body["not_comparable"]
+            .as_str()
+            .unwrap()
+            .contains("no responses"),
+        "{r:?}"
+    );
+    for bad in [
+        "before_from=2026-03-01T00:00:00Z",
+        "before_from=2026-04-01T00:00:00Z&before_to=2026-03-01T00:00:00Z&after_from=2026-04-01T00:00:00Z&after_to=2026-05-01T00:00:00Z",
+        &format!("{q}&alpha=2"),
+        &format!("{q}&kind=xyz"),
+    ] {
+        let r = s.app.get(&format!("/api/v1/surveys/scores/compare?{bad}")).await;
+        assert!(r.status.is_client_error(), "{bad}: {r:?}");
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+    }
 }

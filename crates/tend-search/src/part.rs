@@ -1,0 +1,207 @@
+//! One tantivy index with its writer, its reader and its checkpoint.
+//!
+//! The checkpoint (the last applied sequence number) lives in the commit payload, so it is
+//! exactly as durable as the documents: tantivy writes `meta.json` atomically on commit, and
+//! after a kill -9 the index is at its last commit with that commit's checkpoint.
+
+use crate::SearchError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::Schema;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
+
+/// Bumped when analyzers or field meanings change without a schema change: an index
+/// written by another version reads as checkpoint 0 (rebuild).
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    seq: i64,
+    v: u32,
+}
+
+struct WriterState {
+    writer: IndexWriter<TantivyDocument>,
+    rebuilding: bool,
+}
+
+pub(crate) struct Part {
+    pub name: &'static str,
+    reader: IndexReader,
+    state: Mutex<WriterState>,
+    checkpoint: AtomicI64,
+}
+
+pub(crate) type Result<T> = std::result::Result<T, SearchError>;
+
+pub(crate) fn err(name: &'static str) -> impl Fn(tantivy::TantivyError) -> SearchError {
+    move |e| match e {
+        tantivy::TantivyError::LockFailure(_, _) => SearchError::Locked(name),
+        e => SearchError::Index(name, e.to_string()),
+    }
+}
+
+fn open_index(name: &'static str, dir: Option<&Path>, schema: &Schema) -> Result<Index> {
+    let Some(dir) = dir else {
+        return Ok(Index::create_in_ram(schema.clone()));
+    };
+    std::fs::create_dir_all(dir).map_err(|e| SearchError::Io(format!("{}: {e}", dir.display())))?;
+    let open = || -> tantivy::Result<Index> {
+        let d = MmapDirectory::open(dir)?;
+        Index::open_or_create(d, schema.clone())
+    };
+    match open() {
+        Ok(i) => Ok(i),
+        Err(e) if dir.join("meta.json").exists() => {
+            // A derived index from another version (or damaged): start it over; the caller
+            // sees checkpoint 0 and rebuilds it from the store.
+            tracing::warn!(index = name, dir = %dir.display(), error = %e, "search index unusable; recreating it empty");
+            std::fs::remove_dir_all(dir)
+                .and_then(|_| std::fs::create_dir_all(dir))
+                .map_err(|e| SearchError::Io(format!("{}: {e}", dir.display())))?;
+            let d = MmapDirectory::open(dir).map_err(|e| SearchError::Io(e.to_string()))?;
+            Index::open_or_create(d, schema.clone()).map_err(err(name))
+        }
+        Err(e) => Err(err(name)(e)),
+    }
+}
+
+impl Part {
+    pub fn open(
+        name: &'static str,
+        dir: Option<&Path>,
+        schema: Schema,
+        threads: usize,
+        memory: usize,
+    ) -> Result<Part> {
+        let index = open_index(name, dir, &schema)?;
+        crate::analysis::register(index.tokenizers());
+        let threads = threads.clamp(1, 8);
+        let memory = memory.max(threads * 20_000_000);
+        let writer = index
+            .writer_with_num_threads(threads, memory)
+            .map_err(err(name))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(err(name))?;
+        let payload = index.load_metas().map_err(err(name))?.payload;
+        let checkpoint = payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Payload>(p).ok())
+            .filter(|p| p.v == FORMAT_VERSION)
+            .map(|p| p.seq)
+            .unwrap_or(0);
+        Ok(Part {
+            name,
+            reader,
+            state: Mutex::new(WriterState {
+                writer,
+                rebuilding: false,
+            }),
+            checkpoint: AtomicI64::new(checkpoint),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, WriterState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn checkpoint(&self) -> i64 {
+        self.checkpoint.load(Ordering::SeqCst)
+    }
+
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    fn commit(&self, st: &mut WriterState, upto_seq: i64) -> Result<()> {
+        let payload = serde_json::to_string(&Payload {
+            seq: upto_seq,
+            v: FORMAT_VERSION,
+        })
+        .unwrap_or_default();
+        let res = st.writer.prepare_commit().and_then(|mut pc| {
+            pc.set_payload(&payload);
+            pc.commit()
+        });
+        if let Err(e) = res {
+            let _ = st.writer.rollback();
+            return Err(err(self.name)(e));
+        }
+        self.checkpoint.store(upto_seq, Ordering::SeqCst);
+        self.reader.reload().map_err(err(self.name))
+    }
+
+    /// Runs `ops` on the writer and commits them with `upto_seq` as the new checkpoint, all or
+    /// nothing. Fails with `Rebuilding` while a rebuild holds the index.
+    pub fn apply(
+        &self,
+        upto_seq: i64,
+        ops: impl FnOnce(&IndexWriter<TantivyDocument>) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        if st.rebuilding {
+            return Err(SearchError::Rebuilding(self.name));
+        }
+        if let Err(e) = ops(&st.writer) {
+            let _ = st.writer.rollback();
+            return Err(e);
+        }
+        self.commit(&mut st, upto_seq)
+    }
+
+    /// Starts a rebuild: every document is deleted (not yet committed: searches keep seeing
+    /// the old index until `rebuild_finish`).
+    pub fn rebuild_begin(&self) -> Result<()> {
+        let mut st = self.lock();
+        if st.rebuilding {
+            return Err(SearchError::Rebuilding(self.name));
+        }
+        st.writer.delete_all_documents().map_err(err(self.name))?;
+        st.rebuilding = true;
+        Ok(())
+    }
+
+    pub fn rebuild_add(
+        &self,
+        ops: impl FnOnce(&IndexWriter<TantivyDocument>) -> Result<()>,
+    ) -> Result<()> {
+        let st = self.lock();
+        if !st.rebuilding {
+            return Err(SearchError::Index(
+                self.name,
+                "no rebuild is running".into(),
+            ));
+        }
+        ops(&st.writer)
+    }
+
+    pub fn rebuild_finish(&self, upto_seq: i64) -> Result<()> {
+        let mut st = self.lock();
+        if !st.rebuilding {
+            return Err(SearchError::Index(
+                self.name,
+                "no rebuild is running".into(),
+            ));
+        }
+        st.rebuilding = false;
+        self.commit(&mut st, upto_seq)
+    }
+
+    pub fn rebuild_abort(&self) {
+        let mut st = self.lock();
+        if st.rebuilding {
+            let _ = st.writer.rollback();
+            st.rebuilding = false;
+        }
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.searcher().num_docs()
+    }
+}

@@ -1,0 +1,466 @@
+//! Metric roll-ups on SQLite (see `tend_store::metrics`): the tailer's batches apply in
+//! one write of the group commit, with the checkpoint compared and set in it.
+
+use crate::conv::{actor, json, time, us};
+use crate::{db, SqliteStore};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::BTreeMap;
+use tend_core::metrics::{
+    day_start, Dimensions, Event as CoreEvent, Grain, RollupCell, RowKey, StoredRollup, COUNTERS,
+    N_COUNTERS,
+};
+use tend_core::Change;
+use tend_store::metrics::*;
+use tend_store::{Result, StoreError};
+
+const DIM_COLS: &str = "channel, priority, group_id, brand_id, assignee_id";
+
+fn counter_cols() -> String {
+    COUNTERS.join(", ")
+}
+
+fn rollup_cols() -> String {
+    format!(
+        "grain, period_start, {DIM_COLS}, {}, sketches",
+        counter_cols()
+    )
+}
+
+fn dims_params(d: &Dimensions) -> (&'static str, &'static str, i64, i64, i64) {
+    (
+        d.channel.map_or("", |c| c.as_str()),
+        d.priority.map_or("", |p| p.as_str()),
+        d.group_id.unwrap_or(0),
+        d.brand_id.unwrap_or(0),
+        d.assignee_id.unwrap_or(0),
+    )
+}
+
+/// Dimensions from five columns starting at `i` ('' and 0 mean not set).
+fn dims_row(r: &Row, i: usize) -> rusqlite::Result<Dimensions> {
+    let text = |v: String| (!v.is_empty()).then_some(v);
+    let id = |v: i64| (v != 0).then_some(v);
+    Ok(Dimensions {
+        channel: text(r.get(i)?).and_then(|v| v.parse().ok()),
+        priority: text(r.get(i + 1)?).and_then(|v| v.parse().ok()),
+        group_id: id(r.get(i + 2)?),
+        brand_id: id(r.get(i + 3)?),
+        assignee_id: id(r.get(i + 4)?),
+    })
+}
+
+/// Nullable dimension columns of `metric_tickets`.
+fn ticket_dims_row(r: &Row, i: usize) -> rusqlite::Result<Dimensions> {
+    Ok(Dimensions {
+        channel: r.get::<_, Option<String>>(i)?.and_then(|v| v.parse().ok()),
+        priority: r
+            .get::<_, Option<String>>(i + 1)?
+            .and_then(|v| v.parse().ok()),
+        group_id: r.get(i + 2)?,
+        brand_id: r.get(i + 3)?,
+        assignee_id: r.get(i + 4)?,
+    })
+}
+
+fn counts_row(r: &Row, i: usize) -> rusqlite::Result<[i64; N_COUNTERS]> {
+    let mut c = [0i64; N_COUNTERS];
+    for (k, v) in c.iter_mut().enumerate() {
+        *v = r.get(i + k)?;
+    }
+    Ok(c)
+}
+
+fn rollup_row(r: &Row) -> rusqlite::Result<StoredRollup> {
+    let g: i16 = r.get(0)?;
+    Ok(StoredRollup {
+        grain: Grain::from_code(g).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(
+                0,
+                format!("bad grain {g}"),
+                rusqlite::types::Type::Integer,
+            )
+        })?,
+        period_start: time(r.get(1)?),
+        dimensions: dims_row(r, 2)?,
+        counts: counts_row(r, 7)?,
+        sketches: r.get(7 + N_COUNTERS)?,
+    })
+}
+
+fn history_rows(
+    c: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> Result<Vec<(i64, CoreEvent)>> {
+    c.prepare_cached(sql)
+        .map_err(db)?
+        .query_map(p, |r| {
+            let change: Change = json(&r.get::<_, String>(4)?)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                (time(r.get(3)?), actor(r.get(1)?, r.get(2)?), change),
+            ))
+        })
+        .map_err(db)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(db)
+}
+
+const HISTORY_COLS: &str = "ticket_id, actor_kind, actor_id, at, data";
+
+fn state(c: &Connection) -> Result<MetricState> {
+    c.query_row(
+        "SELECT last_seq, generation, rebuilding FROM metric_state WHERE id = 1",
+        [],
+        |r| {
+            Ok(MetricState {
+                last_seq: r.get(0)?,
+                generation: r.get(1)?,
+                rebuilding: r.get::<_, i64>(2)? != 0,
+            })
+        },
+    )
+    .map_err(db)
+}
+
+fn put_ticket(c: &Connection, t: &TicketMetricRow) -> Result<()> {
+    let (ch, pr, g, b, a) = dims_params(&t.dimensions);
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO metric_tickets (ticket_id, channel, priority, group_id, brand_id, assignee_id, status, created_at, first_response_at, first_solved_at, solved_at, replies, reopens, merged, fcr, contribution) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )
+    .map_err(db)?
+    .execute(params![
+        t.ticket_id,
+        (!ch.is_empty()).then_some(ch),
+        (!pr.is_empty()).then_some(pr),
+        (g != 0).then_some(g),
+        (b != 0).then_some(b),
+        (a != 0).then_some(a),
+        t.status.as_str(),
+        us(t.created_at),
+        t.first_response_at.map(us),
+        t.first_solved_at.map(us),
+        t.solved_at.map(us),
+        t.replies,
+        t.reopens,
+        t.merged,
+        t.fcr,
+        t.contribution,
+    ])
+    .map_err(db)?;
+    Ok(())
+}
+
+fn put_rollup(c: &Connection, k: &RowKey, cell: &RollupCell) -> Result<()> {
+    let (ch, pr, g, b, a) = dims_params(&k.dimensions);
+    let n = 7 + N_COUNTERS + 1;
+    let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "INSERT OR REPLACE INTO metric_rollups ({}) VALUES ({})",
+        rollup_cols(),
+        marks.join(", ")
+    );
+    let mut st = c.prepare_cached(&sql).map_err(db)?;
+    let sketches = cell.encode_sketches();
+    let head: [&dyn rusqlite::ToSql; 7] =
+        [&k.grain.code(), &us(k.period_start), &ch, &pr, &g, &b, &a];
+    let mut values: Vec<&dyn rusqlite::ToSql> = head.to_vec();
+    values.extend(cell.counts.iter().map(|v| v as &dyn rusqlite::ToSql));
+    values.push(&sketches);
+    st.execute(values.as_slice()).map_err(db)?;
+    Ok(())
+}
+
+fn get_rollup(c: &Connection, k: &RowKey) -> Result<Option<RollupCell>> {
+    let (ch, pr, g, b, a) = dims_params(&k.dimensions);
+    let sql = format!(
+        "SELECT {} FROM metric_rollups WHERE grain = ?1 AND period_start = ?2 AND channel = ?3 AND priority = ?4 AND group_id = ?5 AND brand_id = ?6 AND assignee_id = ?7",
+        rollup_cols()
+    );
+    let row = c
+        .prepare_cached(&sql)
+        .map_err(db)?
+        .query_row(
+            params![k.grain.code(), us(k.period_start), ch, pr, g, b, a],
+            rollup_row,
+        )
+        .optional()
+        .map_err(db)?;
+    row.map(|r| {
+        Ok(RollupCell {
+            counts: r.counts,
+            sketches: RollupCell::decode_sketches(&r.sketches)?,
+        })
+    })
+    .transpose()
+    .map_err(|e: tend_core::Invalid| StoreError::Backend(e.to_string()))
+}
+
+fn delete_rollup(c: &Connection, k: &RowKey) -> Result<()> {
+    let (ch, pr, g, b, a) = dims_params(&k.dimensions);
+    c.prepare_cached(
+        "DELETE FROM metric_rollups WHERE grain = ?1 AND period_start = ?2 AND channel = ?3 AND priority = ?4 AND group_id = ?5 AND brand_id = ?6 AND assignee_id = ?7",
+    )
+    .map_err(db)?
+    .execute(params![k.grain.code(), us(k.period_start), ch, pr, g, b, a])
+    .map_err(db)?;
+    Ok(())
+}
+
+fn group_histories(rows: Vec<(i64, CoreEvent)>) -> Vec<MetricHistory> {
+    let mut out: Vec<MetricHistory> = Vec::new();
+    for (id, ev) in rows {
+        match out.last_mut() {
+            Some(h) if h.ticket_id == id => h.events.push(ev),
+            _ => out.push(MetricHistory {
+                ticket_id: id,
+                events: vec![ev],
+                stored: None,
+            }),
+        }
+    }
+    out
+}
+
+impl SqliteStore {
+    pub(crate) async fn metric_state_impl(&self) -> Result<MetricState> {
+        self.read(state).await
+    }
+
+    pub(crate) async fn metric_histories_impl(&self, ids: Vec<i64>) -> Result<Vec<MetricHistory>> {
+        self.read(move |c| {
+            let ev_sql =
+                format!("SELECT {HISTORY_COLS} FROM events WHERE ticket_id = ?1 ORDER BY seq");
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let rows = history_rows(c, &ev_sql, [id])?;
+                let Some(mut h) = group_histories(rows).pop() else {
+                    continue;
+                };
+                h.stored = c
+                    .prepare_cached(&format!(
+                        "SELECT {DIM_COLS}, contribution FROM metric_tickets WHERE ticket_id = ?1"
+                    ))
+                    .map_err(db)?
+                    .query_row([id], |r| {
+                        Ok((ticket_dims_row(r, 0)?, r.get::<_, Vec<u8>>(5)?))
+                    })
+                    .optional()
+                    .map_err(db)?;
+                out.push(h);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn metric_histories_after_impl(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<MetricHistory>> {
+        self.read(move |c| {
+            let last: Option<i64> = c
+                .prepare_cached(
+                    "SELECT MAX(id) FROM (SELECT id FROM tickets WHERE id > ?1 ORDER BY id LIMIT ?2)",
+                )
+                .map_err(db)?
+                .query_row(params![after, limit], |r| r.get(0))
+                .map_err(db)?;
+            let Some(last) = last else {
+                return Ok(Vec::new());
+            };
+            let rows = history_rows(
+                c,
+                &format!(
+                    "SELECT {HISTORY_COLS} FROM events WHERE ticket_id > ?1 AND ticket_id <= ?2 ORDER BY ticket_id, seq"
+                ),
+                params![after, last],
+            )?;
+            Ok(group_histories(rows))
+        })
+        .await
+    }
+
+    pub(crate) async fn metric_apply_impl(&self, batch: MetricBatch) -> Result<bool> {
+        self.write(move |c| {
+            let moved = c
+                .prepare_cached(
+                    "UPDATE metric_state SET last_seq = ?1 WHERE id = 1 AND last_seq = ?2 AND generation = ?3 AND rebuilding = 0",
+                )
+                .map_err(db)?
+                .execute(params![batch.to_seq, batch.from_seq, batch.generation])
+                .map_err(db)?;
+            if moved == 0 {
+                return Ok(false);
+            }
+            for t in &batch.tickets {
+                put_ticket(c, t)?;
+            }
+            for (k, delta) in &batch.deltas {
+                let mut cell = get_rollup(c, k)?.unwrap_or_default();
+                cell.add(delta, 1);
+                if cell.is_zero() {
+                    delete_rollup(c, k)?;
+                } else if !cell.is_valid() {
+                    return Err(StoreError::Backend(format!(
+                        "metrics: roll-up {:?} {} would go negative; run `tend metrics rebuild`",
+                        k.grain, k.period_start
+                    )));
+                } else {
+                    put_rollup(c, k, &cell)?;
+                }
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(crate) async fn metric_rebuild_begin_impl(&self) -> Result<MetricState> {
+        self.write(|c| {
+            c.execute_batch(
+                "UPDATE metric_state SET generation = generation + 1, rebuilding = 1 WHERE id = 1; \
+                 DELETE FROM metric_tickets; DELETE FROM metric_rollups;",
+            )
+            .map_err(db)?;
+            let mut s = state(c)?;
+            // One writer: everything committed up to MAX(seq) is visible to later reads.
+            s.last_seq = c
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(db)?;
+            Ok(s)
+        })
+        .await
+    }
+
+    pub(crate) async fn metric_rebuild_write_impl(
+        &self,
+        generation: i64,
+        tickets: Vec<TicketMetricRow>,
+        rows: Vec<(RowKey, RollupCell)>,
+    ) -> Result<()> {
+        self.write(move |c| {
+            let s = state(c)?;
+            if s.generation != generation || !s.rebuilding {
+                return Err(StoreError::Conflict(
+                    "another metrics rebuild started; this one stops".into(),
+                ));
+            }
+            for t in &tickets {
+                put_ticket(c, t)?;
+            }
+            for (k, cell) in &rows {
+                put_rollup(c, k, cell)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn metric_rebuild_finish_impl(
+        &self,
+        generation: i64,
+        last_seq: i64,
+    ) -> Result<()> {
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE metric_state SET last_seq = ?1, rebuilding = 0 WHERE id = 1 AND generation = ?2 AND rebuilding = 1",
+                    params![last_seq, generation],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(
+                    "another metrics rebuild started; this one stops".into(),
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn metric_rollups_impl(&self, q: RollupQuery) -> Result<Vec<StoredRollup>> {
+        self.read(move |c| {
+            let (hour, day) = if q.agent {
+                (Grain::AgentHour, Grain::AgentDay)
+            } else {
+                (Grain::Hour, Grain::Day)
+            };
+            let sql = format!(
+                "SELECT {} FROM metric_rollups WHERE grain = ?1 AND period_start >= ?2 AND period_start < ?3",
+                rollup_cols()
+            );
+            let mut st = c.prepare_cached(&sql).map_err(db)?;
+            let mut out = Vec::new();
+            for (grain, ranges) in [(hour, &q.hours), (day, &q.days)] {
+                for (a, b) in ranges {
+                    let rows = st
+                        .query_map(params![grain.code(), us(*a), us(*b)], rollup_row)
+                        .map_err(db)?;
+                    for r in rows {
+                        out.push(r.map_err(db)?);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn metric_open_before_impl(
+        &self,
+        agent: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<(Dimensions, i64)>> {
+        self.read(move |c| {
+            let (hour, day) = if agent {
+                (Grain::AgentHour, Grain::AgentDay)
+            } else {
+                (Grain::Hour, Grain::Day)
+            };
+            let midnight = day_start(at);
+            let sql = format!(
+                "SELECT {DIM_COLS}, SUM(created - solves + reopens) FROM metric_rollups \
+                 WHERE grain = ?1 AND period_start >= ?2 AND period_start < ?3 GROUP BY {DIM_COLS}"
+            );
+            let mut st = c.prepare_cached(&sql).map_err(db)?;
+            let mut sums: BTreeMap<Dimensions, i64> = BTreeMap::new();
+            for (grain, a, b) in [(day, i64::MIN, us(midnight)), (hour, us(midnight), us(at))] {
+                let rows = st
+                    .query_map(params![grain.code(), a, b], |r| {
+                        Ok((dims_row(r, 0)?, r.get::<_, i64>(5)?))
+                    })
+                    .map_err(db)?;
+                for r in rows {
+                    let (d, v) = r.map_err(db)?;
+                    *sums.entry(d).or_default() += v;
+                }
+            }
+            Ok(sums.into_iter().filter(|(_, v)| *v != 0).collect())
+        })
+        .await
+    }
+
+    pub(crate) async fn metric_created_by_hour_impl(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, i64)>> {
+        self.read(move |c| {
+            // The per-agent hours hold every ticket once and are far fewer than the cube's.
+            c.prepare_cached(
+                "SELECT period_start, SUM(created) FROM metric_rollups WHERE grain = ?1 AND period_start >= ?2 AND period_start < ?3 GROUP BY period_start HAVING SUM(created) > 0",
+            )
+            .map_err(db)?
+            .query_map(params![Grain::AgentHour.code(), us(from), us(to)], |r| {
+                Ok((time(r.get(0)?), r.get(1)?))
+            })
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)
+        })
+        .await
+    }
+}

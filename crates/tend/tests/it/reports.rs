@@ -1,0 +1,322 @@
+//! Reports: tickets made through the API with a moved clock, the metric tailer run, and the
+//! reports page, the CSV export and the JSON API compared number by number.
+
+use crate::harness::TestApp;
+use axum::http::StatusCode;
+use chrono::Duration;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use tend_core::Role;
+
+/// (period, group values joined by `|`, metric key) → value ("" = none).
+type Numbers = BTreeMap<(String, String, String), String>;
+
+const Q: &str = "from=2026-03-01&to=2026-03-07&tz=Europe%2FBerlin&interval=day&group_by=group&metrics=volume,frt,resolution,fcr,one_touch,reopens,replies,csat";
+
+fn norm(v: &str) -> String {
+    // Compare numbers as numbers (JSON writes 50.0, CSV and HTML 50).
+    match v.parse::<f64>() {
+        Ok(x) => format!("{x}"),
+        Err(_) => v.to_string(),
+    }
+}
+
+fn json_numbers(body: &Value) -> Numbers {
+    let mut out = Numbers::new();
+    let mut add = |row: &Value, period: &str| {
+        let group: Vec<String> = row["group"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| match v {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })
+            .collect();
+        for (k, v) in row["values"].as_object().unwrap() {
+            let v = if v.is_null() {
+                String::new()
+            } else {
+                norm(&v.to_string())
+            };
+            out.insert((period.to_string(), group.join("|"), k.clone()), v);
+        }
+    };
+    for row in body["rows"].as_array().unwrap() {
+        add(row, row["period"].as_str().unwrap());
+    }
+    for row in body["groups"].as_array().unwrap() {
+        add(row, "total");
+    }
+    add(&body["total"], "total");
+    add(&body["previous"], "previous");
+    out
+}
+
+fn csv_numbers(text: &str, n_dims: usize) -> Numbers {
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut out = Numbers::new();
+    for line in lines {
+        // Group values here are ids: no quoting needed.
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), head.len(), "{line}");
+        let group = cells[3..3 + n_dims].join("|");
+        for (k, v) in head.iter().zip(&cells).skip(3 + n_dims) {
+            out.insert(
+                (cells[0].to_string(), group.clone(), k.to_string()),
+                norm(v),
+            );
+        }
+    }
+    out
+}
+
+/// Reads `<tr data-period data-group>` rows and their `<td data-key><data value>` cells.
+fn html_numbers(html: &str) -> Numbers {
+    let mut out = Numbers::new();
+    let attr = |s: &str, name: &str| -> String {
+        let k = format!("{name}=\"");
+        let i = s.find(&k).unwrap() + k.len();
+        s[i..i + s[i..].find('"').unwrap()].to_string()
+    };
+    let table = &html[html.find("data-report").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    for tr in table.split("<tr ").skip(1) {
+        if !tr.starts_with("class=\"total\" data-period") && !tr.starts_with("data-period") {
+            continue;
+        }
+        let period = attr(tr, "data-period");
+        let group = attr(tr, "data-group").replace("&#124;", "|");
+        for td in tr.split("<td data-key=").skip(1) {
+            let key = td[1..td[1..].find('"').unwrap() + 1].to_string();
+            let value = attr(td, "<data value");
+            out.insert((period.clone(), group.clone(), key), norm(&value));
+        }
+    }
+    out
+}
+
+async fn tail(app: &TestApp) {
+    let o = tend_store::metrics::tail(&*app.store, app.now(), 100)
+        .await
+        .unwrap();
+    assert_eq!(o.skipped, 0);
+}
+
+#[tokio::test]
+async fn page_csv_and_api_give_the_same_numbers() {
+    let app = TestApp::spawn().await;
+    let billing = app.group("Billing").await;
+    let support = app.group("Support").await;
+    let at = |id: &Value, path: &str| format!("/api/v1/tickets/{}{path}", id["id"]);
+    // Mon 2 Mar 09:00 UTC (10:00 Berlin). A (Billing): an agent opens it for a customer
+    // with the customer's words; an internal note at +10 min is not a reply; the public
+    // reply at +30 min is (FRT 30 min); solved at +1 h with one reply → FCR.
+    let a = app.ticket(json!({"subject": "Invoice", "group_id": billing, "channel": "phone", "requester": {"email": "a@example.com"}, "comment": {"body": "Customer asks for an invoice."}})).await;
+    app.clock.advance(Duration::minutes(10));
+    let r = app
+        .post(
+            &at(&a, "/messages"),
+            json!({"body": "checked the ledger", "public": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    app.clock.advance(Duration::minutes(20));
+    app.post(
+        &at(&a, "/messages"),
+        json!({"body": "Here it is.", "public": true}),
+    )
+    .await;
+    app.clock.advance(Duration::minutes(30));
+    let r = app.patch(&at(&a, ""), json!({"status": "solved"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    // B (Support), created 10:00 UTC: reply after 2 h, stays open.
+    let b = app.ticket(json!({"subject": "Login", "group_id": support, "requester": {"email": "b@example.com"}, "comment": {"body": "cannot log in"}})).await;
+    app.clock.advance(Duration::hours(2));
+    app.post(
+        &at(&b, "/messages"),
+        json!({"body": "Reset sent.", "public": true}),
+    )
+    .await;
+    // C (Billing), Tue 3 Mar 09:00 UTC: reply after 1 h, solved, reopened, replied, solved.
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-03-03T09:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    let c = app.ticket(json!({"subject": "Refund", "group_id": billing, "requester": {"email": "c@example.com"}, "comment": {"body": "refund please"}})).await;
+    app.clock.advance(Duration::hours(1));
+    app.post(
+        &at(&c, "/messages"),
+        json!({"body": "Refunded.", "public": true}),
+    )
+    .await;
+    app.patch(&at(&c, ""), json!({"status": "solved"})).await;
+    app.clock.advance(Duration::hours(1));
+    app.patch(&at(&c, ""), json!({"status": "open"})).await;
+    app.post(
+        &at(&c, "/messages"),
+        json!({"body": "Now really.", "public": true}),
+    )
+    .await;
+    app.patch(&at(&c, ""), json!({"status": "solved"})).await;
+    // The report is read from roll-ups only: nothing until the tailer ran.
+    let before = app.get(&format!("/api/v1/reports/tickets?{Q}")).await;
+    assert_eq!(before.status, StatusCode::OK, "{before:?}");
+    assert_eq!(before.body["total"]["values"]["created"], 0);
+    tail(&app).await;
+
+    let api = app.get(&format!("/api/v1/reports/tickets?{Q}")).await;
+    assert_eq!(api.status, StatusCode::OK, "{api:?}");
+    let t = &api.body["total"]["values"];
+    assert_eq!(t["created"], 3, "{t}");
+    assert_eq!(t["solved"], 3, "A once, C twice");
+    assert_eq!(t["reopened"], 1);
+    assert_eq!(t["backlog"], 1, "B is open");
+    assert_eq!(t["fcr_rate"], 50.0, "A yes, C reopened");
+    assert_eq!(t["reopen_rate"], 50.0);
+    assert_eq!(
+        t["replies_per_ticket"], 1.5,
+        "A 1, C 2 (the note and the opening message do not count)"
+    );
+    // FRT: A 30 min, B 2 h, C 1 h → median 1 h (within 1 %), mean exactly 70 min.
+    let median = t["frt_median"].as_f64().unwrap();
+    assert!((median - 3600.0).abs() <= 36.0, "{median}");
+    assert_eq!(t["frt_mean"], 4200);
+    assert!(
+        t["frt_bh_median"].is_null(),
+        "no business calendar configured"
+    );
+    assert!(api.body["notes"].to_string().contains("business calendar"));
+    let row = api.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["period"] == "2026-03-02" && r["group"]["group_id"] == billing)
+        .unwrap();
+    assert_eq!(row["values"]["created"], 1);
+    assert_eq!(row["values"]["fcr_rate"], 100.0);
+    assert_eq!(api.body["previous"]["values"]["created"], 0);
+    assert_eq!(api.body["change"]["created"], 3);
+
+    let csv = app
+        .get(&format!("/api/v1/reports/tickets?{Q}&format=csv"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv_text = String::from_utf8(csv.raw.clone()).unwrap();
+    let cookie = format!("tend_session={}", app.admin_token());
+    let page = app.get_with_cookie(&format!("/reports?{Q}"), &cookie).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8(page.raw.clone()).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("role=\"img\""),
+        "charts"
+    );
+    assert!(html.contains("<desc id="));
+    let export = app
+        .get_with_cookie(&format!("/reports/export.csv?{Q}"), &cookie)
+        .await;
+    assert_eq!(String::from_utf8(export.raw).unwrap(), csv_text);
+
+    let from_api = json_numbers(&api.body);
+    let from_csv = csv_numbers(&csv_text, 1);
+    let from_page = html_numbers(&html);
+    assert!(from_api.len() > 7 * 2 * 10, "{}", from_api.len());
+    assert_eq!(from_api, from_csv, "JSON and CSV");
+    assert_eq!(from_api, from_page, "JSON and the page");
+
+    // Per agent (the per-assignee roll-ups) the total is the same.
+    let by_agent = app
+        .get("/api/v1/reports/tickets?from=2026-03-01&to=2026-03-07&group_by=assignee&metrics=volume")
+        .await;
+    assert_eq!(by_agent.status, StatusCode::OK, "{by_agent:?}");
+    assert_eq!(by_agent.body["total"]["values"]["created"], 3);
+    assert_eq!(by_agent.body["total"]["values"]["backlog"], 1);
+    // A rebuild from the events gives the same numbers as the tailer did.
+    let mut progress = |_p: tend_store::metrics::RebuildProgress| {};
+    let out = tend_store::metrics::rebuild(&*app.store, app.now(), &mut progress)
+        .await
+        .unwrap();
+    assert_eq!(out.tickets, 3);
+    let again = app.get(&format!("/api/v1/reports/tickets?{Q}")).await;
+    assert_eq!(json_numbers(&again.body), from_api);
+    // A batch computed before the rebuild cannot be applied after it (compare and set).
+    let state = app.store.metric_state().await.unwrap();
+    let stale = tend_store::metrics::MetricBatch {
+        from_seq: 0,
+        to_seq: state.last_seq,
+        generation: state.generation - 1,
+        tickets: vec![],
+        deltas: vec![],
+    };
+    assert!(!app.store.metric_apply(stale).await.unwrap());
+    // The server's worker tick runs the tailer from the rebuild's checkpoint: one more
+    // ticket counts once, however often it runs.
+    app.ticket(
+        json!({"subject": "Late", "group_id": support, "requester": {"email": "d@example.com"}}),
+    )
+    .await;
+    let worker =
+        tend_web::worker::Worker::new(app.store.clone(), std::sync::Arc::new(app.clock.clone()));
+    worker.tick().await.unwrap();
+    worker.tick().await.unwrap();
+    tail(&app).await;
+    let after = app.get(&format!("/api/v1/reports/tickets?{Q}")).await;
+    assert_eq!(after.body["total"]["values"]["created"], 4);
+}
+
+#[tokio::test]
+async fn bad_report_queries_are_4xx_problems() {
+    let app = TestApp::spawn().await;
+    for (q, field) in [
+        ("from=2026-03-10&to=2026-03-01", "from"),
+        ("from=2020-01-01&to=2026-03-01", "to"),
+        ("tz=Mars%2FOlympus", "tz"),
+        ("tz=Asia%2FKolkata", "tz"),
+        ("group_by=channel,priority,group,brand", "group_by"),
+        ("group_by=colour", "group_by"),
+        ("metrics=speed", "metrics"),
+        ("interval=fortnight", "interval"),
+        ("form=2026-03-01", "form"),
+        ("format=xml", "format"),
+        ("from=yesterday", "from"),
+    ] {
+        let r = app.get(&format!("/api/v1/reports/tickets?{q}")).await;
+        assert!(r.status.is_client_error(), "{q}: {r:?}");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(field),
+            "{q}: {r:?}"
+        );
+    }
+    let hundred: Vec<String> = (0..100).map(|i| format!("d{i}")).collect();
+    let r = app
+        .get(&format!(
+            "/api/v1/reports/tickets?group_by={}",
+            hundred.join(",")
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    // Agents do not see reports; the page says why.
+    let (_, token) = app.agent("agent@shop.test", Role::Agent, &[]).await;
+    let r = app
+        .call(
+            axum::http::Method::GET,
+            "/api/v1/reports/tickets",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let cookie = format!("tend_session={}", app.admin_token());
+    let page = app
+        .get_with_cookie("/reports?tz=Mars%2FOlympus", &cookie)
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(String::from_utf8(page.raw).unwrap().contains("IANA"));
+}
