@@ -395,9 +395,14 @@ impl ReportRequest {
             Some(raw) => parse_date("to", raw)?,
             None => today,
         };
+        if !(1970..=9000).contains(&to.year()) {
+            return Err(Invalid::new("to", "dates must lie between 1970 and 9000"));
+        }
         let from = match &p.from {
             Some(raw) => parse_date("from", raw)?,
-            None => to - Duration::days(29),
+            None => to
+                .checked_sub_signed(Duration::days(29))
+                .ok_or_else(|| Invalid::new("to", "dates must lie between 1970 and 9000"))?,
         };
         if from > to {
             return Err(Invalid::new(
@@ -1343,8 +1348,10 @@ pub fn build(
             let survey = surveys
                 .and_then(|s| s.periods.get(i))
                 .and_then(|m| m.get(k));
+            // Blank (not 0) when the periods were not counted one by one (too many).
+            let counted = surveys.is_some_and(|s| !s.periods.is_empty());
             let survey = survey
-                .or(surveys.map(|_| &empty_survey))
+                .or(counted.then_some(&empty_survey))
                 .filter(|_| survey_split(req).is_some());
             rows.push(ReportRow {
                 period: p.label.clone(),
@@ -1557,6 +1564,13 @@ mod tests {
         assert_eq!(e.field, "to");
         assert!(e.message.contains("at most 1096"), "{e}");
         assert_eq!(req("tz=Mars/Olympus").unwrap_err().field, "tz");
+        // Far-away years are refused before any date arithmetic (no overflow panic).
+        assert_eq!(req("to=-262143-01-05").unwrap_err().field, "to");
+        assert_eq!(req("to=+262142-12-31").unwrap_err().field, "to");
+        assert_eq!(
+            req("from=1969-12-31&to=1970-01-05").unwrap_err().field,
+            "from"
+        );
         assert_eq!(req("from=yesterday").unwrap_err().field, "from");
         assert_eq!(req("interval=hour").unwrap_err().field, "interval");
         let e = req("group_by=channel,priority,group,brand").unwrap_err();

@@ -85,7 +85,12 @@ fn decode_entities(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        let Some(semi) = tail[..tail.len().min(12)].find(';') else {
+        // At most 12 bytes ahead, cut at a character boundary.
+        let mut end = tail.len().min(12);
+        while !tail.is_char_boundary(end) {
+            end -= 1;
+        }
+        let Some(semi) = tail[..end].find(';') else {
             out.push('&');
             rest = &tail[1..];
             continue;

@@ -269,6 +269,26 @@ fn title(raw: &str) -> ApiResult<String> {
     Ok(parse_line("title", raw, KB_TITLE_MAX)?)
 }
 
+/// A publishing time both stores can keep (PostgreSQL has no year before 4713 BC): 1970–9999.
+fn publish_time(t: Option<DateTime<Utc>>) -> ApiResult<Option<DateTime<Utc>>> {
+    use chrono::Datelike;
+    match t {
+        Some(t) if !(1970..=9999).contains(&t.year()) => Err(AppError::invalid(
+            "publish_at",
+            "must be a time between 1970 and 9999, e.g. 2026-12-01T09:00:00Z",
+        )),
+        t => Ok(t),
+    }
+}
+
+/// Free text from readers or agents without control characters (newlines and tabs kept):
+/// PostgreSQL refuses NUL in text, and nothing else in the C0 range belongs in a comment.
+fn clean_text(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
 fn related(ids: Vec<i64>) -> ApiResult<Vec<i64>> {
     if ids.len() > KB_RELATED_MAX {
         return Err(AppError::invalid(
@@ -299,7 +319,7 @@ fn labels(raw: BTreeMap<String, KbLabel>) -> ApiResult<BTreeMap<String, KbLabel>
             l,
             KbLabel {
                 name,
-                description: v.description.trim().to_string(),
+                description: clean_text(v.description.trim()),
             },
         );
     }
@@ -332,6 +352,13 @@ fn article_json(
     agent: bool,
 ) -> Value {
     let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+    if !agent {
+        // The ids could name internal or unpublished articles; the help-center page shows
+        // the related articles a reader may open.
+        if let Some(o) = v.as_object_mut() {
+            o.remove("related_ids");
+        }
+    }
     let translations: Vec<Value> = match bodies {
         Some(ts) => ts
             .iter()
@@ -425,7 +452,7 @@ fn group_update(b: GroupPatch) -> ApiResult<KbGroupUpdate> {
             .description
             .map(|d| {
                 tend_core::check_len("description", &d, KB_DESCRIPTION_MAX)
-                    .map(|_| d.trim().to_string())
+                    .map(|_| clean_text(d.trim()))
             })
             .transpose()?,
         translations: b.translations.map(labels).transpose()?,
@@ -468,7 +495,7 @@ async fn create_category(
         name: parse_line("name", &b.name, KB_NAME_MAX)?,
         description: {
             tend_core::check_len("description", &b.description, KB_DESCRIPTION_MAX)?;
-            b.description.trim().to_string()
+            clean_text(b.description.trim())
         },
         translations: labels(b.translations)?,
     };
@@ -564,7 +591,7 @@ async fn create_section(
         name: parse_line("name", &b.name, KB_NAME_MAX)?,
         description: {
             tend_core::check_len("description", &b.description, KB_DESCRIPTION_MAX)?;
-            b.description.trim().to_string()
+            clean_text(b.description.trim())
         },
         translations: labels(b.translations)?,
     };
@@ -655,7 +682,7 @@ async fn create_article(
             body_html,
             body_text,
             status: b.status.unwrap_or(KbStatus::Draft),
-            publish_at: b.publish_at,
+            publish_at: publish_time(b.publish_at)?,
             outdated: None,
         },
         source_locale,
@@ -844,7 +871,7 @@ async fn put_translation(
         .or(current.map(|c| c.head.status))
         .unwrap_or(KbStatus::Draft);
     let publish_at = match b.publish_at {
-        Some(p) => p,
+        Some(p) => publish_time(p)?,
         None => current.and_then(|c| c.head.publish_at),
     };
     let input = KbTranslationInput {
@@ -1018,7 +1045,8 @@ pub async fn record_feedback(
     comment: &str,
 ) -> ApiResult<KbFeedback> {
     let loc = locale(raw_locale)?;
-    let comment = comment.trim();
+    let comment = clean_text(comment.trim());
+    let comment = comment.as_str();
     if comment.chars().count() > KB_COMMENT_MAX {
         return Err(AppError::invalid(
             "comment",

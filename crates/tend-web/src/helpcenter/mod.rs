@@ -108,14 +108,33 @@ pub(crate) async fn live_hits(
         };
         let visible =
             !public_only || full.article.visibility == tend_store::kb::KbVisibility::Public;
-        let live = full
-            .translation(locale)
-            .is_some_and(|t| t.head.is_live(now));
-        if visible && live && !out.iter().any(|x| x.id == h.id) {
-            out.push(h);
+        // The index keeps locales lowercased ("de-ch"); the store as written ("de-CH").
+        let Some(t) = full
+            .translations
+            .iter()
+            .find(|t| t.head.locale.eq_ignore_ascii_case(locale))
+        else {
+            continue;
+        };
+        if visible && t.head.is_live(now) && !out.iter().any(|x| x.id == h.id) {
+            let locale = t.head.locale.clone();
+            out.push(tend_search::SearchHit {
+                locale: Some(locale),
+                ..h
+            });
         }
     }
     out
+}
+
+/// Whether a decoded path segment may go back into a redirect's `Location` as it is (ids and
+/// slugs are letters, digits and `-`; anything else names no page).
+fn path_safe(seg: &str) -> bool {
+    !seg.is_empty()
+        && seg.len() <= 300
+        && seg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// What a help-center search gives.
@@ -563,7 +582,10 @@ async fn category(State(s): State<AppState>, Path((raw, id)): Path<(String, Stri
     let lang = match lang_segment(&raw) {
         LangSeg::Ok(l) => l,
         LangSeg::Redirect(l) => {
-            return Redirect::permanent(&format!("/help/{l}/categories/{id}")).into_response()
+            if !path_safe(&id) {
+                return not_found_page(&s, &l);
+            }
+            return Redirect::permanent(&format!("/help/{l}/categories/{id}")).into_response();
         }
         LangSeg::Invalid => return not_found_page(&s, DEFAULT_LANG),
     };
@@ -696,7 +718,10 @@ async fn article(
     let lang = match lang_segment(&raw) {
         LangSeg::Ok(l) => l,
         LangSeg::Redirect(l) => {
-            return Redirect::permanent(&format!("/help/{l}/articles/{seg}")).into_response()
+            if !path_safe(&seg) {
+                return not_found_page(&s, &l);
+            }
+            return Redirect::permanent(&format!("/help/{l}/articles/{seg}")).into_response();
         }
         LangSeg::Invalid => return not_found_page(&s, DEFAULT_LANG),
     };

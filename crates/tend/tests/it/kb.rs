@@ -1577,3 +1577,49 @@ async fn kb_feed_holds_back_changes_behind_a_late_committing_transaction() {
         .collect();
     assert_eq!(got, [seq_b, seq_a]);
 }
+
+#[tokio::test]
+async fn kb_odd_input_gets_4xx_or_is_cleaned_on_both_stores() {
+    let app = TestApp::spawn().await;
+    let (_, sec) = tree(&app).await;
+    let a = article(&app, sec, "Odd input", json!({})).await;
+    let id = a["id"].as_i64().unwrap();
+    // A NUL in a reader's comment (PostgreSQL refuses NUL in text): stored without it.
+    let r = anon_post(
+        &app,
+        &format!("/api/v1/kb/articles/{id}/feedback"),
+        json!({"locale": "en", "helpful": false, "comment": "bad\u{0}bytes\u{7}"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(r.body["comment"], "badbytes");
+    let r = app
+        .post(
+            "/api/v1/kb/categories",
+            json!({"name": "Nul", "description": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(r.body["description"], "ab");
+    // Publishing times both stores can keep.
+    for at in ["-10000-01-01T00:00:00Z", "1900-01-01T00:00:00Z"] {
+        let r = app
+            .post(
+                "/api/v1/kb/articles",
+                json!({"section_id": sec, "title": "Old", "body_markdown": "x", "status": "draft", "publish_at": at}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{at}: {r:?}");
+        assert_eq!(r.body["field"], "publish_at");
+    }
+    // A language redirect with a segment that cannot be a Location: the 404 page.
+    for path in ["/help/EN/articles/1%0A", "/help/EN/categories/1%0D%0Ax"] {
+        let r = anon(&app, path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {r:?}");
+    }
+    let r = anon(&app, &format!("/help/EN/articles/{id}-odd-input")).await;
+    assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
+    // The public does not see related ids (they may name internal articles).
+    let r = anon(&app, &format!("/api/v1/kb/articles/{id}")).await;
+    assert!(r.body.get("related_ids").is_none(), "{r:?}");
+}

@@ -816,6 +816,39 @@ async fn the_help_center_searches_live_public_articles_from_the_kb_feed() {
         !html.contains("Refund override") && !html.contains("Winter refund"),
         "{html}"
     );
+    // A regional translation: found, and named as the store spells it ("de-CH").
+    let r = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/kb/articles/{refunds}/translations/de-CH"),
+            app.admin_token(),
+            Some(json!({ "title": "Rückvergütung in der Schweiz", "body_markdown": "Die Rückvergütung dauert 5 Tage.", "status": "published" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let mut regional = Value::Null;
+    for _ in 0..200 {
+        tend_search::feed::catch_up_articles(&*app.store, &search)
+            .await
+            .unwrap();
+        let r = app
+            .raw(
+                Method::GET,
+                "/api/v1/search/articles?q=R%C3%BCckverg%C3%BCtung",
+                None,
+                None,
+                vec![],
+                &[],
+            )
+            .await;
+        if !r.body["hits"].as_array().unwrap().is_empty() {
+            regional = r.body["hits"][0].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(regional["id"], refunds, "{regional}");
+    assert_eq!(regional["locale"], "de-CH", "{regional}");
     // German stemming: "Erstattung" finds "Erstattungen"/"erstatten".
     let page = app
         .raw(
