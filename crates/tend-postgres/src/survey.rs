@@ -491,7 +491,8 @@ async fn counts_by_row<C: GenericClient>(c: &C, q: &ScoreQuery) -> Result<Survey
     Ok(SurveyCounts { answers, sent })
 }
 
-const KIOSK_COLS: &str = "id, survey_id, name, group_id, created_at, revoked_at, token_hash";
+const KIOSK_COLS: &str =
+    "id, survey_id, name, group_id, created_at, revoked_at, token_hash, embed_origins";
 
 fn kiosk_row(r: &Row) -> SurveyKiosk {
     SurveyKiosk {
@@ -502,6 +503,7 @@ fn kiosk_row(r: &Row) -> SurveyKiosk {
         created_at: r.get(4),
         revoked_at: r.get(5),
         token_hash: r.get(6),
+        embed_origins: serde_json::from_value(r.get(7)).unwrap_or_default(),
     }
 }
 
@@ -692,8 +694,8 @@ pub(crate) async fn create_survey_kiosk(
     let row = query_opt(
         &tx,
         &format!(
-            "INSERT INTO survey_kiosks (survey_id, name, group_id, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING {KIOSK_COLS}"
+            "INSERT INTO survey_kiosks (survey_id, name, group_id, token_hash, created_at, embed_origins) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {KIOSK_COLS}"
         ),
         &[
             &new.survey_id,
@@ -701,6 +703,7 @@ pub(crate) async fn create_survey_kiosk(
             &new.group_id,
             &new.token_hash,
             &now,
+            &to_json(&new.embed_origins)?,
         ],
     )
     .await?

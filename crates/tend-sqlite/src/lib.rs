@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_survey_rules.sql")),
     (10, include_str!("../migrations/0010_kb.sql")),
     (11, include_str!("../migrations/0011_metrics.sql")),
+    (12, include_str!("../migrations/0012_kiosk_embeds.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.

@@ -452,7 +452,8 @@ fn counts_by_row(c: &Connection, q: &ScoreQuery) -> Result<SurveyCounts> {
     Ok(SurveyCounts { answers, sent })
 }
 
-const KIOSK_COLS: &str = "id, survey_id, name, group_id, created_at, revoked_at, token_hash";
+const KIOSK_COLS: &str =
+    "id, survey_id, name, group_id, created_at, revoked_at, token_hash, embed_origins";
 
 fn kiosk_row(r: &Row) -> rusqlite::Result<SurveyKiosk> {
     Ok(SurveyKiosk {
@@ -463,6 +464,7 @@ fn kiosk_row(r: &Row) -> rusqlite::Result<SurveyKiosk> {
         created_at: time(r.get(4)?),
         revoked_at: r.get::<_, Option<i64>>(5)?.map(time),
         token_hash: r.get(6)?,
+        embed_origins: json(&r.get::<_, String>(7)?)?,
     })
 }
 
@@ -705,10 +707,10 @@ impl SqliteStore {
         self.write(move |c| {
             load_survey(c, new.survey_id)?;
             c.prepare_cached(
-                "INSERT INTO survey_kiosks(survey_id, name, group_id, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO survey_kiosks(survey_id, name, group_id, token_hash, created_at, embed_origins) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .map_err(db)?
-            .execute(params![new.survey_id, new.name, new.group_id, new.token_hash, us(now)])
+            .execute(params![new.survey_id, new.name, new.group_id, new.token_hash, us(now), to_json(&new.embed_origins)])
             .map_err(db)?;
             let id = c.last_insert_rowid();
             audit(

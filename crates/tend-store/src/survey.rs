@@ -299,6 +299,9 @@ pub struct SurveyKiosk {
     pub group_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Origins (`https://host[:port]`) whose pages may frame the kiosk page (a web embed);
+    /// empty: no framing.
+    pub embed_origins: Vec<String>,
     #[serde(skip)]
     pub token_hash: Vec<u8>,
 }
@@ -308,6 +311,7 @@ pub struct NewKiosk {
     pub survey_id: i64,
     pub name: String,
     pub group_id: Option<i64>,
+    pub embed_origins: Vec<String>,
     pub token_hash: Vec<u8>,
 }
 

@@ -195,6 +195,7 @@ async fn the_kiosk_keeps_working_offline_and_syncs_each_answer_once() {
                 survey_id: survey.id,
                 name: "Counter 1".into(),
                 group_id: None,
+                embed_origins: vec![],
                 token_hash,
             },
             Actor::SYSTEM,

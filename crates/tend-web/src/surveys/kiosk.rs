@@ -71,6 +71,16 @@ async fn kiosk_headers(req: Request, next: Next) -> Response {
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
         "no-referrer",
     );
+    // An embedded kiosk's page may be framed by the sites it was made for (and only them).
+    if let Some(FrameAncestors(list)) = resp.extensions().get::<FrameAncestors>().cloned() {
+        let csp = format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; form-action 'none'; frame-ancestors {list}; base-uri 'none'");
+        let h = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+            h.remove("x-frame-options");
+        }
+    }
+    let h = resp.headers_mut();
     // Revalidate every time; offline, the service worker's cache answers.
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-cache"));
@@ -140,6 +150,42 @@ pub struct KioskIn {
     name: String,
     /// The group the answers count for (e.g. the shop's team).
     group_id: Option<i64>,
+    /// Sites that may show the kiosk page in an iframe (a web embed): `https://host[:port]`.
+    #[serde(default)]
+    embed_origins: Vec<String>,
+}
+
+/// Most origins one kiosk may be embedded in.
+pub const EMBED_ORIGINS_MAX: usize = 10;
+
+/// An origin for `frame-ancestors`: `http(s)://host[:port]`, lower-cased, nothing after it
+/// (no path, query, user or wildcard). `Err` says what is wrong.
+pub fn parse_origin(raw: &str) -> Result<String, String> {
+    let s = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or("must start with https:// (or http://)")?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !host_ok {
+        return Err("must be a scheme and a host name, e.g. https://shop.example (no path)".into());
+    }
+    if let Some(p) = port {
+        if p.parse::<u16>().map_or(true, |n| n == 0) {
+            return Err("the port must be a number from 1 to 65535".into());
+        }
+    }
+    Ok(s)
 }
 
 fn kiosk_json(k: &SurveyKiosk) -> Value {
@@ -148,10 +194,15 @@ fn kiosk_json(k: &SurveyKiosk) -> Value {
         "survey_id": k.survey_id,
         "name": k.name,
         "group_id": k.group_id,
+        "embed_origins": k.embed_origins,
         "created_at": k.created_at,
         "revoked_at": k.revoked_at,
     })
 }
+
+/// The `frame-ancestors` a kiosk page allows, set by the page and read by the headers layer.
+#[derive(Clone)]
+struct FrameAncestors(String);
 
 async fn survey_exists(s: &AppState, id: i64) -> Result<Survey, AppError> {
     match s.store.get_survey(id).await {
@@ -176,6 +227,19 @@ pub async fn create_kiosk(
             return Err(AppError::invalid("group_id", format!("no group {g}")));
         }
     }
+    if b.embed_origins.len() > EMBED_ORIGINS_MAX {
+        return Err(AppError::invalid(
+            "embed_origins",
+            format!("at most {EMBED_ORIGINS_MAX} sites"),
+        ));
+    }
+    let mut embed_origins = Vec::new();
+    for (i, o) in b.embed_origins.iter().enumerate() {
+        let o = parse_origin(o).map_err(|m| AppError::invalid(format!("embed_origins[{i}]"), m))?;
+        if !embed_origins.contains(&o) {
+            embed_origins.push(o);
+        }
+    }
     let (secret, token_hash) = new_secret();
     let kiosk = s
         .store
@@ -184,6 +248,7 @@ pub async fn create_kiosk(
                 survey_id: id,
                 name,
                 group_id: b.group_id,
+                embed_origins,
                 token_hash,
             },
             Actor::agent(v.agent_id),
@@ -193,7 +258,14 @@ pub async fn create_kiosk(
     let path = format!("/kiosk/{}.{secret}", kiosk.id);
     let mut out = kiosk_json(&kiosk);
     out["path"] = json!(path);
-    out["url"] = json!(format!("{}{path}", s.mail.base_url.trim_end_matches('/')));
+    let url = format!("{}{path}", s.mail.base_url.trim_end_matches('/'));
+    if !kiosk.embed_origins.is_empty() {
+        out["embed_html"] = json!(format!(
+            "<iframe src=\"{url}\" title=\"{}\" style=\"width:100%;height:480px;border:0\" loading=\"lazy\"></iframe>",
+            super::esc(&kiosk.name)
+        ));
+    }
+    out["url"] = json!(url);
     Ok((StatusCode::CREATED, axum::Json(out)))
 }
 
@@ -287,14 +359,20 @@ async fn page(State(s): State<AppState>, Path(token): Path<String>) -> Result<Re
     }
     let (lo, hi) = view.survey.range();
     let (lo_label, hi_label) = labels(&view.survey);
-    Ok(render(&KioskPage {
+    let origins = view.kiosk.embed_origins.clone();
+    let mut page = render(&KioskPage {
         token,
         name: view.kiosk.name.clone(),
         question: localized(&view.survey.question, None).to_string(),
         scores: (lo..=hi).collect(),
         lo_label,
         hi_label,
-    }))
+    });
+    if !origins.is_empty() {
+        page.extensions_mut()
+            .insert(FrameAncestors(origins.join(" ")));
+    }
+    Ok(page)
 }
 
 // --- sync ----------------------------------------------------------------------------------
@@ -456,6 +534,34 @@ async fn answers(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn embed_origins_are_scheme_host_and_port_only() {
+        assert_eq!(
+            super::parse_origin(" https://Shop.Example/ ").unwrap(),
+            "https://shop.example"
+        );
+        assert_eq!(
+            super::parse_origin("http://localhost:8081").unwrap(),
+            "http://localhost:8081"
+        );
+        for bad in [
+            "shop.example",
+            "https://",
+            "https://shop.example/page",
+            "https://*.example",
+            "https://user@shop.example",
+            "https://shop.example:0",
+            "https://shop.example:99999",
+            "javascript:alert(1)",
+            "https://shop.example?x=1",
+            "https://shop..example",
+            "https://shop.example 'unsafe-inline'",
+        ] {
+            assert!(super::parse_origin(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

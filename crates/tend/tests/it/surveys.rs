@@ -1615,3 +1615,66 @@ async fn two_periods_are_compared_with_the_significance_of_the_change() {
         assert_eq!(r.headers["content-type"], "application/problem+json");
     }
 }
+
+#[tokio::test]
+async fn an_embedded_kiosk_may_be_framed_only_by_its_sites() {
+    let s = survey_app().await;
+    let survey = s
+        .survey(
+            json!({ "name": "Website NPS", "kind": "nps", "question": { "en": "Recommend us?" } }),
+        )
+        .await;
+    let id = survey["id"].as_i64().unwrap();
+    let r = s
+        .app
+        .post(
+            &format!("/api/v1/surveys/{id}/kiosks"),
+            json!({ "name": "Shop <footer>", "embed_origins": ["https://Shop.Example/", "https://shop.example", "http://localhost:8081"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(
+        r.body["embed_origins"],
+        json!(["https://shop.example", "http://localhost:8081"])
+    );
+    let html = r.body["embed_html"].as_str().unwrap();
+    let path = r.body["path"].as_str().unwrap().to_string();
+    assert!(
+        html.starts_with("<iframe src=\"http://127.0.0.1:8080/kiosk/"),
+        "{html}"
+    );
+    assert!(html.contains("title=\"Shop &lt;footer&gt;\""), "{html}");
+    let page = s.app.raw(Method::GET, &path, None, None, vec![], &[]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors https://shop.example http://localhost:8081;"),
+        "{csp}"
+    );
+    assert!(page.headers.get("x-frame-options").is_none());
+    // A kiosk without sites stays unframeable.
+    let (_, plain) = s.kiosk(id, None).await;
+    let page = s
+        .app
+        .raw(Method::GET, &plain, None, None, vec![], &[])
+        .await;
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    // Origins are checked: no paths, wildcards or CSP tricks.
+    for bad in [
+        "https://shop.example/page",
+        "*",
+        "https://shop.example 'unsafe-inline'",
+    ] {
+        let r = s
+            .app
+            .post(
+                &format!("/api/v1/surveys/{id}/kiosks"),
+                json!({ "name": "x", "embed_origins": [bad] }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {r:?}");
+        assert_eq!(r.body["field"], "embed_origins[0]");
+    }
+}
