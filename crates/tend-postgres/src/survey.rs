@@ -756,7 +756,8 @@ pub(crate) async fn revoke_survey_kiosk(
     .await?
     .ok_or(StoreError::NotFound("kiosk"))?;
     let kiosk = kiosk_row(&row);
-    if row.get::<_, bool>(7) {
+    // The flag follows the kiosk's columns.
+    if row.get::<_, bool>(KIOSK_COLS.split(", ").count()) {
         audit(
             &tx,
             actor,

@@ -74,7 +74,12 @@ impl Place {
 impl Drop for Place {
     fn drop(&mut self) {
         if let Place::Postgres { url, schema } = self {
-            pg_execute_from_drop(url, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            // A test that panicked mid-transaction may still hold locks: give up after 5 s
+            // rather than hang the suite (the schema is then left behind).
+            pg_execute_from_drop(
+                url,
+                &format!("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            );
         }
     }
 }
