@@ -148,3 +148,69 @@ pub(crate) fn can_see(v: &Viewer, assignee_id: Option<i64>, group_id: Option<i64
 pub(crate) fn local_part(email: &str) -> String {
     email.split('@').next().unwrap_or(email).to_string()
 }
+
+/// A settled watermark of a sequence: its value `L` now, once every transaction that may hold a
+/// number ≤ `L` has ended (committed or rolled back). Rows with `seq ≤ L` can then be read
+/// without a later-committing writer slipping in below. `None` when `L ≤ after` (nothing new)
+/// or when a writer is still running after `wait`.
+///
+/// How (see `tickets::events_since` for why the xmin rule alone is not enough):
+/// 1. read the sequence's current value `L` — every writer holding a number ≤ `L` has drawn
+///    it and, since our writers change a row before they draw one, already has an xid;
+/// 2. take an xid `X` of our own and roll back: xids are handed out in order, so all those
+///    writers have xids below `X`;
+/// 3. wait until the oldest running transaction (`pg_snapshot_xmin`) is at least `X`.
+///
+/// `sequence` is one of the store's own sequence names (never user input).
+pub(crate) async fn settled_watermark(
+    c: &deadpool_postgres::Object,
+    sequence: &str,
+    after: i64,
+    wait: std::time::Duration,
+) -> Result<Option<i64>> {
+    // One round trip; the statements run in this order.
+    let msgs = c
+        .simple_query(&format!(
+            "BEGIN; \
+             SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence}; \
+             SELECT pg_current_xact_id(); \
+             ROLLBACK"
+        ))
+        .await
+        .db()?;
+    let values: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    let [watermark, xid] = values.as_slice() else {
+        return Err(StoreError::Backend(format!(
+            "watermark of {sequence}: unexpected answer"
+        )));
+    };
+    let watermark: i64 = watermark
+        .parse()
+        .map_err(|_| StoreError::Backend(format!("watermark of {sequence}: bad sequence value")))?;
+    if watermark <= after {
+        return Ok(None);
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let done: bool = query_one(
+            c,
+            "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8",
+            &[xid],
+        )
+        .await?
+        .get(0);
+        if done {
+            return Ok(Some(watermark));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}

@@ -1186,66 +1186,20 @@ const TAIL_WAIT: Duration = Duration::from_secs(1);
 
 /// Tailing `kb_changes` safely, the way `tickets::events_since` tails `events`: a seq is
 /// drawn when a transaction inserts its row, not when it commits, so seq 11 may be visible
-/// while seq 10 is still in flight. So:
-/// 1. read the sequence's current value `L` (every transaction holding a seq ≤ L has drawn
-///    it, and since our writers change a row first, already has an xid);
-/// 2. take an xid `X` of our own and roll back: those writers all have xids below `X`;
-/// 3. wait until the oldest running transaction (`pg_snapshot_xmin`) is at least `X`: every
-///    writer holding a seq ≤ L has then committed or rolled back;
-/// 4. return rows with `after < seq ≤ L`.
-///
-/// Nothing at or below `L` can appear later, so a reader continuing after the last seq it got
-/// never skips one. While a writer runs longer than `TAIL_WAIT`, this returns nothing and
-/// the reader asks again.
+/// while seq 10 is still in flight. Rows are read only up to the sequence's settled watermark
+/// (`db::settled_watermark`), so a reader continuing after the last seq it got never skips
+/// one. While a writer runs longer than `TAIL_WAIT`, this returns nothing and the reader
+/// asks again.
 pub(crate) async fn changes_since(s: &PgStore, after: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
     if limit <= 0 {
         return Ok(Vec::new());
     }
     let c = s.conn().await?;
-    let msgs = c
-        .simple_query(
-            "BEGIN; \
-             SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM kb_changes_seq_seq; \
-             SELECT pg_current_xact_id(); \
-             ROLLBACK",
-        )
-        .await
-        .db()?;
-    let values: Vec<String> = msgs
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-            _ => None,
-        })
-        .collect();
-    let [watermark, xid] = values.as_slice() else {
-        return Err(StoreError::Backend(
-            "kb_changes_since: unexpected answer".into(),
-        ));
-    };
-    let watermark: i64 = watermark
-        .parse()
-        .map_err(|_| StoreError::Backend("kb_changes_since: bad sequence value".into()))?;
-    if watermark <= after {
+    let Some(watermark) =
+        crate::db::settled_watermark(&c, "kb_changes_seq_seq", after, TAIL_WAIT).await?
+    else {
         return Ok(Vec::new());
-    }
-    let deadline = tokio::time::Instant::now() + TAIL_WAIT;
-    loop {
-        let done: bool = query_one(
-            &c,
-            "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8",
-            &[xid],
-        )
-        .await?
-        .get(0);
-        if done {
-            break;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(Vec::new());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    };
     Ok(query(
         &c,
         "SELECT seq, article_id FROM kb_changes WHERE seq > $1 AND seq <= $2 \

@@ -248,47 +248,13 @@ fn state_of(r: &Row) -> MetricState {
 /// every transaction that was running has ended (the same wait as `events_since`).
 async fn horizon(s: &PgStore) -> Result<i64> {
     let c = s.conn().await?;
-    let msgs = c
-        .simple_query(
-            "BEGIN; \
-             SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq; \
-             SELECT pg_current_xact_id(); \
-             ROLLBACK",
-        )
-        .await
-        .db()?;
-    let values: Vec<String> = msgs
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-            _ => None,
-        })
-        .collect();
-    let [watermark, xid] = values.as_slice() else {
-        return Err(StoreError::Backend("metrics: unexpected answer".into()));
-    };
-    let watermark: i64 = watermark
-        .parse()
-        .map_err(|_| StoreError::Backend("metrics: bad sequence value".into()))?;
-    let deadline = tokio::time::Instant::now() + HORIZON_WAIT;
-    loop {
-        let done: bool = query_one(
-            &c,
-            "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8",
-            &[xid],
-        )
+    crate::db::settled_watermark(&c, "events_seq_seq", -1, HORIZON_WAIT)
         .await?
-        .get(0);
-        if done {
-            return Ok(watermark);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(StoreError::Backend(
+        .ok_or_else(|| {
+            StoreError::Backend(
                 "metrics: a transaction has been running for 30 s; try the rebuild again".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+            )
+        })
 }
 
 fn grains(agent: bool) -> (Grain, Grain) {

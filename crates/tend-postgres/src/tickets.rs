@@ -832,51 +832,11 @@ pub(crate) async fn events_since(s: &PgStore, after: i64, limit: i64) -> Result<
         return Ok(Vec::new());
     }
     let c = s.conn().await?;
-    // One round trip; the statements run in this order.
-    let msgs = c
-        .simple_query(
-            "BEGIN; \
-             SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq; \
-             SELECT pg_current_xact_id(); \
-             ROLLBACK",
-        )
-        .await
-        .db()?;
-    let values: Vec<String> = msgs
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-            _ => None,
-        })
-        .collect();
-    let [watermark, xid] = values.as_slice() else {
-        return Err(StoreError::Backend(
-            "events_since: unexpected answer".into(),
-        ));
-    };
-    let watermark: i64 = watermark
-        .parse()
-        .map_err(|_| StoreError::Backend("events_since: bad sequence value".into()))?;
-    if watermark <= after {
+    let Some(watermark) =
+        crate::db::settled_watermark(&c, "events_seq_seq", after, TAIL_WAIT).await?
+    else {
         return Ok(Vec::new());
-    }
-    let deadline = tokio::time::Instant::now() + TAIL_WAIT;
-    loop {
-        let done: bool = query_one(
-            &c,
-            "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8",
-            &[xid],
-        )
-        .await?
-        .get(0);
-        if done {
-            break;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(Vec::new());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    };
     let sql = format!(
         "SELECT {EVENT_COLS} FROM events e WHERE e.seq > $1 AND e.seq <= $2 \
          AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.seq LIMIT $3"
