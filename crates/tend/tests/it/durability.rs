@@ -9,13 +9,14 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_tend");
 
 /// Where the binary keeps its data for one test: a data dir, or a fresh PostgreSQL database.
-struct Target {
+/// Shared with the search suite's kill -9 test.
+pub(crate) struct Target {
     dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
 
 impl Target {
-    async fn new() -> Target {
+    pub(crate) async fn new() -> Target {
         let dir = tempfile::tempdir().unwrap();
         let pg = match pg_url() {
             None => None,
@@ -41,6 +42,8 @@ impl Target {
     fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
         c.env_remove("TEND_DATABASE_URL")
+            .env_remove("TEND_SEARCH")
+            .env_remove("TEND_SEARCH_DIR")
             .env("TEND_LOG", "warn")
             .arg("--data-dir")
             .arg(self.dir.path());
@@ -51,7 +54,7 @@ impl Target {
         c
     }
 
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    pub(crate) async fn run(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
         let mut c = self.cmd();
         c.args(args)
             .stdin(Stdio::piped())
@@ -74,7 +77,7 @@ impl Target {
     }
 
     /// Starts `tend serve` on a free port; returns the child and its base URL.
-    async fn serve(&self) -> (Child, String) {
+    pub(crate) async fn serve(&self) -> (Child, String) {
         let mut c = self.cmd();
         c.args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())

@@ -1,18 +1,15 @@
 //! Full-text search over HTTP: who finds what, how the index follows the store, and that it
 //! survives restarts (in-process) and kill -9 of the real binary.
 
-use crate::harness::{pg_url, TestApp};
+use crate::harness::TestApp;
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tend_core::Role;
 use tend_search::feed::{catch_up_tickets, reindex_tickets};
 use tend_search::Search;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 /// Feeds the index until it has every event the store has (bounded: on PostgreSQL
 /// `events_since` holds events back while any transaction in the database still runs, e.g.
@@ -417,100 +414,7 @@ async fn the_index_survives_a_restart_and_a_rebuild() {
 
 // --- the real binary, kill -9 --------------------------------------------------------------
 
-const BIN: &str = env!("CARGO_BIN_EXE_tend");
-
-/// A data dir (and, with TEND_TEST_DATABASE_URL, a fresh PostgreSQL database) for the binary.
-struct Target {
-    dir: tempfile::TempDir,
-    pg: Option<(String, String)>,
-}
-
-impl Target {
-    async fn new() -> Target {
-        let dir = tempfile::tempdir().unwrap();
-        let pg = match pg_url() {
-            None => None,
-            Some(base) => {
-                let name = format!("tend_it_{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
-                let (c, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(conn);
-                c.batch_execute(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
-                let url = match base.rfind('/') {
-                    Some(i) if i > "postgres://".len() => format!("{}/{name}", &base[..i]),
-                    _ => format!("{base}/{name}"),
-                };
-                Some((url, name))
-            }
-        };
-        Target { dir, pg }
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.env_remove("TEND_DATABASE_URL")
-            .env_remove("TEND_SEARCH")
-            .env_remove("TEND_SEARCH_DIR")
-            .env("TEND_LOG", "warn")
-            .arg("--data-dir")
-            .arg(self.dir.path());
-        if let Some((url, _)) = &self.pg {
-            c.arg("--database-url").arg(url);
-        }
-        c.kill_on_drop(true);
-        c
-    }
-
-    async fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self
-            .cmd()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    async fn serve(&self) -> (Child, String) {
-        let mut c = self.cmd();
-        c.args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = c.spawn().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(l) = lines.next_line().await.unwrap() {
-                if let Some(rest) = l.strip_prefix("Tend is running at ") {
-                    return rest.split_whitespace().next().unwrap().to_string();
-                }
-            }
-            panic!("serve exited without announcing its address");
-        })
-        .await
-        .expect("serve did not start within 30 s");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        (child, url)
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        if let (Some((_, name)), Some(base)) = (&self.pg, pg_url()) {
-            crate::harness::pg_execute_from_drop(
-                &base,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
-        }
-    }
-}
+use crate::durability::Target;
 
 /// Polls the search API until every id in `want` is found for `word` (at most 600 polls
 /// 50 ms apart: 30 s); returns what was found last.
@@ -557,19 +461,24 @@ async fn await_found(
 async fn search_catches_up_after_kill_9() {
     let t = Target::new().await;
     let (code, _, err) = t
-        .run(&[
-            "user",
-            "add",
-            "--email",
-            "k@shop.test",
-            "--name",
-            "K",
-            "--role",
-            "admin",
-        ])
+        .run(
+            &[
+                "user",
+                "add",
+                "--email",
+                "k@shop.test",
+                "--name",
+                "K",
+                "--role",
+                "admin",
+            ],
+            None,
+        )
         .await;
     assert_eq!(code, 0, "{err}");
-    let (_, token, _) = t.run(&["token", "create", "--email", "k@shop.test"]).await;
+    let (_, token, _) = t
+        .run(&["token", "create", "--email", "k@shop.test"], None)
+        .await;
     let token = token.trim().to_string();
     let client = reqwest::Client::new();
     let create = |url: String, token: String, client: reqwest::Client, subject: String| async move {
@@ -664,7 +573,7 @@ async fn search_catches_up_after_kill_9() {
     let _ = child.wait().await;
 
     // `tend reindex` (server stopped) rebuilds the same index.
-    let (code, out, err) = t.run(&["reindex"]).await;
+    let (code, out, err) = t.run(&["reindex"], None).await;
     assert_eq!(code, 0, "{out} {err}");
     // Every acknowledged ticket, and maybe a few whose answer the kill cut off.
     let indexed: usize = out
