@@ -2,15 +2,21 @@
 //! access rules. Everything here is pure: no I/O, no database, no network.
 
 pub mod access;
+pub mod automation;
+pub mod brand;
 pub mod clock;
 pub mod html;
 pub mod import;
+pub mod kb_analytics;
 pub mod metrics;
+pub mod ops;
 pub mod report;
 pub mod sla;
 pub mod survey;
+pub mod survey_dims;
 pub mod survey_form;
 pub mod survey_rules;
+pub mod targets;
 pub mod template;
 pub mod ticket;
 pub mod types;

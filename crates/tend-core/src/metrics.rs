@@ -204,7 +204,9 @@ impl TicketFacts {
                 | Change::FieldChanged { .. }
                 | Change::SlaWarning { .. }
                 | Change::SlaBreached { .. }
-                | Change::Linked { .. } => {}
+                | Change::Linked { .. }
+                | Change::SurveySent { .. }
+                | Change::SurveyAnswered { .. } => {}
             }
         }
         Ok(f)

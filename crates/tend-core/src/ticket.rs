@@ -80,6 +80,11 @@ pub struct Ticket {
     pub solved_at: Option<DateTime<Utc>>,
     /// Sequence number of the last event applied.
     pub last_seq: i64,
+    /// The earliest due time of the ticket's SLA targets not yet met (active or breached),
+    /// as the last `sla.check` job computed it; `None` when no target is running. Derived,
+    /// not folded from events: the stores keep it beside the projection.
+    #[serde(default)]
+    pub sla_due_at: Option<DateTime<Utc>>,
 }
 
 /// What one event says happened to a ticket.
@@ -151,7 +156,33 @@ pub enum Change {
         due_at: DateTime<Utc>,
         escalated: Vec<String>,
     },
+    /// A satisfaction survey about this ticket went out (written with the invitation, in its
+    /// transaction). A mark on the timeline, not a change of the ticket: metrics, search and
+    /// SLA clocks ignore it ([`Change::is_survey`]).
+    SurveySent {
+        invitation_id: i64,
+        survey_id: i64,
+        /// `nps`, `csat` or `ces`.
+        survey_kind: String,
+        /// The address the mail went to.
+        to: String,
+    },
+    /// The customer answered a survey about this ticket (`edited`: changed their answer).
+    SurveyAnswered {
+        invitation_id: i64,
+        survey_kind: String,
+        score: u8,
+        /// The highest answer of the scale (10 for NPS, 7 for CES, 5/3/2 for CSAT).
+        max: u8,
+        /// The comment (at most [`SURVEY_EVENT_COMMENT_MAX`] characters of it).
+        comment: String,
+        edited: bool,
+    },
 }
+
+/// How much of a survey comment a `SurveyAnswered` event keeps (the whole answer is in
+/// `/api/v1/surveys/{id}/responses`).
+pub const SURVEY_EVENT_COMMENT_MAX: usize = 1000;
 
 impl Change {
     /// The event kind, as webhooks subscribe to it: `ticket.created`, `ticket.status_changed`, …
@@ -169,7 +200,19 @@ impl Change {
             Change::Linked { .. } => "ticket.linked",
             Change::SlaWarning { .. } => "ticket.sla_warning",
             Change::SlaBreached { .. } => "ticket.sla_breached",
+            Change::SurveySent { .. } => "ticket.survey_sent",
+            Change::SurveyAnswered { .. } => "ticket.survey_answered",
         }
+    }
+
+    /// Survey marks (`SurveySent`, `SurveyAnswered`): on the timeline, but not a change of
+    /// the ticket — they do not move `updated_at`, and the metric roll-ups, the search index
+    /// and the SLA clocks skip them.
+    pub fn is_survey(&self) -> bool {
+        matches!(
+            self,
+            Change::SurveySent { .. } | Change::SurveyAnswered { .. }
+        )
     }
 
     pub const KINDS: &'static [&'static str] = &[
@@ -185,6 +228,8 @@ impl Change {
         "ticket.linked",
         "ticket.sla_warning",
         "ticket.sla_breached",
+        "ticket.survey_sent",
+        "ticket.survey_answered",
     ];
 
     /// The state a ticket is in right after its `Created` event.
@@ -220,6 +265,7 @@ impl Change {
                 updated_at: at,
                 solved_at: if status.is_open() { None } else { Some(at) },
                 last_seq: seq,
+                sla_due_at: None,
             }),
             _ => None,
         }
@@ -232,7 +278,11 @@ pub fn apply(t: &mut Ticket, change: &Change, seq: i64, at: DateTime<Utc>) {
         Change::Created { .. } => {}
         Change::MessageAdded { .. } => {}
         // SLA marks record what the clock did; they do not make the ticket "updated".
-        Change::SlaWarning { .. } | Change::SlaBreached { .. } | Change::Linked { .. } => {
+        Change::SlaWarning { .. }
+        | Change::SlaBreached { .. }
+        | Change::Linked { .. }
+        | Change::SurveySent { .. }
+        | Change::SurveyAnswered { .. } => {
             t.last_seq = seq;
             return;
         }

@@ -856,3 +856,87 @@ pub(crate) async fn list_audit(s: &PgStore, page: PageRequest) -> Result<Page<Au
         encode_id_cursor(a.id)
     }))
 }
+
+pub(crate) async fn create_password_reset(
+    s: &PgStore,
+    agent_id: i64,
+    token_hash: Vec<u8>,
+    expires_at: Now,
+    now: Now,
+) -> Result<()> {
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    execute(
+        &tx,
+        "UPDATE password_resets SET used_at = $2 WHERE agent_id = $1 AND used_at IS NULL",
+        &[&agent_id, &now],
+    )
+    .await?;
+    execute(
+        &tx,
+        "INSERT INTO password_resets (token_hash, agent_id, expires_at, created_at) VALUES ($1, $2, $3, $4)",
+        &[&token_hash, &agent_id, &expires_at, &now],
+    )
+    .await?;
+    tx.commit().await.db()?;
+    Ok(())
+}
+
+pub(crate) async fn password_reset_agent(
+    s: &PgStore,
+    token_hash: &[u8],
+    now: Now,
+) -> Result<Option<i64>> {
+    let c = s.conn().await?;
+    let row = query_opt(
+        &c,
+        "SELECT r.agent_id FROM password_resets r JOIN agents a ON a.id = r.agent_id \
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND a.active",
+        &[&token_hash, &now],
+    )
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+pub(crate) async fn redeem_password_reset(
+    s: &PgStore,
+    token_hash: &[u8],
+    password_hash: String,
+    now: Now,
+) -> Result<Option<i64>> {
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let row = query_opt(
+        &tx,
+        "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+         AND agent_id IN (SELECT id FROM agents WHERE active) RETURNING agent_id",
+        &[&token_hash, &now],
+    )
+    .await?;
+    let Some(id) = row.map(|r| r.get::<_, i64>(0)) else {
+        return Ok(None);
+    };
+    execute(
+        &tx,
+        "UPDATE agents SET password_hash = $2 WHERE id = $1",
+        &[&id, &password_hash],
+    )
+    .await?;
+    let sessions = execute(
+        &tx,
+        "DELETE FROM api_tokens WHERE agent_id = $1 AND name = $2",
+        &[&id, &WEB_SESSION_TOKEN],
+    )
+    .await?;
+    audit(
+        &tx,
+        Actor::agent(id),
+        "agent.password_reset",
+        format!("agent:{id}"),
+        json!({ "web_sessions_ended": sessions }),
+        now,
+    )
+    .await?;
+    tx.commit().await.db()?;
+    Ok(Some(id))
+}

@@ -192,6 +192,19 @@ pub(crate) async fn import(
 
     // 6. COPY them in, parents first.
     copy_rows(&tx, &rows).await?;
+    // Imported tickets had no SLA checks scheduled: one recompute pass covers them.
+    if created > 0
+        && crate::db::query_opt(&tx, "SELECT 1 FROM settings WHERE key = 'sla'", &[])
+            .await?
+            .is_some()
+    {
+        crate::jobs::schedule(
+            &tx,
+            tend_store::SLA_RECOMPUTE_KEY,
+            &tend_store::sla_recompute_job(0, now),
+        )
+        .await?;
+    }
     tx.commit().await.db()?;
     Ok(ImportOutcome {
         created,

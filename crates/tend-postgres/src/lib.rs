@@ -6,10 +6,12 @@
 //! [`Store::events_since`] (see `tickets::events_since` for how).
 
 mod admin;
+mod brands;
 mod db;
 mod import;
 mod jobs;
 mod kb;
+mod kb_analytics;
 mod macros;
 mod mail;
 mod metrics;
@@ -17,6 +19,8 @@ mod migrate;
 mod rows;
 mod survey;
 mod tickets;
+mod triggers;
+mod views;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -186,6 +190,56 @@ impl Store for PgStore {
     async fn viewer(&self, agent_id: i64) -> Result<Viewer> {
         admin::viewer(self, agent_id).await
     }
+    async fn create_saved_view(
+        &self,
+        new: NewSavedView,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SavedView> {
+        views::create(self, new, actor, now).await
+    }
+    async fn update_saved_view(
+        &self,
+        id: i64,
+        new: NewSavedView,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SavedView> {
+        views::update(self, id, new, actor, now).await
+    }
+    async fn delete_saved_view(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        views::delete(self, id, actor, now).await
+    }
+    async fn get_saved_view(&self, id: i64) -> Result<SavedView> {
+        views::get(self, id).await
+    }
+    async fn list_saved_views(&self, agent_id: i64) -> Result<Vec<SavedView>> {
+        views::list(self, agent_id).await
+    }
+    async fn create_password_reset(
+        &self,
+        agent_id: i64,
+        token_hash: Vec<u8>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        admin::create_password_reset(self, agent_id, token_hash, expires_at, now).await
+    }
+    async fn password_reset_agent(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        admin::password_reset_agent(self, token_hash, now).await
+    }
+    async fn redeem_password_reset(
+        &self,
+        token_hash: &[u8],
+        password_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        admin::redeem_password_reset(self, token_hash, password_hash, now).await
+    }
     async fn create_customer_token(
         &self,
         customer_id: i64,
@@ -265,6 +319,10 @@ impl Store for PgStore {
         )
         .await
         .map_err(crate::db::backend)?;
+        if key == "sla" {
+            // Every open ticket's clocks follow the new calendar and policies.
+            jobs::schedule(&tx, SLA_RECOMPUTE_KEY, &sla_recompute_job(0, now)).await?;
+        }
         admin::audit(
             &tx,
             actor,
@@ -300,6 +358,47 @@ impl Store for PgStore {
     }
     async fn delete_macro(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
         macros::delete(self, id, actor, now).await
+    }
+    async fn create_brand(
+        &self,
+        new: tend_store::brands::NewBrand,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::brands::Brand> {
+        brands::create(self, new, actor, now).await
+    }
+    async fn update_brand(
+        &self,
+        id: i64,
+        up: tend_store::brands::BrandUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::brands::Brand> {
+        brands::update(self, id, up, actor, now).await
+    }
+    async fn get_brand(&self, id: i64) -> Result<tend_store::brands::Brand> {
+        brands::get(self, id).await
+    }
+    async fn list_brands(&self, include_archived: bool) -> Result<Vec<tend_store::brands::Brand>> {
+        brands::list(self, include_archived).await
+    }
+    async fn brand_by_slug(&self, slug: &str) -> Result<Option<tend_store::brands::Brand>> {
+        brands::by(self, "slug", slug).await
+    }
+    async fn brand_by_host(&self, host: &str) -> Result<Option<tend_store::brands::Brand>> {
+        brands::by(self, "host", host).await
+    }
+    async fn set_brand_logo(
+        &self,
+        id: i64,
+        logo: Option<tend_store::brands::NewLogo>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::brands::Brand> {
+        brands::set_logo(self, id, logo, actor, now).await
+    }
+    async fn brand_logo(&self, id: i64) -> Result<Option<tend_store::brands::BrandLogo>> {
+        brands::logo(self, id).await
     }
     async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
         let c = self.conn().await?;
@@ -481,11 +580,11 @@ impl Store for PgStore {
     }
     async fn survey_responses(
         &self,
-        survey_id: i64,
+        of: tend_store::survey::ResponsesOf,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<tend_store::survey::ResponseWithInvitation>> {
-        survey::survey_responses(self, survey_id, before, limit).await
+        survey::survey_responses(self, of, before, limit).await
     }
     async fn survey_at_risk(
         &self,
@@ -614,6 +713,12 @@ impl Store for PgStore {
     }
     async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>> {
         tickets::list_tickets(self, q, viewer).await
+    }
+    async fn count_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<i64> {
+        tickets::count_tickets(self, q, viewer).await
+    }
+    async fn set_sla_due(&self, ticket_id: i64, due: Option<DateTime<Utc>>) -> Result<()> {
+        tickets::set_sla_due(self, ticket_id, due).await
     }
     async fn update_ticket(
         &self,
@@ -778,6 +883,89 @@ impl Store for PgStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, i64)>> {
         metrics::metric_created_by_hour(self, from, to).await
+    }
+    async fn list_targets(&self) -> Result<Vec<tend_store::metrics::Target>> {
+        metrics::list_targets(self).await
+    }
+    async fn get_target(&self, id: i64) -> Result<tend_store::metrics::Target> {
+        metrics::get_target(self, id).await
+    }
+    async fn create_target(
+        &self,
+        def: tend_core::targets::TargetDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::metrics::Target> {
+        metrics::save_target(self, None, def, actor, now).await
+    }
+    async fn update_target(
+        &self,
+        id: i64,
+        def: tend_core::targets::TargetDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::metrics::Target> {
+        metrics::save_target(self, Some(id), def, actor, now).await
+    }
+    async fn delete_target(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        metrics::delete_target(self, id, actor, now).await
+    }
+    async fn list_triggers(&self) -> Result<Vec<tend_store::triggers::Trigger>> {
+        triggers::list(self).await
+    }
+    async fn get_trigger(&self, id: i64) -> Result<tend_store::triggers::Trigger> {
+        triggers::get(self, id).await
+    }
+    async fn create_trigger(
+        &self,
+        def: tend_core::automation::TriggerDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::triggers::Trigger> {
+        triggers::create(self, def, actor, now).await
+    }
+    async fn update_trigger(
+        &self,
+        id: i64,
+        def: tend_core::automation::TriggerDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::triggers::Trigger> {
+        triggers::update(self, id, def, actor, now).await
+    }
+    async fn delete_trigger(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        triggers::delete(self, id, actor, now).await
+    }
+    async fn trigger_cursor(&self, ticket_id: i64) -> Result<i64> {
+        triggers::cursor(self, ticket_id).await
+    }
+    async fn advance_trigger_cursor(&self, ticket_id: i64, from: i64, to: i64) -> Result<bool> {
+        triggers::advance(self, ticket_id, from, to).await
+    }
+    async fn claim_automation_run(
+        &self,
+        automation_id: i64,
+        ticket_id: i64,
+        period: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        triggers::claim_automation_run(self, automation_id, ticket_id, period, now).await
+    }
+    async fn claim_digest(&self, key: &str, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<bool> {
+        metrics::claim_digest(self, key, jobs, now).await
+    }
+    async fn metric_drill(
+        &self,
+        q: tend_store::metrics::DrillQuery,
+    ) -> Result<Vec<tend_store::metrics::DrillRow>> {
+        metrics::metric_drill(self, q).await
+    }
+    async fn ops_counts(
+        &self,
+        now: DateTime<Utc>,
+        soon: DateTime<Utc>,
+    ) -> Result<tend_store::metrics::OpsCounts> {
+        metrics::ops_counts(self, now, soon).await
     }
     // --- knowledge base -------------------------------------------------------------------
     async fn kb_create_category(
@@ -952,6 +1140,71 @@ impl Store for PgStore {
     }
     async fn kb_article_ids(&self, after_id: i64, limit: i64) -> Result<Vec<i64>> {
         kb::article_ids(self, after_id, limit).await
+    }
+    async fn kb_track(
+        &self,
+        ev: tend_store::kb_analytics::KbTrack,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        kb_analytics::track(self, ev, now).await
+    }
+    async fn kb_deflect_suggested(
+        &self,
+        seen: tend_store::kb_analytics::SuggestSeen,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        kb_analytics::suggested(self, seen, now).await
+    }
+    async fn kb_deflect_clicked(
+        &self,
+        session: &str,
+        article_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        kb_analytics::clicked(self, session, article_id, now).await
+    }
+    async fn kb_customer_ticket(
+        &self,
+        source: &'static str,
+        session: Option<String>,
+        ticket_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        kb_analytics::customer_ticket(self, source, session, ticket_id, now).await
+    }
+    async fn kb_deflect_session(
+        &self,
+        session: &str,
+    ) -> Result<Option<tend_store::kb_analytics::DeflectSession>> {
+        kb_analytics::session(self, session).await
+    }
+    async fn kb_auto_reply_issue(
+        &self,
+        ticket_id: i64,
+        token_hash: Vec<u8>,
+        article_ids: Vec<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        kb_analytics::auto_reply_issue(self, ticket_id, token_hash, article_ids, now).await
+    }
+    async fn kb_auto_reply_by_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<tend_store::kb_analytics::AutoReply>> {
+        kb_analytics::auto_reply_by_token(self, token_hash).await
+    }
+    async fn kb_auto_reply_solve(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb_analytics::AutoReplySolve> {
+        kb_analytics::auto_reply_solve(self, token_hash, now).await
+    }
+    async fn kb_analytics(
+        &self,
+        q: tend_store::kb_analytics::KbAnalyticsQuery,
+    ) -> Result<tend_store::kb_analytics::KbAnalyticsData> {
+        kb_analytics::analytics(self, q).await
     }
     // --- search feed
     async fn tickets_for_index(

@@ -546,3 +546,239 @@ pub(crate) async fn metric_created_by_hour(
     .map(|r| (r.get(0), r.get(1)))
     .collect())
 }
+
+// --- targets, digests, operations counts (migration 0016) ---------------------------------
+
+const TARGET_COLS: &str = "id, definition, created_at, updated_at";
+
+fn target_row(r: &Row) -> Result<Target> {
+    Ok(Target {
+        id: r.get(0),
+        def: crate::db::from_json(r.get(1))?,
+        created_at: r.get(2),
+        updated_at: r.get(3),
+    })
+}
+
+pub(crate) async fn list_targets(s: &PgStore) -> Result<Vec<Target>> {
+    let c = s.conn().await?;
+    query(
+        &c,
+        &format!("SELECT {TARGET_COLS} FROM metric_targets ORDER BY id"),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(target_row)
+    .collect()
+}
+
+async fn get_target_on<C: deadpool_postgres::GenericClient>(c: &C, id: i64) -> Result<Target> {
+    let row = crate::db::query_opt(
+        c,
+        &format!("SELECT {TARGET_COLS} FROM metric_targets WHERE id = $1"),
+        &[&id],
+    )
+    .await?
+    .ok_or(StoreError::NotFound("target"))?;
+    target_row(&row)
+}
+
+pub(crate) async fn get_target(s: &PgStore, id: i64) -> Result<Target> {
+    let c = s.conn().await?;
+    get_target_on(&c, id).await
+}
+
+pub(crate) async fn save_target(
+    s: &PgStore,
+    id: Option<i64>,
+    def: tend_core::targets::TargetDef,
+    actor: tend_core::Actor,
+    now: DateTime<Utc>,
+) -> Result<Target> {
+    let now = crate::db::us(now);
+    let doc = crate::db::to_json(&def)?;
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let taken = || format!("a target named '{}' exists", def.name);
+    let (id, action) = match id {
+        None => {
+            let st = tx
+                .prepare_cached("INSERT INTO metric_targets (name, definition, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id")
+                .await
+                .db()?;
+            let row = tx
+                .query_one(&st, &[&def.name, &doc, &now])
+                .await
+                .unique(taken)?;
+            (row.get::<_, i64>(0), "target.created")
+        }
+        Some(id) => {
+            let st = tx
+                .prepare_cached("UPDATE metric_targets SET name = $2, definition = $3, updated_at = $4 WHERE id = $1")
+                .await
+                .db()?;
+            let n = tx
+                .execute(&st, &[&id, &def.name, &doc, &now])
+                .await
+                .unique(taken)?;
+            if n == 0 {
+                return Err(StoreError::NotFound("target"));
+            }
+            (id, "target.updated")
+        }
+    };
+    crate::admin::audit(&tx, actor, action, format!("target:{id}"), doc, now).await?;
+    let t = get_target_on(&tx, id).await?;
+    tx.commit().await.db()?;
+    Ok(t)
+}
+
+pub(crate) async fn delete_target(
+    s: &PgStore,
+    id: i64,
+    actor: tend_core::Actor,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let now = crate::db::us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let t = get_target_on(&tx, id).await?;
+    execute(&tx, "DELETE FROM metric_targets WHERE id = $1", &[&id]).await?;
+    let doc = crate::db::to_json(&t.def)?;
+    crate::admin::audit(
+        &tx,
+        actor,
+        "target.deleted",
+        format!("target:{id}"),
+        doc,
+        now,
+    )
+    .await?;
+    tx.commit().await.db()
+}
+
+pub(crate) async fn claim_digest(
+    s: &PgStore,
+    key: &str,
+    jobs: Vec<tend_store::NewJob>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let now = crate::db::us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let n = execute(
+        &tx,
+        "INSERT INTO metric_digests (digest_key, claimed_at, mails) VALUES ($1, $2, $3) ON CONFLICT (digest_key) DO NOTHING",
+        &[&key, &now, &(jobs.len() as i32)],
+    )
+    .await?;
+    if n == 0 {
+        return Ok(false);
+    }
+    for j in &jobs {
+        crate::jobs::enqueue_on(&tx, &j.kind, &j.payload, j.run_at, j.max_attempts).await?;
+    }
+    tx.commit().await.db()?;
+    Ok(true)
+}
+
+pub(crate) async fn ops_counts(
+    s: &PgStore,
+    now: DateTime<Utc>,
+    soon: DateTime<Utc>,
+) -> Result<OpsCounts> {
+    let c = s.conn().await?;
+    let (now, soon) = (now.timestamp_micros(), soon.timestamp_micros());
+    let mut o = OpsCounts::default();
+    // Index ranges of tickets_status_sla_due (status, sla_due_us, id), one per status.
+    let rows = query(
+        &c,
+        "SELECT status, COUNT(*), COUNT(*) FILTER (WHERE sla_due_us < $1), COUNT(*) FILTER (WHERE sla_due_us >= $1 AND sla_due_us < $2) \
+         FROM tickets WHERE status IN ('new', 'open', 'pending', 'on_hold') GROUP BY status",
+        &[&now, &soon],
+    )
+    .await?;
+    for r in rows {
+        let status: &str = r.get(0);
+        let n: i64 = r.get(1);
+        o.open += n;
+        o.sla_breached += r.get::<_, i64>(2);
+        o.sla_due_soon += r.get::<_, i64>(3);
+        match status {
+            "new" => o.new = n,
+            "pending" => o.pending = n,
+            "on_hold" => o.on_hold = n,
+            _ => {}
+        }
+    }
+    o.unassigned = query_one(
+        &c,
+        "SELECT COUNT(*) FROM tickets WHERE assignee_id IS NULL AND status IN ('new', 'open', 'pending', 'on_hold')",
+        &[],
+    )
+    .await?
+    .get(0);
+    Ok(o)
+}
+
+pub(crate) async fn metric_drill(s: &PgStore, q: DrillQuery) -> Result<Vec<DrillRow>> {
+    let c = s.conn().await?;
+    let col = q.on.column();
+    let mut sql =
+        format!("SELECT ticket_id, {col} FROM metric_tickets WHERE {col} >= $1 AND {col} < $2");
+    let from = crate::db::us(q.from);
+    let to = crate::db::us(q.to);
+    let f = &q.filters;
+    let channel = f.channel.map(|v| v.as_str().to_string());
+    let priority = f.priority.map(|v| v.as_str().to_string());
+    let after_t = q.after.map(|a| crate::db::us(a.0));
+    let after_id = q.after.map(|a| a.1);
+    let mut args: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&from, &to];
+    let mut add = |cond: &str, v: &'static str, args: &mut Vec<_>| {
+        let _ = v;
+        sql.push_str(&format!(" AND {cond} = ${}", args.len()));
+    };
+    if let Some(v) = &channel {
+        args.push(v);
+        add("channel", "", &mut args);
+    }
+    if let Some(v) = &priority {
+        args.push(v);
+        add("priority", "", &mut args);
+    }
+    if let Some(v) = &f.group_id {
+        args.push(v);
+        add("group_id", "", &mut args);
+    }
+    if let Some(v) = &f.brand_id {
+        args.push(v);
+        add("brand_id", "", &mut args);
+    }
+    if let Some(v) = &f.assignee_id {
+        args.push(v);
+        add("assignee_id", "", &mut args);
+    }
+    if q.on == DrillOn::Solved {
+        sql.push_str(" AND status IN ('solved', 'closed')");
+    }
+    if let (Some(t), Some(id)) = (&after_t, &after_id) {
+        args.push(t);
+        args.push(id);
+        let n = args.len();
+        sql.push_str(&format!(" AND ({col}, ticket_id) < (${}, ${n})", n - 1));
+    }
+    args.push(&q.limit);
+    sql.push_str(&format!(
+        " ORDER BY {col} DESC, ticket_id DESC LIMIT ${}",
+        args.len()
+    ));
+    Ok(query(&c, &sql, &args)
+        .await?
+        .iter()
+        .map(|r| DrillRow {
+            ticket_id: r.get(0),
+            at: r.get(1),
+        })
+        .collect())
+}

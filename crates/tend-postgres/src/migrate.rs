@@ -18,6 +18,14 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_kb.sql")),
     (11, include_str!("../migrations/0011_metrics.sql")),
     (12, include_str!("../migrations/0012_kiosk_embeds.sql")),
+    (13, include_str!("../migrations/0013_brands.sql")),
+    (14, include_str!("../migrations/0014_survey_dims.sql")),
+    (15, include_str!("../migrations/0015_kb_analytics.sql")),
+    (16, include_str!("../migrations/0016_metric_targets.sql")),
+    (17, include_str!("../migrations/0017_sla_due.sql")),
+    (18, include_str!("../migrations/0018_password_resets.sql")),
+    (19, include_str!("../migrations/0019_saved_views.sql")),
+    (20, include_str!("../migrations/0020_triggers.sql")),
 ];
 
 /// Namespace of Tend's advisory locks (first key of the two-key form).

@@ -81,7 +81,7 @@ pub(crate) fn field_def(r: &Row) -> Result<FieldDef> {
 }
 
 pub(crate) const TICKET_COLS: &str = "t.id, t.subject, t.status, t.priority, t.channel, t.requester_id, t.organization_id, \
-    t.assignee_id, t.group_id, t.brand_id, t.tags, t.fields, t.external_id, t.created_at, t.updated_at, t.solved_at, t.last_seq";
+    t.assignee_id, t.group_id, t.brand_id, t.tags, t.fields, t.external_id, t.created_at, t.updated_at, t.solved_at, t.last_seq, t.sla_due_us";
 
 pub(crate) fn ticket(r: &Row) -> Result<Ticket> {
     Ok(Ticket {
@@ -102,6 +102,7 @@ pub(crate) fn ticket(r: &Row) -> Result<Ticket> {
         updated_at: r.get(14),
         solved_at: r.get(15),
         last_seq: r.get(16),
+        sla_due_at: tend_store::sla_due_from_us(r.get(17)),
     })
 }
 

@@ -155,8 +155,19 @@ async fn view_where<C: GenericClient>(
 
 /// Appends one system event to a ticket, moves its `last_seq`, queues its webhooks.
 async fn append_mark(tx: &Transaction<'_>, ticket_id: i64, change: Change, now: Now) -> Result<()> {
+    append_mark_as(tx, ticket_id, Actor::SYSTEM, change, now).await
+}
+
+/// Appends one event by `actor` to a ticket, moves its `last_seq`, queues its webhooks.
+async fn append_mark_as(
+    tx: &Transaction<'_>,
+    ticket_id: i64,
+    actor: Actor,
+    change: Change,
+    now: Now,
+) -> Result<()> {
     let kind = change.kind();
-    let seqs = insert_events(tx, ticket_id, &[(Actor::SYSTEM, change.clone(), now)]).await?;
+    let seqs = insert_events(tx, ticket_id, &[(actor, change.clone(), now)]).await?;
     if let Some(last) = seqs.last() {
         execute(
             tx,
@@ -264,11 +275,81 @@ async fn respond_tx(
     let r = load_response(tx, inv.id)
         .await?
         .ok_or(StoreError::NotFound("survey response"))?;
+    if let Some(ticket) = inv.ticket_id {
+        mark_ticket(
+            tx,
+            ticket,
+            Actor::customer(inv.customer_id),
+            tend_core::survey_dims::answered_event(
+                inv.id,
+                inv.kind.as_str(),
+                view.survey.scale,
+                r.score,
+                &r.comment,
+                !first,
+            ),
+            now,
+        )
+        .await?;
+    }
     Ok(if first {
         Answered::Recorded(r)
     } else {
         Answered::Edited(r)
     })
+}
+
+/// What the invitation is about as it is sent: brand, tags, products ('' for none).
+async fn insert_dims(tx: &Transaction<'_>, id: i64, new: &NewInvitation) -> Result<()> {
+    use tend_core::survey_dims::{DIM_BRAND, DIM_PRODUCT, DIM_TAG};
+    let mut dims: Vec<&str> = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut push = |dim: &'static str, vs: &[String]| {
+        if vs.is_empty() {
+            dims.push(dim);
+            values.push(String::new());
+        }
+        for v in vs {
+            dims.push(dim);
+            values.push(v.clone());
+        }
+    };
+    push(
+        DIM_BRAND,
+        &[new.brand_id.map(|b| b.to_string()).unwrap_or_default()],
+    );
+    push(DIM_TAG, &new.tags);
+    push(DIM_PRODUCT, &new.products);
+    execute(
+        tx,
+        "INSERT INTO survey_invitation_dims (invitation_id, dim, value) \
+         SELECT $1, d, v FROM unnest($2::text[], $3::text[]) AS u(d, v) ORDER BY d, v ON CONFLICT DO NOTHING",
+        &[&id, &dims, &values],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Appends a survey mark to a ticket's timeline when the ticket exists (locking its row, as
+/// every ticket write does), without touching `updated_at` or the SLA check.
+async fn mark_ticket(
+    tx: &Transaction<'_>,
+    ticket: i64,
+    actor: Actor,
+    change: Change,
+    now: Now,
+) -> Result<()> {
+    let exists = query_opt(
+        tx,
+        "SELECT id FROM tickets WHERE id = $1 FOR UPDATE",
+        &[&ticket],
+    )
+    .await?
+    .is_some();
+    if exists {
+        append_mark_as(tx, ticket, actor, change, now).await?;
+    }
+    Ok(())
 }
 
 async fn open_invitation_tx(
@@ -314,7 +395,7 @@ async fn open_invitation_tx(
             if throttled {
                 return Ok(InvitationOpened::Throttled);
             }
-            query_opt(
+            let id: i64 = query_opt(
                 tx,
                 "INSERT INTO survey_invitations (survey_id, kind, ticket_id, customer_id, agent_id, group_id, channel, brand_id, send_key, token_hash, sent_at, expires_at, order_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
@@ -336,7 +417,24 @@ async fn open_invitation_tx(
             )
             .await?
             .ok_or_else(|| StoreError::Backend("insert returned nothing".into()))?
-            .get(0)
+            .get(0);
+            insert_dims(tx, id, &new).await?;
+            if let Some(ticket) = new.ticket_id {
+                mark_ticket(
+                    tx,
+                    ticket,
+                    Actor::SYSTEM,
+                    Change::SurveySent {
+                        invitation_id: id,
+                        survey_id: new.survey_id,
+                        survey_kind: survey.kind.as_str().into(),
+                        to: new.recipient.clone(),
+                    },
+                    now,
+                )
+                .await?;
+            }
+            id
         }
     };
     let row = query_opt(
@@ -356,28 +454,85 @@ fn bucket_sql(g: ScoreGroup, at: &str) -> String {
         ScoreGroup::Group => "i.group_id::text".into(),
         ScoreGroup::Agent => "i.agent_id::text".into(),
         ScoreGroup::Channel => "i.channel".into(),
+        ScoreGroup::Brand | ScoreGroup::Tag | ScoreGroup::Product => "NULLIF(d.value, '')".into(),
+    }
+}
+
+/// The join to an invitation's snapshot rows (`d`) for brand, tag and product (`$4` = dim).
+fn dims_join(g: ScoreGroup) -> &'static str {
+    if g.dim().is_some() {
+        "JOIN survey_invitation_dims d ON d.invitation_id = i.id AND d.dim = $4"
+    } else {
+        ""
     }
 }
 
 /// The bucket of a kiosk answer (`k`): kiosks have no agent and the channel `kiosk`.
 fn kiosk_bucket_sql(g: ScoreGroup) -> String {
     match g {
-        ScoreGroup::All | ScoreGroup::Agent => "NULL::text".into(),
+        // Kiosks have no agent, brand, tags or products.
+        ScoreGroup::All
+        | ScoreGroup::Agent
+        | ScoreGroup::Brand
+        | ScoreGroup::Tag
+        | ScoreGroup::Product => "NULL::text".into(),
         ScoreGroup::Month => "to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM')".into(),
         ScoreGroup::Group => "k.group_id::text".into(),
         ScoreGroup::Channel => format!("'{KIOSK_CHANNEL}'::text"),
     }
 }
 
-/// The bucket of a roll-up row (`day` a UTC date or `month` its first day; 0 for "none").
-fn rollup_bucket_sql(g: ScoreGroup, months: bool) -> &'static str {
-    match g {
-        ScoreGroup::All => "NULL::text",
-        ScoreGroup::Month if months => "to_char(month, 'YYYY-MM')",
-        ScoreGroup::Month => "to_char(day, 'YYYY-MM')",
-        ScoreGroup::Group => "NULLIF(group_id, 0)::text",
-        ScoreGroup::Agent => "NULLIF(agent_id, 0)::text",
-        ScoreGroup::Channel => "channel",
+/// The bucket of a roll-up row (`hour` in UTC hours since 1970, `day` a UTC date or `month`
+/// its first day; 0 or '' for "none").
+fn rollup_bucket_sql(g: ScoreGroup, unit: Unit) -> &'static str {
+    match (g, unit) {
+        (ScoreGroup::All, _) => "NULL::text",
+        (ScoreGroup::Month, Unit::Months) => "to_char(month, 'YYYY-MM')",
+        (ScoreGroup::Month, Unit::Days) => "to_char(day, 'YYYY-MM')",
+        (ScoreGroup::Month, Unit::Hours) => {
+            "to_char(to_timestamp(hour * 3600) AT TIME ZONE 'UTC', 'YYYY-MM')"
+        }
+        (ScoreGroup::Group, _) => "NULLIF(group_id, 0)::text",
+        (ScoreGroup::Agent, _) => "NULLIF(agent_id, 0)::text",
+        (ScoreGroup::Channel, _) => "channel",
+        (ScoreGroup::Brand | ScoreGroup::Tag | ScoreGroup::Product, _) => "NULLIF(value, '')",
+    }
+}
+
+/// A roll-up level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Hours,
+    Days,
+    Months,
+}
+
+impl Unit {
+    /// The key column and the plural used in table names.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Unit::Hours => ("hour", "hours"),
+            Unit::Days => ("day", "days"),
+            Unit::Months => ("month", "months"),
+        }
+    }
+}
+
+/// The answer and sent roll-up tables of a split at a level.
+fn rollup_tables(g: ScoreGroup, unit: Unit) -> (String, String) {
+    let (_, pl) = unit.names();
+    if g.dim().is_some() {
+        (
+            format!("survey_dim_score_{pl}"),
+            format!("survey_dim_sent_{pl}"),
+        )
+    } else if g == ScoreGroup::Agent {
+        (
+            format!("survey_agent_score_{pl}"),
+            format!("survey_sent_{pl}"),
+        )
+    } else {
+        (format!("survey_score_{pl}"), format!("survey_sent_{pl}"))
     }
 }
 
@@ -398,61 +553,52 @@ fn sent_count(r: &Row) -> SentCount {
     }
 }
 
-/// Counts from the per-month or per-day roll-ups (`from`/`to` aligned to them, or open).
+/// Counts from the per-month, per-day or per-hour roll-ups (`from`/`to` aligned to them,
+/// or open).
 async fn counts_rolled_up<C: GenericClient>(
     c: &C,
     q: &ScoreQuery,
-    months: bool,
+    unit: Unit,
 ) -> Result<SurveyCounts> {
-    let from = q.from.map(|t| t.date_naive());
-    let to = q.to.map(|t| t.date_naive());
     let kind = q.kind.as_str();
-    let b = rollup_bucket_sql(q.group_by, months);
-    let (unit, tables) = if months {
-        (
-            "month",
-            [
-                "survey_score_months",
-                "survey_agent_score_months",
-                "survey_sent_months",
-            ],
-        )
-    } else {
-        (
-            "day",
-            [
-                "survey_score_days",
-                "survey_agent_score_days",
-                "survey_sent_days",
-            ],
-        )
+    let b = rollup_bucket_sql(q.group_by, unit);
+    let (col, _) = unit.names();
+    let (table, sent_table) = rollup_tables(q.group_by, unit);
+    let dim = q.group_by.dim();
+    // Hours as numbers, days and months as dates.
+    let (hf, ht) = (
+        q.from.map(|t| t.timestamp().div_euclid(3600)),
+        q.to.map(|t| t.timestamp().div_euclid(3600)),
+    );
+    let (df, dt) = (q.from.map(|t| t.date_naive()), q.to.map(|t| t.date_naive()));
+    let (cast, from, to): (
+        &str,
+        &(dyn tokio_postgres::types::ToSql + Sync),
+        &(dyn tokio_postgres::types::ToSql + Sync),
+    ) = match unit {
+        Unit::Hours => ("bigint", &hf, &ht),
+        _ => ("date", &df, &dt),
     };
-    let table = if q.group_by == ScoreGroup::Agent {
-        tables[1]
-    } else {
-        tables[0]
+    let mut ps: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&kind, from, to];
+    let dim_where = match &dim {
+        Some(d) => {
+            ps.push(d);
+            " AND dim = $4"
+        }
+        None => "",
     };
     let sql = format!(
         "SELECT {b} AS bucket, NULLIF(scale, 0) AS sc, score, SUM(n)::bigint FROM {table} \
-         WHERE kind = $1 AND ($2::date IS NULL OR {unit} >= $2) AND ($3::date IS NULL OR {unit} < $3) \
+         WHERE kind = $1{dim_where} AND ($2::{cast} IS NULL OR {col} >= $2) AND ($3::{cast} IS NULL OR {col} < $3) \
          GROUP BY 1, 2, 3 HAVING SUM(n) <> 0 ORDER BY 1, 2, 3"
     );
-    let answers = query(c, &sql, &[&kind, &from, &to])
-        .await?
-        .iter()
-        .map(score_count)
-        .collect();
+    let answers = query(c, &sql, &ps).await?.iter().map(score_count).collect();
     let sql = format!(
-        "SELECT {b} AS bucket, SUM(sent)::bigint, SUM(answered)::bigint FROM {sent} \
-         WHERE kind = $1 AND ($2::date IS NULL OR {unit} >= $2) AND ($3::date IS NULL OR {unit} < $3) \
-         GROUP BY 1 HAVING SUM(sent) <> 0 ORDER BY 1",
-        sent = tables[2]
+        "SELECT {b} AS bucket, SUM(sent)::bigint, SUM(answered)::bigint FROM {sent_table} \
+         WHERE kind = $1{dim_where} AND ($2::{cast} IS NULL OR {col} >= $2) AND ($3::{cast} IS NULL OR {col} < $3) \
+         GROUP BY 1 HAVING SUM(sent) <> 0 ORDER BY 1"
     );
-    let sent = query(c, &sql, &[&kind, &from, &to])
-        .await?
-        .iter()
-        .map(sent_count)
-        .collect();
+    let sent = query(c, &sql, &ps).await?.iter().map(sent_count).collect();
     Ok(SurveyCounts { answers, sent })
 }
 
@@ -461,10 +607,16 @@ async fn counts_by_row<C: GenericClient>(c: &C, q: &ScoreQuery) -> Result<Survey
     let from = q.from.map(us);
     let to = q.to.map(us);
     let kind = q.kind.as_str();
+    let dim = q.group_by.dim();
+    let mut ps: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&kind, &from, &to];
+    if let Some(d) = &dim {
+        ps.push(d);
+    }
+    let join = dims_join(q.group_by);
     let sql = format!(
         "SELECT bucket, scale, score, COUNT(*) FROM ( \
            SELECT {b} AS bucket, s.scale AS scale, r.score AS score FROM survey_responses r \
-           JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+           JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id {join} \
            WHERE i.kind = $1 AND ($2::timestamptz IS NULL OR r.created_at >= $2) AND ($3::timestamptz IS NULL OR r.created_at < $3) \
            UNION ALL \
            SELECT {kb} AS bucket, k.scale AS scale, k.score AS score FROM survey_kiosk_answers k \
@@ -473,21 +625,13 @@ async fn counts_by_row<C: GenericClient>(c: &C, q: &ScoreQuery) -> Result<Survey
         b = bucket_sql(q.group_by, "r.created_at"),
         kb = kiosk_bucket_sql(q.group_by),
     );
-    let answers = query(c, &sql, &[&kind, &from, &to])
-        .await?
-        .iter()
-        .map(score_count)
-        .collect();
+    let answers = query(c, &sql, &ps).await?.iter().map(score_count).collect();
     let sql = format!(
-        "SELECT {b} AS bucket, COUNT(*), COUNT(*) FILTER (WHERE i.responded) FROM survey_invitations i \
+        "SELECT {b} AS bucket, COUNT(*), COUNT(*) FILTER (WHERE i.responded) FROM survey_invitations i {join} \
          WHERE i.kind = $1 AND ($2::timestamptz IS NULL OR i.sent_at >= $2) AND ($3::timestamptz IS NULL OR i.sent_at < $3) GROUP BY 1 ORDER BY 1",
         b = bucket_sql(q.group_by, "i.sent_at")
     );
-    let sent = query(c, &sql, &[&kind, &from, &to])
-        .await?
-        .iter()
-        .map(sent_count)
-        .collect();
+    let sent = query(c, &sql, &ps).await?.iter().map(sent_count).collect();
     Ok(SurveyCounts { answers, sent })
 }
 
@@ -673,8 +817,9 @@ pub(crate) async fn survey_counts(s: &PgStore, q: ScoreQuery) -> Result<SurveyCo
             ..q.clone()
         };
         parts.push(match p.source {
-            CountSource::Months => counts_rolled_up(&c, &q, true).await?,
-            CountSource::Days => counts_rolled_up(&c, &q, false).await?,
+            CountSource::Months => counts_rolled_up(&c, &q, Unit::Months).await?,
+            CountSource::Days => counts_rolled_up(&c, &q, Unit::Days).await?,
+            CountSource::Hours => counts_rolled_up(&c, &q, Unit::Hours).await?,
             CountSource::Rows => counts_by_row(&c, &q).await?,
         });
     }
@@ -999,10 +1144,11 @@ pub(crate) async fn remind_survey_invitation(
 
 pub(crate) async fn survey_responses(
     s: &PgStore,
-    survey_id: i64,
+    of: tend_store::survey::ResponsesOf,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ResponseWithInvitation>> {
+    let (col, key) = of.column();
     let c = s.conn().await?;
     let r = RESPONSE_COLS
         .split(", ")
@@ -1011,11 +1157,11 @@ pub(crate) async fn survey_responses(
         .join(", ");
     let sql = format!(
         "SELECT {INVITATION_COLS}, {r} FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id \
-         WHERE i.survey_id = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
+         WHERE i.{col} = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
     );
     let n = INVITATION_COLS.split(", ").count();
     Ok(
-        query(&c, &sql, &[&survey_id, &before.unwrap_or(i64::MAX), &limit])
+        query(&c, &sql, &[&key, &before.unwrap_or(i64::MAX), &limit])
             .await?
             .iter()
             .map(|row| ResponseWithInvitation {

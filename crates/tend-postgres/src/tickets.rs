@@ -468,17 +468,9 @@ pub(crate) async fn get_ticket(s: &PgStore, id: i64, viewer: &Viewer) -> Result<
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
-pub(crate) async fn list_tickets(
-    s: &PgStore,
-    q: &TicketQuery,
-    viewer: &Viewer,
-) -> Result<Page<Ticket>> {
-    let mut params: Vec<Param> = Vec::new();
-    let mut p = |v: Param| {
-        params.push(v);
-        format!("${}", params.len())
-    };
-    // Every condition but the status one.
+/// Every condition of a ticket query but its statuses, sort and cursor, shared by the list
+/// and the count; `p` numbers the parameters.
+fn query_filter(q: &TicketQuery, viewer: &Viewer, p: &mut impl FnMut(Param) -> String) -> String {
     let mut filter = String::from("TRUE");
     if !viewer.sees_all() {
         let a = p(Box::new(viewer.agent_id));
@@ -525,6 +517,63 @@ pub(crate) async fn list_tickets(
     if let Some(before) = q.updated_before {
         filter += &format!(" AND t.updated_at < {}", p(Box::new(us(before))));
     }
+    if let Some(before) = q.sla_due_before {
+        filter += &format!(
+            " AND t.sla_due_us < {}",
+            p(Box::new(tend_store::sla_due_to_us(Some(before))))
+        );
+    }
+    filter
+}
+
+/// How many tickets match a query (statuses included; sort, cursor and limit ignored).
+pub(crate) async fn count_tickets(s: &PgStore, q: &TicketQuery, viewer: &Viewer) -> Result<i64> {
+    let mut params: Vec<Param> = Vec::new();
+    let mut p = |v: Param| {
+        params.push(v);
+        format!("${}", params.len())
+    };
+    let mut filter = query_filter(q, viewer, &mut p);
+    if !q.statuses.is_empty() {
+        let v: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_string()).collect();
+        filter += &format!(" AND t.status = ANY({})", p(Box::new(v)));
+    }
+    let refs: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let c = s.conn().await?;
+    let row = query_one(
+        &c,
+        &format!("SELECT count(*) FROM tickets t WHERE {filter}"),
+        &refs,
+    )
+    .await?;
+    Ok(row.get(0))
+}
+
+pub(crate) async fn set_sla_due(s: &PgStore, id: i64, due: Option<DateTime<Utc>>) -> Result<()> {
+    let c = s.conn().await?;
+    execute(
+        &c,
+        "UPDATE tickets SET sla_due_us = $2 WHERE id = $1",
+        &[&id, &tend_store::sla_due_to_us(due)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn list_tickets(
+    s: &PgStore,
+    q: &TicketQuery,
+    viewer: &Viewer,
+) -> Result<Page<Ticket>> {
+    let mut params: Vec<Param> = Vec::new();
+    let mut p = |v: Param| {
+        params.push(v);
+        format!("${}", params.len())
+    };
+    let mut filter = query_filter(q, viewer, &mut p);
     let (col, dir, cmp) = match (q.sort.key(), q.sort.descending()) {
         (SortKey::Updated, true) => ("t.updated_at", "DESC", "<"),
         (SortKey::Updated, false) => ("t.updated_at", "ASC", ">"),
@@ -532,10 +581,16 @@ pub(crate) async fn list_tickets(
         (SortKey::Created, false) => ("t.created_at", "ASC", ">"),
         (SortKey::Id, true) => ("t.id", "DESC", "<"),
         (SortKey::Id, false) => ("t.id", "ASC", ">"),
+        (SortKey::SlaDue, _) => ("t.sla_due_us", "ASC", ">"),
     };
     if let Some(cur) = q.cursor.filter(|c| c.sort == q.sort as u8) {
         if q.sort.key() == SortKey::Id {
             filter += &format!(" AND t.id {cmp} {}", p(Box::new(cur.id)));
+        } else if q.sort.key() == SortKey::SlaDue {
+            // The column holds microseconds, so the cursor's key is compared as it is.
+            let k = p(Box::new(cur.key));
+            let i = p(Box::new(cur.id));
+            filter += &format!(" AND ({col}, t.id) {cmp} ({k}, {i})");
         } else {
             let key = DateTime::from_timestamp_micros(cur.key)
                 .ok_or_else(|| StoreError::invalid("cursor", "is not valid"))?;
@@ -877,6 +932,8 @@ pub(crate) async fn schedule_sla<C: GenericClient>(c: &C, id: i64, now: Now) -> 
     {
         crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now)).await?;
     }
+    // Triggers (issue 5) run after every ticket write, from the same transaction's job.
+    crate::triggers::schedule_triggers(c, id, now).await?;
     Ok(())
 }
 

@@ -87,7 +87,12 @@ pub async fn catch_up_tickets(
         let Some(upto) = events.last().map(|e| e.seq) else {
             break;
         };
-        let ids: BTreeSet<i64> = events.iter().map(|e| e.ticket_id).collect();
+        // Survey marks change nothing the index holds.
+        let ids: BTreeSet<i64> = events
+            .iter()
+            .filter(|e| !e.change.is_survey())
+            .map(|e| e.ticket_id)
+            .collect();
         let mut ops = Vec::with_capacity(ids.len());
         for id in ids {
             ops.push(load(store, id).await?);

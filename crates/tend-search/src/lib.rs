@@ -102,6 +102,18 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// For `tend serve`: one writer thread and 32 MB. The server indexes tickets a few at a
+    /// time as they change; the rebuild budget (256 MB) only made the server's memory grow
+    /// towards it (measured: 38 → ~240 MiB PSS under a create load, bench/RESULTS.md).
+    pub fn serving() -> Self {
+        Options {
+            writer_threads: 1,
+            writer_memory: 32 * 1024 * 1024,
+        }
+    }
+}
+
 /// The two indexes; clone freely (an `Arc` inside).
 #[derive(Clone)]
 pub struct Search {

@@ -50,7 +50,7 @@ pub fn unique_or(msg: impl FnOnce() -> String) -> impl FnOnce(rusqlite::Error) -
     }
 }
 
-pub const TICKET_COLS: &str = "id, subject, status, priority, channel, requester_id, organization_id, assignee_id, group_id, brand_id, tags, fields, external_id, created_at, updated_at, solved_at, last_seq";
+pub const TICKET_COLS: &str = "id, subject, status, priority, channel, requester_id, organization_id, assignee_id, group_id, brand_id, tags, fields, external_id, created_at, updated_at, solved_at, last_seq, sla_due_us";
 
 pub fn ticket_row(r: &Row) -> rusqlite::Result<Ticket> {
     Ok(Ticket {
@@ -71,6 +71,7 @@ pub fn ticket_row(r: &Row) -> rusqlite::Result<Ticket> {
         updated_at: time(r.get(14)?),
         solved_at: r.get::<_, Option<i64>>(15)?.map(time),
         last_seq: r.get(16)?,
+        sla_due_at: tend_store::sla_due_from_us(r.get(17)?),
     })
 }
 

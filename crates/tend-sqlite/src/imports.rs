@@ -313,6 +313,22 @@ fn import_tx(
         }
         out.created += 1;
     }
+    // Imported tickets had no SLA checks scheduled: one recompute pass covers them.
+    if out.created > 0 {
+        let sla: bool = c
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM settings WHERE key = 'sla')")
+            .map_err(db)?
+            .query_row([], |r| r.get(0))
+            .map_err(db)?;
+        if sla {
+            crate::jobs::schedule(
+                c,
+                tend_store::SLA_RECOMPUTE_KEY,
+                &tend_store::sla_recompute_job(0, now),
+                now,
+            )?;
+        }
+    }
     Ok(out)
 }
 

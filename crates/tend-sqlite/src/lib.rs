@@ -6,16 +6,20 @@
 //! acknowledged write is durable (`synchronous=FULL`). A failing request rolls back only its
 //! own savepoint. Reads use a small pool of read-only connections.
 
+mod brands;
 mod conv;
 mod imports;
 mod jobs;
 mod kb;
+mod kb_analytics;
 mod macros;
 mod mail;
 mod metrics;
 mod people;
 mod survey;
 mod tickets;
+mod triggers;
+mod views;
 
 use rusqlite::{Connection, OpenFlags};
 use std::panic::AssertUnwindSafe;
@@ -42,6 +46,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_kb.sql")),
     (11, include_str!("../migrations/0011_metrics.sql")),
     (12, include_str!("../migrations/0012_kiosk_embeds.sql")),
+    (13, include_str!("../migrations/0013_brands.sql")),
+    (14, include_str!("../migrations/0014_survey_dims.sql")),
+    (15, include_str!("../migrations/0015_kb_analytics.sql")),
+    (16, include_str!("../migrations/0016_metric_targets.sql")),
+    (17, include_str!("../migrations/0017_sla_due.sql")),
+    (18, include_str!("../migrations/0018_password_resets.sql")),
+    (19, include_str!("../migrations/0019_saved_views.sql")),
+    (20, include_str!("../migrations/0020_triggers.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -354,6 +366,59 @@ impl Store for SqliteStore {
     async fn viewer_by_token(&self, token_hash: &[u8]) -> Result<Option<Viewer>> {
         self.viewer_by_token_impl(token_hash.to_vec()).await
     }
+    async fn create_saved_view(
+        &self,
+        new: NewSavedView,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SavedView> {
+        self.create_saved_view_impl(new, actor, now).await
+    }
+    async fn update_saved_view(
+        &self,
+        id: i64,
+        new: NewSavedView,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SavedView> {
+        self.update_saved_view_impl(id, new, actor, now).await
+    }
+    async fn delete_saved_view(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        self.delete_saved_view_impl(id, actor, now).await
+    }
+    async fn get_saved_view(&self, id: i64) -> Result<SavedView> {
+        self.get_saved_view_impl(id).await
+    }
+    async fn list_saved_views(&self, agent_id: i64) -> Result<Vec<SavedView>> {
+        self.list_saved_views_impl(agent_id).await
+    }
+    async fn create_password_reset(
+        &self,
+        agent_id: i64,
+        token_hash: Vec<u8>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.create_password_reset_impl(agent_id, token_hash, expires_at, now)
+            .await
+    }
+    async fn password_reset_agent(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        self.password_reset_agent_impl(token_hash.to_vec(), now)
+            .await
+    }
+    async fn redeem_password_reset(
+        &self,
+        token_hash: &[u8],
+        password_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        self.redeem_password_reset_impl(token_hash.to_vec(), password_hash, now)
+            .await
+    }
     async fn create_customer_token(
         &self,
         customer_id: i64,
@@ -444,6 +509,10 @@ impl Store for SqliteStore {
                 rusqlite::params![key, value.to_string(), now.timestamp_micros()],
             )
             .map_err(db)?;
+            if key == "sla" {
+                // Every open ticket's clocks follow the new calendar and policies.
+                jobs::schedule(c, SLA_RECOMPUTE_KEY, &sla_recompute_job(0, now), now)?;
+            }
             conv::audit(c, actor, "setting.changed", format!("setting:{key}"), value, now)
         })
         .await
@@ -646,11 +715,11 @@ impl Store for SqliteStore {
     }
     async fn survey_responses(
         &self,
-        survey_id: i64,
+        of: tend_store::survey::ResponsesOf,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<tend_store::survey::ResponseWithInvitation>> {
-        self.survey_responses_impl(survey_id, before, limit).await
+        self.survey_responses_impl(of, before, limit).await
     }
     async fn survey_at_risk(
         &self,
@@ -705,6 +774,47 @@ impl Store for SqliteStore {
     }
     async fn delete_macro(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
         self.delete_macro_impl(id, actor, now).await
+    }
+    async fn create_brand(
+        &self,
+        new: tend_store::brands::NewBrand,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::brands::Brand> {
+        self.create_brand_impl(new, actor, now).await
+    }
+    async fn update_brand(
+        &self,
+        id: i64,
+        up: tend_store::brands::BrandUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::brands::Brand> {
+        self.update_brand_impl(id, up, actor, now).await
+    }
+    async fn get_brand(&self, id: i64) -> Result<tend_store::brands::Brand> {
+        self.get_brand_impl(id).await
+    }
+    async fn list_brands(&self, include_archived: bool) -> Result<Vec<tend_store::brands::Brand>> {
+        self.list_brands_impl(include_archived).await
+    }
+    async fn brand_by_slug(&self, slug: &str) -> Result<Option<tend_store::brands::Brand>> {
+        self.brand_by_impl("slug", slug.to_string()).await
+    }
+    async fn brand_by_host(&self, host: &str) -> Result<Option<tend_store::brands::Brand>> {
+        self.brand_by_impl("host", host.to_string()).await
+    }
+    async fn set_brand_logo(
+        &self,
+        id: i64,
+        logo: Option<tend_store::brands::NewLogo>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::brands::Brand> {
+        self.set_brand_logo_impl(id, logo, actor, now).await
+    }
+    async fn brand_logo(&self, id: i64) -> Result<Option<tend_store::brands::BrandLogo>> {
+        self.brand_logo_impl(id).await
     }
     async fn revoke_token(&self, token_hash: &[u8]) -> Result<()> {
         let h = token_hash.to_vec();
@@ -797,6 +907,12 @@ impl Store for SqliteStore {
     }
     async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>> {
         self.list_tickets_impl(q.clone(), viewer.clone()).await
+    }
+    async fn count_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<i64> {
+        self.count_tickets_impl(q.clone(), viewer.clone()).await
+    }
+    async fn set_sla_due(&self, ticket_id: i64, due: Option<DateTime<Utc>>) -> Result<()> {
+        self.set_sla_due_impl(ticket_id, due).await
     }
     async fn update_ticket(
         &self,
@@ -957,6 +1073,90 @@ impl Store for SqliteStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, i64)>> {
         self.metric_created_by_hour_impl(from, to).await
+    }
+    async fn list_targets(&self) -> Result<Vec<tend_store::metrics::Target>> {
+        self.list_targets_impl().await
+    }
+    async fn get_target(&self, id: i64) -> Result<tend_store::metrics::Target> {
+        self.get_target_impl(id).await
+    }
+    async fn create_target(
+        &self,
+        def: tend_core::targets::TargetDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::metrics::Target> {
+        self.save_target_impl(None, def, actor, now).await
+    }
+    async fn update_target(
+        &self,
+        id: i64,
+        def: tend_core::targets::TargetDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::metrics::Target> {
+        self.save_target_impl(Some(id), def, actor, now).await
+    }
+    async fn delete_target(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        self.delete_target_impl(id, actor, now).await
+    }
+    async fn list_triggers(&self) -> Result<Vec<tend_store::triggers::Trigger>> {
+        self.list_triggers_impl().await
+    }
+    async fn get_trigger(&self, id: i64) -> Result<tend_store::triggers::Trigger> {
+        self.get_trigger_impl(id).await
+    }
+    async fn create_trigger(
+        &self,
+        def: tend_core::automation::TriggerDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::triggers::Trigger> {
+        self.create_trigger_impl(def, actor, now).await
+    }
+    async fn update_trigger(
+        &self,
+        id: i64,
+        def: tend_core::automation::TriggerDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::triggers::Trigger> {
+        self.update_trigger_impl(id, def, actor, now).await
+    }
+    async fn delete_trigger(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
+        self.delete_trigger_impl(id, actor, now).await
+    }
+    async fn trigger_cursor(&self, ticket_id: i64) -> Result<i64> {
+        self.trigger_cursor_impl(ticket_id).await
+    }
+    async fn advance_trigger_cursor(&self, ticket_id: i64, from: i64, to: i64) -> Result<bool> {
+        self.advance_trigger_cursor_impl(ticket_id, from, to).await
+    }
+    async fn claim_automation_run(
+        &self,
+        automation_id: i64,
+        ticket_id: i64,
+        period: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.claim_automation_run_impl(automation_id, ticket_id, period, now)
+            .await
+    }
+    async fn claim_digest(&self, key: &str, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<bool> {
+        self.claim_digest_impl(key.to_string(), jobs, now).await
+    }
+    async fn metric_drill(
+        &self,
+        q: tend_store::metrics::DrillQuery,
+    ) -> Result<Vec<tend_store::metrics::DrillRow>> {
+        self.metric_drill_impl(q).await
+    }
+    async fn ops_counts(
+        &self,
+        now: DateTime<Utc>,
+        soon: DateTime<Utc>,
+    ) -> Result<tend_store::metrics::OpsCounts> {
+        self.ops_counts_impl(now, soon).await
     }
     // --- knowledge base -------------------------------------------------------------------
     async fn kb_create_category(
@@ -1135,6 +1335,75 @@ impl Store for SqliteStore {
     }
     async fn kb_article_ids(&self, after_id: i64, limit: i64) -> Result<Vec<i64>> {
         self.kb_article_ids_impl(after_id, limit).await
+    }
+    async fn kb_track(
+        &self,
+        ev: tend_store::kb_analytics::KbTrack,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.kb_track_impl(ev, now).await
+    }
+    async fn kb_deflect_suggested(
+        &self,
+        seen: tend_store::kb_analytics::SuggestSeen,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.kb_deflect_suggested_impl(seen, now).await
+    }
+    async fn kb_deflect_clicked(
+        &self,
+        session: &str,
+        article_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.kb_deflect_clicked_impl(session.to_string(), article_id, now)
+            .await
+    }
+    async fn kb_customer_ticket(
+        &self,
+        source: &'static str,
+        session: Option<String>,
+        ticket_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.kb_customer_ticket_impl(source, session, ticket_id, now)
+            .await
+    }
+    async fn kb_deflect_session(
+        &self,
+        session: &str,
+    ) -> Result<Option<tend_store::kb_analytics::DeflectSession>> {
+        self.kb_deflect_session_impl(session.to_string()).await
+    }
+    async fn kb_auto_reply_issue(
+        &self,
+        ticket_id: i64,
+        token_hash: Vec<u8>,
+        article_ids: Vec<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.kb_auto_reply_issue_impl(ticket_id, token_hash, article_ids, now)
+            .await
+    }
+    async fn kb_auto_reply_by_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<tend_store::kb_analytics::AutoReply>> {
+        self.kb_auto_reply_by_token_impl(token_hash.to_vec()).await
+    }
+    async fn kb_auto_reply_solve(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::kb_analytics::AutoReplySolve> {
+        self.kb_auto_reply_solve_impl(token_hash.to_vec(), now)
+            .await
+    }
+    async fn kb_analytics(
+        &self,
+        q: tend_store::kb_analytics::KbAnalyticsQuery,
+    ) -> Result<tend_store::kb_analytics::KbAnalyticsData> {
+        self.kb_analytics_impl(q).await
     }
     // --- search feed
     async fn tickets_for_index(

@@ -464,3 +464,253 @@ impl SqliteStore {
         .await
     }
 }
+
+// --- targets, digests, operations counts (migration 0016) ---------------------------------
+
+const TARGET_COLS: &str = "id, definition, created_at, updated_at";
+
+fn target_row(r: &Row) -> rusqlite::Result<Target> {
+    let def: tend_core::targets::TargetDef = json(&r.get::<_, String>(1)?)?;
+    Ok(Target {
+        id: r.get(0)?,
+        def,
+        created_at: time(r.get(2)?),
+        updated_at: time(r.get(3)?),
+    })
+}
+
+/// A unique violation on the target name becomes a conflict.
+fn target_write_err(e: rusqlite::Error, name: &str) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(format!("a target named '{name}' exists"))
+        }
+        _ => db(e),
+    }
+}
+
+fn get_target(c: &Connection, id: i64) -> Result<Target> {
+    c.query_row(
+        &format!("SELECT {TARGET_COLS} FROM metric_targets WHERE id = ?1"),
+        [id],
+        target_row,
+    )
+    .optional()
+    .map_err(db)?
+    .ok_or(StoreError::NotFound("target"))
+}
+
+/// Open statuses, as stored.
+const OPEN: &str = "('new', 'open', 'pending', 'on_hold')";
+
+impl SqliteStore {
+    pub(crate) async fn list_targets_impl(&self) -> Result<Vec<Target>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {TARGET_COLS} FROM metric_targets ORDER BY id"
+            ))
+            .map_err(db)?
+            .query_map([], target_row)
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)
+        })
+        .await
+    }
+
+    pub(crate) async fn get_target_impl(&self, id: i64) -> Result<Target> {
+        self.read(move |c| get_target(c, id)).await
+    }
+
+    pub(crate) async fn save_target_impl(
+        &self,
+        id: Option<i64>,
+        def: tend_core::targets::TargetDef,
+        actor: tend_core::Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Target> {
+        self.write(move |c| {
+            let doc = serde_json::to_value(&def).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let action = if id.is_none() {
+                "target.created"
+            } else {
+                "target.updated"
+            };
+            let id = match id {
+                None => {
+                    c.execute(
+                        "INSERT INTO metric_targets (name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                        params![def.name, doc.to_string(), us(now)],
+                    )
+                    .map_err(|e| target_write_err(e, &def.name))?;
+                    c.last_insert_rowid()
+                }
+                Some(id) => {
+                    let n = c
+                        .execute(
+                            "UPDATE metric_targets SET name = ?2, definition = ?3, updated_at = ?4 WHERE id = ?1",
+                            params![id, def.name, doc.to_string(), us(now)],
+                        )
+                        .map_err(|e| target_write_err(e, &def.name))?;
+                    if n == 0 {
+                        return Err(StoreError::NotFound("target"));
+                    }
+                    id
+                }
+            };
+            crate::conv::audit(c, actor, action, format!("target:{id}"), doc, now)?;
+            get_target(c, id)
+        })
+        .await
+    }
+
+    pub(crate) async fn delete_target_impl(
+        &self,
+        id: i64,
+        actor: tend_core::Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(move |c| {
+            let t = get_target(c, id)?;
+            c.execute("DELETE FROM metric_targets WHERE id = ?1", [id])
+                .map_err(db)?;
+            let doc = serde_json::to_value(&t.def).unwrap_or_default();
+            crate::conv::audit(c, actor, "target.deleted", format!("target:{id}"), doc, now)
+        })
+        .await
+    }
+
+    pub(crate) async fn claim_digest_impl(
+        &self,
+        key: String,
+        jobs: Vec<tend_store::NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "INSERT INTO metric_digests (digest_key, claimed_at, mails) VALUES (?1, ?2, ?3) ON CONFLICT (digest_key) DO NOTHING",
+                    params![key, us(now), jobs.len() as i64],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            for j in &jobs {
+                crate::jobs::enqueue(c, &j.kind, &j.payload, j.run_at, j.max_attempts, now)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(crate) async fn ops_counts_impl(
+        &self,
+        now: DateTime<Utc>,
+        soon: DateTime<Utc>,
+    ) -> Result<OpsCounts> {
+        self.read(move |c| {
+            let mut o = OpsCounts::default();
+            // One index range per status (tickets_status_sla_due: status, sla_due_us, id).
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT status, COUNT(*), \
+                       COALESCE(SUM(sla_due_us < ?1), 0), COALESCE(SUM(sla_due_us >= ?1 AND sla_due_us < ?2), 0) \
+                     FROM tickets WHERE status IN {OPEN} GROUP BY status"
+                ))
+                .map_err(db)?;
+            let rows = st
+                .query_map(params![us(now), us(soon)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(db)?;
+            for row in rows {
+                let (status, n, breached, soon) = row.map_err(db)?;
+                o.open += n;
+                o.sla_breached += breached;
+                o.sla_due_soon += soon;
+                match status.as_str() {
+                    "new" => o.new = n,
+                    "pending" => o.pending = n,
+                    "on_hold" => o.on_hold = n,
+                    _ => {}
+                }
+            }
+            // tickets_assignee_status_updated: (assignee_id, status, …).
+            o.unassigned = c
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM tickets WHERE assignee_id IS NULL AND status IN {OPEN}"
+                ))
+                .map_err(db)?
+                .query_row([], |r| r.get(0))
+                .map_err(db)?;
+            Ok(o)
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn metric_drill_impl(&self, q: DrillQuery) -> Result<Vec<DrillRow>> {
+        self.read(move |c| {
+            let col = q.on.column();
+            let mut sql = format!(
+                "SELECT ticket_id, {col} FROM metric_tickets WHERE {col} >= ?1 AND {col} < ?2"
+            );
+            let mut args: Vec<rusqlite::types::Value> = vec![us(q.from).into(), us(q.to).into()];
+            let f = &q.filters;
+            let mut add = |cond: &str, v: rusqlite::types::Value| {
+                args.push(v);
+                sql.push_str(&format!(" AND {cond} = ?{}", args.len()));
+            };
+            if let Some(v) = f.channel {
+                add("channel", v.as_str().to_string().into());
+            }
+            if let Some(v) = f.priority {
+                add("priority", v.as_str().to_string().into());
+            }
+            if let Some(v) = f.group_id {
+                add("group_id", v.into());
+            }
+            if let Some(v) = f.brand_id {
+                add("brand_id", v.into());
+            }
+            if let Some(v) = f.assignee_id {
+                add("assignee_id", v.into());
+            }
+            if q.on == DrillOn::Solved {
+                sql.push_str(" AND status IN ('solved', 'closed')");
+            }
+            if let Some((t, id)) = q.after {
+                args.push(us(t).into());
+                args.push(id.into());
+                let n = args.len();
+                sql.push_str(&format!(" AND ({col}, ticket_id) < (?{}, ?{n})", n - 1));
+            }
+            args.push(q.limit.into());
+            sql.push_str(&format!(
+                " ORDER BY {col} DESC, ticket_id DESC LIMIT ?{}",
+                args.len()
+            ));
+            c.prepare_cached(&sql)
+                .map_err(db)?
+                .query_map(rusqlite::params_from_iter(args), |r| {
+                    Ok(DrillRow {
+                        ticket_id: r.get(0)?,
+                        at: time(r.get(1)?),
+                    })
+                })
+                .map_err(db)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)
+        })
+        .await
+    }
+}

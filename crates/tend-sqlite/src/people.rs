@@ -729,3 +729,87 @@ impl SqliteStore {
         .await
     }
 }
+
+impl SqliteStore {
+    pub(crate) async fn create_password_reset_impl(
+        &self,
+        agent_id: i64,
+        token_hash: Vec<u8>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE password_resets SET used_at = ?2 WHERE agent_id = ?1 AND used_at IS NULL",
+                params![agent_id, us(now)],
+            )
+            .map_err(db)?;
+            c.execute(
+                "INSERT INTO password_resets(token_hash, agent_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![token_hash, agent_id, us(expires_at), us(now)],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn password_reset_agent_impl(
+        &self,
+        token_hash: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        self.read(move |c| {
+            c.query_row(
+                "SELECT r.agent_id FROM password_resets r JOIN agents a ON a.id = r.agent_id \
+                 WHERE r.token_hash = ?1 AND r.used_at IS NULL AND r.expires_at > ?2 AND a.active",
+                params![token_hash, us(now)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    pub(crate) async fn redeem_password_reset_impl(
+        &self,
+        token_hash: Vec<u8>,
+        password_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        self.write(move |c| {
+            let agent: Option<i64> = c
+                .query_row(
+                    "UPDATE password_resets SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2 \
+                     AND agent_id IN (SELECT id FROM agents WHERE active) RETURNING agent_id",
+                    params![token_hash, us(now)],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            let Some(id) = agent else { return Ok(None) };
+            c.execute(
+                "UPDATE agents SET password_hash = ?2 WHERE id = ?1",
+                params![id, password_hash],
+            )
+            .map_err(db)?;
+            let sessions = c
+                .execute(
+                    "DELETE FROM api_tokens WHERE agent_id = ?1 AND name = ?2",
+                    params![id, WEB_SESSION_TOKEN],
+                )
+                .map_err(db)?;
+            audit(
+                c,
+                Actor::agent(id),
+                "agent.password_reset",
+                format!("agent:{id}"),
+                json!({ "web_sessions_ended": sessions }),
+                now,
+            )?;
+            Ok(Some(id))
+        })
+        .await
+    }
+}

@@ -229,11 +229,82 @@ fn respond_tx(
         .map_err(db)?;
     }
     let r = load_response(c, inv.id)?.ok_or(StoreError::NotFound("survey response"))?;
+    if let Some(ticket) = inv.ticket_id {
+        mark_ticket(
+            c,
+            ticket,
+            Actor::customer(inv.customer_id),
+            now,
+            &tend_core::survey_dims::answered_event(
+                inv.id,
+                inv.kind.as_str(),
+                view.survey.scale,
+                r.score,
+                &r.comment,
+                !first,
+            ),
+        )?;
+    }
     Ok(if first {
         Answered::Recorded(r)
     } else {
         Answered::Edited(r)
     })
+}
+
+/// What the invitation is about as it is sent: brand, tags, products ('' for none).
+fn insert_dims(c: &Connection, id: i64, new: &NewInvitation) -> Result<()> {
+    use tend_core::survey_dims::{DIM_BRAND, DIM_PRODUCT, DIM_TAG};
+    let none = [String::new()];
+    let brand = [new.brand_id.map(|b| b.to_string()).unwrap_or_default()];
+    let tags: &[String] = if new.tags.is_empty() {
+        &none
+    } else {
+        &new.tags
+    };
+    let products: &[String] = if new.products.is_empty() {
+        &none
+    } else {
+        &new.products
+    };
+    let mut stmt = c
+        .prepare_cached("INSERT OR IGNORE INTO survey_invitation_dims(invitation_id, dim, value) VALUES (?1, ?2, ?3)")
+        .map_err(db)?;
+    for (dim, values) in [
+        (DIM_BRAND, &brand[..]),
+        (DIM_TAG, tags),
+        (DIM_PRODUCT, products),
+    ] {
+        for v in values {
+            stmt.execute(params![id, dim, v]).map_err(db)?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends a survey mark to a ticket's timeline (when the ticket exists) and moves its
+/// `last_seq`, without touching `updated_at` or the SLA check.
+fn mark_ticket(
+    c: &Connection,
+    ticket: i64,
+    actor: Actor,
+    now: DateTime<Utc>,
+    change: &Change,
+) -> Result<()> {
+    let exists: bool = c
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM tickets WHERE id = ?1)")
+        .map_err(db)?
+        .query_row([ticket], |r| r.get(0))
+        .map_err(db)?;
+    if !exists {
+        return Ok(());
+    }
+    let seq = append_event(c, ticket, actor, now, change, true)?;
+    c.prepare_cached("UPDATE tickets SET last_seq = ?2 WHERE id = ?1")
+        .map_err(db)?
+        .execute(params![ticket, seq])
+        .map_err(db)?;
+    Ok(())
 }
 
 fn open_invitation_tx(
@@ -286,7 +357,23 @@ fn open_invitation_tx(
                     new.order_id
                 ])
                 .map_err(db)?;
-            c.last_insert_rowid()
+            let id = c.last_insert_rowid();
+            insert_dims(c, id, &new)?;
+            if let Some(ticket) = new.ticket_id {
+                mark_ticket(
+                    c,
+                    ticket,
+                    Actor::SYSTEM,
+                    now,
+                    &Change::SurveySent {
+                        invitation_id: id,
+                        survey_id: new.survey_id,
+                        survey_kind: survey.kind.as_str().into(),
+                        to: new.recipient.clone(),
+                    },
+                )?;
+            }
+            id
         }
     };
     let inv = c
@@ -306,32 +393,97 @@ fn bucket_sql(g: ScoreGroup, at: &str) -> String {
         ScoreGroup::Group => "CAST(i.group_id AS TEXT)".into(),
         ScoreGroup::Agent => "CAST(i.agent_id AS TEXT)".into(),
         ScoreGroup::Channel => "i.channel".into(),
+        ScoreGroup::Brand | ScoreGroup::Tag | ScoreGroup::Product => "NULLIF(d.value, '')".into(),
+    }
+}
+
+/// The join to an invitation's snapshot rows (`d`) for brand, tag and product (`?4` = dim).
+fn dims_join(g: ScoreGroup) -> &'static str {
+    if g.dim().is_some() {
+        "JOIN survey_invitation_dims d ON d.invitation_id = i.id AND d.dim = ?4"
+    } else {
+        ""
     }
 }
 
 /// The bucket of a kiosk answer (`k`): kiosks have no agent and the channel `kiosk`.
 fn kiosk_bucket_sql(g: ScoreGroup) -> String {
     match g {
-        ScoreGroup::All | ScoreGroup::Agent => "NULL".into(),
+        // Kiosks have no agent, brand, tags or products.
+        ScoreGroup::All
+        | ScoreGroup::Agent
+        | ScoreGroup::Brand
+        | ScoreGroup::Tag
+        | ScoreGroup::Product => "NULL".into(),
         ScoreGroup::Month => "strftime('%Y-%m', k.created_at / 1000000, 'unixepoch')".into(),
         ScoreGroup::Group => "CAST(k.group_id AS TEXT)".into(),
         ScoreGroup::Channel => format!("'{KIOSK_CHANNEL}'"),
     }
 }
 
-/// The bucket of a roll-up row (`day` in UTC days or `month` as YYYYMM; 0 for "none").
-fn rollup_bucket_sql(g: ScoreGroup, months: bool) -> &'static str {
-    match g {
-        ScoreGroup::All => "NULL",
-        ScoreGroup::Month if months => "printf('%04d-%02d', month / 100, month % 100)",
-        ScoreGroup::Month => "strftime('%Y-%m', day * 86400, 'unixepoch')",
-        ScoreGroup::Group => "CAST(NULLIF(group_id, 0) AS TEXT)",
-        ScoreGroup::Agent => "CAST(NULLIF(agent_id, 0) AS TEXT)",
-        ScoreGroup::Channel => "channel",
+/// The bucket of a roll-up row (`hour` in UTC hours, `day` in UTC days or `month` as
+/// YYYYMM; 0 or '' for "none").
+fn rollup_bucket_sql(g: ScoreGroup, unit: Unit) -> &'static str {
+    match (g, unit) {
+        (ScoreGroup::All, _) => "NULL",
+        (ScoreGroup::Month, Unit::Months) => "printf('%04d-%02d', month / 100, month % 100)",
+        (ScoreGroup::Month, Unit::Days) => "strftime('%Y-%m', day * 86400, 'unixepoch')",
+        (ScoreGroup::Month, Unit::Hours) => "strftime('%Y-%m', hour * 3600, 'unixepoch')",
+        (ScoreGroup::Group, _) => "CAST(NULLIF(group_id, 0) AS TEXT)",
+        (ScoreGroup::Agent, _) => "CAST(NULLIF(agent_id, 0) AS TEXT)",
+        (ScoreGroup::Channel, _) => "channel",
+        (ScoreGroup::Brand | ScoreGroup::Tag | ScoreGroup::Product, _) => "NULLIF(value, '')",
     }
 }
 
 const DAY_US: i64 = 86_400_000_000;
+const HOUR_US: i64 = 3_600_000_000;
+
+/// A roll-up level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Hours,
+    Days,
+    Months,
+}
+
+impl Unit {
+    /// The key column and the plural used in table names.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Unit::Hours => ("hour", "hours"),
+            Unit::Days => ("day", "days"),
+            Unit::Months => ("month", "months"),
+        }
+    }
+
+    fn key(self, t: DateTime<Utc>) -> i64 {
+        use chrono::Datelike;
+        match self {
+            Unit::Hours => us(t).div_euclid(HOUR_US),
+            Unit::Days => us(t).div_euclid(DAY_US),
+            Unit::Months => i64::from(t.year()) * 100 + i64::from(t.month()),
+        }
+    }
+}
+
+/// The answer and sent roll-up tables of a split at a level.
+fn rollup_tables(g: ScoreGroup, unit: Unit) -> (String, String) {
+    let (_, pl) = unit.names();
+    if g.dim().is_some() {
+        (
+            format!("survey_dim_score_{pl}"),
+            format!("survey_dim_sent_{pl}"),
+        )
+    } else if g == ScoreGroup::Agent {
+        (
+            format!("survey_agent_score_{pl}"),
+            format!("survey_sent_{pl}"),
+        )
+    } else {
+        (format!("survey_score_{pl}"), format!("survey_sent_{pl}"))
+    }
+}
 
 fn score_count(r: &Row) -> rusqlite::Result<ScoreCount> {
     Ok(ScoreCount {
@@ -350,64 +502,44 @@ fn sent_count(r: &Row) -> rusqlite::Result<SentCount> {
     })
 }
 
-/// Counts from the per-month or per-day roll-ups (`from`/`to` aligned to them, or open).
-fn counts_rolled_up(c: &Connection, q: &ScoreQuery, months: bool) -> Result<SurveyCounts> {
-    use chrono::Datelike;
-    let key = |t: DateTime<Utc>| {
-        if months {
-            i64::from(t.year()) * 100 + i64::from(t.month())
-        } else {
-            us(t).div_euclid(DAY_US)
+/// Counts from the per-month, per-day or per-hour roll-ups (`from`/`to` aligned to them,
+/// or open).
+fn counts_rolled_up(c: &Connection, q: &ScoreQuery, unit: Unit) -> Result<SurveyCounts> {
+    let from = q.from.map(|t| unit.key(t)).unwrap_or(i64::MIN);
+    let to = q.to.map(|t| unit.key(t)).unwrap_or(i64::MAX);
+    let b = rollup_bucket_sql(q.group_by, unit);
+    let (col, _) = unit.names();
+    let (table, sent_table) = rollup_tables(q.group_by, unit);
+    let kind = q.kind.as_str();
+    let dim = q.group_by.dim();
+    let mut ps: Vec<&dyn rusqlite::ToSql> = vec![&kind, &from, &to];
+    let dim_where = match &dim {
+        Some(d) => {
+            ps.push(d);
+            " AND dim = ?4"
         }
-    };
-    let from = q.from.map(key).unwrap_or(i64::MIN);
-    let to = q.to.map(key).unwrap_or(i64::MAX);
-    let b = rollup_bucket_sql(q.group_by, months);
-    let (unit, tables) = if months {
-        (
-            "month",
-            [
-                "survey_score_months",
-                "survey_agent_score_months",
-                "survey_sent_months",
-            ],
-        )
-    } else {
-        (
-            "day",
-            [
-                "survey_score_days",
-                "survey_agent_score_days",
-                "survey_sent_days",
-            ],
-        )
-    };
-    let table = if q.group_by == ScoreGroup::Agent {
-        tables[1]
-    } else {
-        tables[0]
+        None => "",
     };
     let sql = format!(
         "SELECT {b} AS bucket, NULLIF(scale, 0) AS sc, score, SUM(n) FROM {table} \
-         WHERE kind = ?1 AND {unit} >= ?2 AND {unit} < ?3 \
+         WHERE kind = ?1{dim_where} AND {col} >= ?2 AND {col} < ?3 \
          GROUP BY bucket, sc, score HAVING SUM(n) <> 0 ORDER BY bucket, sc, score"
     );
     let answers = c
         .prepare_cached(&sql)
         .map_err(db)?
-        .query_map(params![q.kind.as_str(), from, to], score_count)
+        .query_map(&*ps, score_count)
         .map_err(db)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db)?;
     let sql = format!(
-        "SELECT {b} AS bucket, SUM(sent), SUM(answered) FROM {sent} \
-         WHERE kind = ?1 AND {unit} >= ?2 AND {unit} < ?3 GROUP BY bucket HAVING SUM(sent) <> 0 ORDER BY bucket",
-        sent = tables[2]
+        "SELECT {b} AS bucket, SUM(sent), SUM(answered) FROM {sent_table} \
+         WHERE kind = ?1{dim_where} AND {col} >= ?2 AND {col} < ?3 GROUP BY bucket HAVING SUM(sent) <> 0 ORDER BY bucket"
     );
     let sent = c
         .prepare_cached(&sql)
         .map_err(db)?
-        .query_map(params![q.kind.as_str(), from, to], sent_count)
+        .query_map(&*ps, sent_count)
         .map_err(db)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db)?;
@@ -418,10 +550,17 @@ fn counts_rolled_up(c: &Connection, q: &ScoreQuery, months: bool) -> Result<Surv
 fn counts_by_row(c: &Connection, q: &ScoreQuery) -> Result<SurveyCounts> {
     let from = q.from.map(us).unwrap_or(i64::MIN);
     let to = q.to.map(us).unwrap_or(i64::MAX);
+    let kind = q.kind.as_str();
+    let dim = q.group_by.dim();
+    let mut ps: Vec<&dyn rusqlite::ToSql> = vec![&kind, &from, &to];
+    if let Some(d) = &dim {
+        ps.push(d);
+    }
+    let join = dims_join(q.group_by);
     let sql = format!(
         "SELECT bucket, scale, score, COUNT(*) FROM ( \
            SELECT {b} AS bucket, s.scale AS scale, r.score AS score FROM survey_responses r \
-           JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id \
+           JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id {join} \
            WHERE i.kind = ?1 AND r.created_at >= ?2 AND r.created_at < ?3 \
            UNION ALL \
            SELECT {kb} AS bucket, k.scale AS scale, k.score AS score FROM survey_kiosk_answers k \
@@ -433,19 +572,19 @@ fn counts_by_row(c: &Connection, q: &ScoreQuery) -> Result<SurveyCounts> {
     let answers = c
         .prepare_cached(&sql)
         .map_err(db)?
-        .query_map(params![q.kind.as_str(), from, to], score_count)
+        .query_map(&*ps, score_count)
         .map_err(db)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db)?;
     let sql = format!(
-        "SELECT {b} AS bucket, COUNT(*), COALESCE(SUM(i.responded), 0) FROM survey_invitations i \
+        "SELECT {b} AS bucket, COUNT(*), COALESCE(SUM(i.responded), 0) FROM survey_invitations i {join} \
          WHERE i.kind = ?1 AND i.sent_at >= ?2 AND i.sent_at < ?3 GROUP BY bucket ORDER BY bucket",
         b = bucket_sql(q.group_by, "i.sent_at")
     );
     let sent = c
         .prepare_cached(&sql)
         .map_err(db)?
-        .query_map(params![q.kind.as_str(), from, to], sent_count)
+        .query_map(&*ps, sent_count)
         .map_err(db)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db)?;
@@ -687,8 +826,9 @@ impl SqliteStore {
                         ..q.clone()
                     };
                     match p.source {
-                        CountSource::Months => counts_rolled_up(c, &q, true),
-                        CountSource::Days => counts_rolled_up(c, &q, false),
+                        CountSource::Months => counts_rolled_up(c, &q, Unit::Months),
+                        CountSource::Days => counts_rolled_up(c, &q, Unit::Days),
+                        CountSource::Hours => counts_rolled_up(c, &q, Unit::Hours),
                         CountSource::Rows => counts_by_row(c, &q),
                     }
                 })
@@ -926,14 +1066,15 @@ impl SqliteStore {
 
     pub(crate) async fn survey_responses_impl(
         &self,
-        survey_id: i64,
+        of: tend_store::survey::ResponsesOf,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<ResponseWithInvitation>> {
+        let (col, key) = of.column();
         self.read(move |c| {
             let sql = format!(
                 "SELECT {INVITATION_COLS}, {r} FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id \
-                 WHERE i.survey_id = ?1 AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3",
+                 WHERE i.{col} = ?1 AND r.id < ?2 ORDER BY r.id DESC LIMIT ?3",
                 r = RESPONSE_COLS
                     .split(", ")
                     .map(|c| format!("r.{c}"))
@@ -943,7 +1084,7 @@ impl SqliteStore {
             let n = INVITATION_COLS.split(", ").count();
             let mut stmt = c.prepare_cached(&sql).map_err(db)?;
             let rows = stmt
-                .query_map(params![survey_id, before.unwrap_or(i64::MAX), limit], |row| {
+                .query_map(params![key, before.unwrap_or(i64::MAX), limit], |row| {
                     Ok(ResponseWithInvitation {
                         invitation: invitation_row(row)?,
                         response: response_row_at(row, n)?,

@@ -323,7 +323,7 @@ pub(crate) fn create_ticket_tx(
     })
 }
 
-fn update_ticket_tx(
+pub(crate) fn update_ticket_tx(
     c: &Connection,
     id: i64,
     patch: Patch,
@@ -399,18 +399,11 @@ fn visibility_sql(viewer: &Viewer, col_prefix: &str, args: &mut Vec<Value>) -> O
     Some(cond)
 }
 
-fn list_one(
-    c: &Connection,
-    q: &TicketQuery,
-    status: Option<Status>,
-    viewer: &Viewer,
-) -> Result<Vec<Ticket>> {
+/// The WHERE conditions of a ticket query (all but its statuses, sort and cursor), shared by
+/// the list and the count.
+fn query_conds(q: &TicketQuery, viewer: &Viewer) -> (Vec<String>, Vec<Value>) {
     let mut conds: Vec<String> = Vec::new();
     let mut args: Vec<Value> = Vec::new();
-    if let Some(s) = status {
-        conds.push("status = ?".into());
-        args.push(Value::Text(s.as_str().into()));
-    }
     if !q.priorities.is_empty() {
         conds.push(format!(
             "priority IN ({})",
@@ -458,13 +451,50 @@ fn list_one(
         conds.push("updated_at < ?".into());
         args.push(Value::Integer(us(b)));
     }
+    if let Some(b) = q.sla_due_before {
+        conds.push("sla_due_us < ?".into());
+        args.push(Value::Integer(tend_store::sla_due_to_us(Some(b))));
+    }
     if let Some(v) = visibility_sql(viewer, "", &mut args) {
         conds.push(v);
+    }
+    (conds, args)
+}
+
+/// How many tickets match a query (statuses included; sort, cursor and limit ignored).
+fn count_matching(c: &Connection, q: &TicketQuery, viewer: &Viewer) -> Result<i64> {
+    let (mut conds, mut args) = query_conds(q, viewer);
+    if !q.statuses.is_empty() {
+        conds.push(format!("status IN ({})", placeholders(q.statuses.len())));
+        args.extend(q.statuses.iter().map(|s| Value::Text(s.as_str().into())));
+    }
+    let where_sql = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    c.prepare_cached(&format!("SELECT COUNT(*) FROM tickets {where_sql}"))
+        .map_err(db)?
+        .query_row(params_from_iter(args), |r| r.get(0))
+        .map_err(db)
+}
+
+fn list_one(
+    c: &Connection,
+    q: &TicketQuery,
+    status: Option<Status>,
+    viewer: &Viewer,
+) -> Result<Vec<Ticket>> {
+    let (mut conds, mut args) = query_conds(q, viewer);
+    if let Some(s) = status {
+        conds.push("status = ?".into());
+        args.push(Value::Text(s.as_str().into()));
     }
     let col = match q.sort.key() {
         SortKey::Updated => "updated_at",
         SortKey::Created => "created_at",
         SortKey::Id => "id",
+        SortKey::SlaDue => "sla_due_us",
     };
     let (cmp, dir) = if q.sort.descending() {
         ("<", "DESC")
@@ -534,6 +564,21 @@ impl SqliteStore {
                     .collect::<Result<Vec<_>>>()?
             };
             Ok(merge_pages(parts, q.sort, q.limit))
+        })
+        .await
+    }
+
+    pub(crate) async fn count_tickets_impl(&self, q: TicketQuery, viewer: Viewer) -> Result<i64> {
+        self.read(move |c| count_matching(c, &q, &viewer)).await
+    }
+
+    pub(crate) async fn set_sla_due_impl(&self, id: i64, due: Option<DateTime<Utc>>) -> Result<()> {
+        self.write(move |c| {
+            c.prepare_cached("UPDATE tickets SET sla_due_us = ?2 WHERE id = ?1")
+                .map_err(db)?
+                .execute(params![id, tend_store::sla_due_to_us(due)])
+                .map_err(db)?;
+            Ok(())
         })
         .await
     }
@@ -718,6 +763,8 @@ pub(crate) fn schedule_sla(c: &Connection, id: i64, now: DateTime<Utc>) -> Resul
     if enabled {
         crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now), now)?;
     }
+    // Triggers (issue 5) run after every ticket write, from the same transaction's job.
+    crate::triggers::schedule_triggers(c, id, now)?;
     Ok(())
 }
 

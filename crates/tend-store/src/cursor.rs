@@ -12,6 +12,8 @@ pub enum TicketSort {
     CreatedAsc,
     IdDesc,
     IdAsc,
+    /// Next SLA due time first; tickets with no running target last.
+    SlaDueAsc,
 }
 
 /// Which column a sort orders by.
@@ -20,6 +22,7 @@ pub enum SortKey {
     Updated,
     Created,
     Id,
+    SlaDue,
 }
 
 impl TicketSort {
@@ -32,10 +35,12 @@ impl TicketSort {
             "created_at" => TicketSort::CreatedAsc,
             "-id" => TicketSort::IdDesc,
             "id" => TicketSort::IdAsc,
+            "sla_due_at" => TicketSort::SlaDueAsc,
             _ => return None,
         })
     }
-    pub const NAMES: &'static str = "-updated_at, updated_at, -created_at, created_at, -id, id";
+    pub const NAMES: &'static str =
+        "-updated_at, updated_at, -created_at, created_at, -id, id, sla_due_at";
     pub fn as_str(self) -> &'static str {
         match self {
             TicketSort::UpdatedDesc => "-updated_at",
@@ -44,6 +49,7 @@ impl TicketSort {
             TicketSort::CreatedAsc => "created_at",
             TicketSort::IdDesc => "-id",
             TicketSort::IdAsc => "id",
+            TicketSort::SlaDueAsc => "sla_due_at",
         }
     }
     pub fn key(self) -> SortKey {
@@ -51,6 +57,7 @@ impl TicketSort {
             TicketSort::UpdatedDesc | TicketSort::UpdatedAsc => SortKey::Updated,
             TicketSort::CreatedDesc | TicketSort::CreatedAsc => SortKey::Created,
             TicketSort::IdDesc | TicketSort::IdAsc => SortKey::Id,
+            TicketSort::SlaDueAsc => SortKey::SlaDue,
         }
     }
     pub fn descending(self) -> bool {
@@ -99,6 +106,7 @@ impl Cursor {
             SortKey::Updated => t.updated_at.timestamp_micros(),
             SortKey::Created => t.created_at.timestamp_micros(),
             SortKey::Id => t.id,
+            SortKey::SlaDue => crate::sla_due_to_us(t.sla_due_at),
         };
         Cursor::new(sort, key, t.id)
     }

@@ -1,12 +1,15 @@
 //! Storage traits, the records they return, and their errors. One implementation per
 //! backend (tend-sqlite, tend-postgres); both pass the same integration suite.
 
+pub mod brands;
 mod cursor;
 pub mod kb;
+pub mod kb_analytics;
 pub mod mail;
 pub mod metrics;
 mod records;
 pub mod survey;
+pub mod triggers;
 
 pub use cursor::{decode_id_cursor, encode_id_cursor, Cursor, SortKey, TicketSort};
 pub use mail::{MAIL_ACK_JOB, MAIL_REPLY_JOB};
@@ -104,6 +107,49 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_token(&self, token_hash: &[u8]) -> Result<()>;
     /// The viewer for an agent (with their current groups).
     async fn viewer(&self, agent_id: i64) -> Result<Viewer>;
+
+    /// Saved views: create, replace, delete (each audited as `view.created|updated|deleted`).
+    async fn create_saved_view(
+        &self,
+        new: NewSavedView,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SavedView>;
+    async fn update_saved_view(
+        &self,
+        id: i64,
+        new: NewSavedView,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<SavedView>;
+    async fn delete_saved_view(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+    async fn get_saved_view(&self, id: i64) -> Result<SavedView>;
+    /// The shared views and the agent's own, shared first, then by name.
+    async fn list_saved_views(&self, agent_id: i64) -> Result<Vec<SavedView>>;
+    /// Stores an agent's password-reset token by its hash (single use, valid until
+    /// `expires_at`); the agent's earlier unused reset tokens stop working.
+    async fn create_password_reset(
+        &self,
+        agent_id: i64,
+        token_hash: Vec<u8>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The agent a reset token is for, if it is unused and unexpired (does not use it).
+    async fn password_reset_agent(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>>;
+    /// Uses a reset token: sets the password, signs the agent's web sessions out and audits
+    /// `agent.password_reset`, in one transaction. `None` if the token is unknown, used or
+    /// expired (nothing changes then).
+    async fn redeem_password_reset(
+        &self,
+        token_hash: &[u8],
+        password_hash: String,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>>;
 
     // --- customer portal ----------------------------------------------------------------
     /// Stores a magic-link (`session: false`, single use) or portal-session token by its hash.
@@ -315,10 +361,11 @@ pub trait Store: Send + Sync + 'static {
         token_hash: Vec<u8>,
         now: DateTime<Utc>,
     ) -> Result<Option<survey::InvitationView>>;
-    /// A survey's answers, newest first (keyset: ids below `before`), with their invitations.
+    /// A survey's (or a customer's) answers, newest first (keyset: ids below `before`), with
+    /// their invitations.
     async fn survey_responses(
         &self,
-        survey_id: i64,
+        of: survey::ResponsesOf,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<survey::ResponseWithInvitation>>;
@@ -364,6 +411,10 @@ pub trait Store: Send + Sync + 'static {
     /// The ticket if it exists and the viewer may see it.
     async fn get_ticket(&self, id: i64, viewer: &Viewer) -> Result<Ticket>;
     async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>>;
+    /// How many tickets a query matches for this viewer (sort, cursor and limit ignored).
+    async fn count_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<i64>;
+    /// Stores the ticket's next SLA due time (derived by the `sla.check` job; no event).
+    async fn set_sla_due(&self, ticket_id: i64, due: Option<DateTime<Utc>>) -> Result<()>;
     /// Applies a patch: computes the changes against the current state inside the transaction.
     async fn update_ticket(
         &self,
@@ -423,6 +474,40 @@ pub trait Store: Send + Sync + 'static {
     /// A shared macro or one of the agent's own; NotFound("macro") otherwise.
     async fn get_macro(&self, id: i64, agent_id: i64) -> Result<Macro>;
     async fn delete_macro(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+
+    // --- brands -----------------------------------------------------------------------
+    // Every change is audited (`brand.created`, `brand.updated`, `brand.logo_changed`,
+    // `brand.logo_removed`) in its transaction.
+    /// Creates a brand; `Conflict` if its slug or host is taken.
+    async fn create_brand(
+        &self,
+        new: brands::NewBrand,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<brands::Brand>;
+    /// Changes the given fields; `Conflict` if the new slug or host is taken.
+    async fn update_brand(
+        &self,
+        id: i64,
+        up: brands::BrandUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<brands::Brand>;
+    async fn get_brand(&self, id: i64) -> Result<brands::Brand>;
+    /// By id (the first active brand is the default); archived ones only if asked for.
+    async fn list_brands(&self, include_archived: bool) -> Result<Vec<brands::Brand>>;
+    async fn brand_by_slug(&self, slug: &str) -> Result<Option<brands::Brand>>;
+    /// The brand with this (normalised) host, archived or not.
+    async fn brand_by_host(&self, host: &str) -> Result<Option<brands::Brand>>;
+    /// Replaces (`Some`) or removes (`None`) a brand's logo.
+    async fn set_brand_logo(
+        &self,
+        id: i64,
+        logo: Option<brands::NewLogo>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<brands::Brand>;
+    async fn brand_logo(&self, id: i64) -> Result<Option<brands::BrandLogo>>;
 
     // --- webhooks, audit --------------------------------------------------------------
     async fn create_webhook(
@@ -520,6 +605,39 @@ pub trait Store: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, i64)>>;
+    // --- metric targets, digests, operations (issue 8; tables of migration 0016)
+    /// Every target, by id.
+    async fn list_targets(&self) -> Result<Vec<metrics::Target>>;
+    async fn get_target(&self, id: i64) -> Result<metrics::Target>;
+    /// Audited `target.created`; `Conflict` when the name is taken.
+    async fn create_target(
+        &self,
+        def: tend_core::targets::TargetDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<metrics::Target>;
+    /// Replaces the definition; audited `target.updated`.
+    async fn update_target(
+        &self,
+        id: i64,
+        def: tend_core::targets::TargetDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<metrics::Target>;
+    /// Audited `target.deleted`.
+    async fn delete_target(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+    /// Claims a digest (e.g. `weekly:2026-W48`) and queues its jobs in one transaction;
+    /// `false` (nothing queued) when it was claimed before — so it goes out once.
+    async fn claim_digest(&self, key: &str, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<bool>;
+    /// Tickets behind a report number (metric rows, newest first; no viewer check: the
+    /// caller authorizes).
+    async fn metric_drill(&self, q: metrics::DrillQuery) -> Result<Vec<metrics::DrillRow>>;
+    /// Open, unassigned and SLA-at-risk counts (due before `soon`), from indexes.
+    async fn ops_counts(
+        &self,
+        now: DateTime<Utc>,
+        soon: DateTime<Utc>,
+    ) -> Result<metrics::OpsCounts>;
     // --- knowledge base -------------------------------------------------------------------
     // Categories → sections → articles; each article has translations (one per locale) with
     // revisions. Reads here do not filter by visibility (callers decide with
@@ -643,6 +761,102 @@ pub trait Store: Send + Sync + 'static {
     async fn kb_article_for_index(&self, article_id: i64) -> Result<Option<kb::KbArticleFull>>;
     /// Article ids above `after_id`, ascending, at most `limit`: for a full reindex.
     async fn kb_article_ids(&self, after_id: i64, limit: i64) -> Result<Vec<i64>>;
+
+    // --- knowledge-base self-service (deflection, auto-reply, analytics; kb_analytics.rs)
+    /// Records one search, view, click or customer ticket: a raw event and its daily
+    /// roll-up, in one transaction.
+    async fn kb_track(&self, ev: kb_analytics::KbTrack, now: DateTime<Utc>) -> Result<()>;
+    /// Suggestions were shown in a deflection session: creates the session on first use,
+    /// else updates its latest text, hits and time.
+    async fn kb_deflect_suggested(
+        &self,
+        seen: kb_analytics::SuggestSeen,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// A suggested article was opened from a session; `false` (nothing written) for a session
+    /// that was never shown suggestions.
+    async fn kb_deflect_clicked(
+        &self,
+        session: &str,
+        article_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// A customer ticket came through the contact form (`source` `form`) or by mail
+    /// (`email`): counts it and, with a session that was shown suggestions and has no ticket
+    /// yet, links the ticket to it. One transaction.
+    async fn kb_customer_ticket(
+        &self,
+        source: &'static str,
+        session: Option<String>,
+        ticket_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// A deflection session by its id.
+    async fn kb_deflect_session(
+        &self,
+        session: &str,
+    ) -> Result<Option<kb_analytics::DeflectSession>>;
+    /// Stores the auto-reply of a ticket with its token's SHA-256 (a retried send replaces an
+    /// unused token; a used one is kept and `false` returned: nothing to send).
+    async fn kb_auto_reply_issue(
+        &self,
+        ticket_id: i64,
+        token_hash: Vec<u8>,
+        article_ids: Vec<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    async fn kb_auto_reply_by_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<kb_analytics::AutoReply>>;
+    /// Uses an auto-reply token once: marks it used, solves its ticket (as its requester) and
+    /// counts the deflection, in one transaction.
+    async fn kb_auto_reply_solve(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<kb_analytics::AutoReplySolve>;
+    /// The counts of the analytics report for a range of days (roll-ups and indexed scans).
+    async fn kb_analytics(
+        &self,
+        q: kb_analytics::KbAnalyticsQuery,
+    ) -> Result<kb_analytics::KbAnalyticsData>;
+
+    // --- triggers (issue 5; migration 0020) ----------------------------------------------
+    /// Every trigger, by position then id.
+    async fn list_triggers(&self) -> Result<Vec<triggers::Trigger>>;
+    async fn get_trigger(&self, id: i64) -> Result<triggers::Trigger>;
+    /// Audited `trigger.created`.
+    async fn create_trigger(
+        &self,
+        def: tend_core::automation::TriggerDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<triggers::Trigger>;
+    /// Replaces the definition; audited `trigger.updated`.
+    async fn update_trigger(
+        &self,
+        id: i64,
+        def: tend_core::automation::TriggerDef,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<triggers::Trigger>;
+    /// Audited `trigger.deleted`.
+    async fn delete_trigger(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
+    /// The last event of the ticket the trigger runner has looked at (0: none).
+    async fn trigger_cursor(&self, ticket_id: i64) -> Result<i64>;
+    /// Moves the ticket's trigger cursor from `from` to `to`; `false` (nothing written) if
+    /// another run moved it first. The runner claims its events this way before acting.
+    async fn advance_trigger_cursor(&self, ticket_id: i64, from: i64, to: i64) -> Result<bool>;
+    /// Records that a time-based automation acts on a ticket in a status period; `false`
+    /// (nothing written) if it did before.
+    async fn claim_automation_run(
+        &self,
+        automation_id: i64,
+        ticket_id: i64,
+        period: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 
     // --- search feed
     /// Up to `limit` tickets with `id > after_id`, in id order, each with its message bodies

@@ -172,6 +172,78 @@ pub fn compute_ticket(
     Ok((row, contribution))
 }
 
+/// A target with its id (definition in [`tend_core::targets::TargetDef`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Target {
+    pub id: i64,
+    #[serde(flatten)]
+    pub def: tend_core::targets::TargetDef,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Live counts for the operations dashboard, each from an index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OpsCounts {
+    /// Tickets in new, open, pending or on-hold.
+    pub open: i64,
+    pub new: i64,
+    pub pending: i64,
+    pub on_hold: i64,
+    /// Open (new, open, pending, on-hold) with no assignee.
+    pub unassigned: i64,
+    /// Open with a running SLA clock whose due time has passed (`tickets.sla_due_us`).
+    pub sla_breached: i64,
+    /// Open with a running SLA clock due within the window (not yet passed).
+    pub sla_due_soon: i64,
+}
+
+/// Which instant of a ticket's metric row a drill-down lists by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrillOn {
+    /// Created in the period (`created`).
+    Created,
+    /// First reply in the period (`frt_*`).
+    FirstResponse,
+    /// First solve in the period (`first_resolution_*`).
+    FirstSolved,
+    /// Last solve in the period and solved now (`solved_tickets`, FCR, one-touch, reopen
+    /// rate, replies per ticket, `full_resolution_*`).
+    Solved,
+}
+
+impl DrillOn {
+    /// The `metric_tickets` column.
+    pub fn column(self) -> &'static str {
+        match self {
+            DrillOn::Created => "created_at",
+            DrillOn::FirstResponse => "first_response_at",
+            DrillOn::FirstSolved => "first_solved_at",
+            DrillOn::Solved => "solved_at",
+        }
+    }
+}
+
+/// The tickets behind a report number: `on` in `[from, to)`, with the report's filters,
+/// newest first, after a keyset cursor.
+#[derive(Debug, Clone)]
+pub struct DrillQuery {
+    pub on: DrillOn,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub filters: tend_core::report::Filters,
+    /// Continue after (time, ticket id).
+    pub after: Option<(DateTime<Utc>, i64)>,
+    pub limit: i64,
+}
+
+/// A ticket of a drill-down with the instant it was listed by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillRow {
+    pub ticket_id: i64,
+    pub at: DateTime<Utc>,
+}
+
 /// What one call of [`tail`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TailOutcome {
@@ -201,7 +273,12 @@ pub async fn tail(
         let Some(to_seq) = events.last().map(|e| e.seq) else {
             break;
         };
-        let mut ids: Vec<i64> = events.iter().map(|e| e.ticket_id).collect();
+        // Survey marks change nothing a metric reads.
+        let mut ids: Vec<i64> = events
+            .iter()
+            .filter(|e| !e.change.is_survey())
+            .map(|e| e.ticket_id)
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         if cfg.is_none() {

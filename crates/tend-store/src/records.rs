@@ -301,6 +301,9 @@ pub struct TicketQuery {
     pub tag: Option<String>,
     pub updated_after: Option<DateTime<Utc>>,
     pub updated_before: Option<DateTime<Utc>>,
+    /// Only tickets with an SLA target not met that is due before this time (breached ones
+    /// included): the "SLA at risk" view.
+    pub sla_due_before: Option<DateTime<Utc>>,
     pub sort: TicketSort,
     pub cursor: Option<Cursor>,
     pub limit: i64,
@@ -496,4 +499,72 @@ pub fn sla_job(ticket_id: i64, run_at: DateTime<Utc>) -> NewJob {
         run_at,
         max_attempts: 5,
     }
+}
+
+/// `tickets.sla_due_us` for "no running SLA target": sorts after every real due time.
+pub const NO_SLA_DUE: i64 = i64::MAX;
+
+/// The stored next-due column (microseconds since the epoch) as a time.
+pub fn sla_due_from_us(v: i64) -> Option<DateTime<Utc>> {
+    if v == NO_SLA_DUE {
+        None
+    } else {
+        DateTime::<Utc>::from_timestamp_micros(v)
+    }
+}
+
+/// A next-due time as the stored column.
+pub fn sla_due_to_us(t: Option<DateTime<Utc>>) -> i64 {
+    t.map_or(NO_SLA_DUE, |t| t.timestamp_micros())
+}
+
+/// The name of the API tokens a web sign-in creates: a password reset ends these sessions
+/// (tokens made for integrations keep working).
+pub const WEB_SESSION_TOKEN: &str = "web session";
+
+/// A saved ticket view: personal (`owner_id` = the agent) or shared with everyone
+/// (`owner_id: None`). `filters` uses the list API's query syntax; `sort` is a
+/// [`TicketSort`] name; `columns` names the list's columns in order.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SavedView {
+    pub id: i64,
+    pub owner_id: Option<i64>,
+    pub name: String,
+    pub filters: String,
+    pub sort: String,
+    pub columns: Vec<String>,
+    pub created_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSavedView {
+    pub owner_id: Option<i64>,
+    pub name: String,
+    pub filters: String,
+    pub sort: String,
+    pub columns: Vec<String>,
+}
+
+/// The job that re-checks the SLA clocks of every open ticket, a page at a time, after the
+/// SLA configuration changed or tickets were imported (their checks were never scheduled).
+pub const SLA_RECOMPUTE_JOB: &str = "sla.recompute";
+/// Its dedupe key: one pass queued at a time.
+pub const SLA_RECOMPUTE_KEY: &str = "sla:recompute";
+
+/// A recompute pass continuing after ticket `after_id` (0: from the start).
+pub fn sla_recompute_job(after_id: i64, run_at: DateTime<Utc>) -> NewJob {
+    NewJob {
+        kind: SLA_RECOMPUTE_JOB.into(),
+        payload: serde_json::json!({ "after_id": after_id }),
+        run_at,
+        max_attempts: 5,
+    }
+}
+
+/// The order saved views are listed in, the same on every store: shared first, then by
+/// name (case-insensitive, Unicode lower case), then by id.
+pub fn sort_saved_views(views: &mut [SavedView]) {
+    views.sort_by_cached_key(|v| (v.owner_id.is_some(), v.name.to_lowercase(), v.id));
 }

@@ -141,6 +141,13 @@ pub struct NewInvitation {
     pub group_id: Option<i64>,
     pub channel: String,
     pub brand_id: Option<i64>,
+    /// The ticket's tags when the survey goes out (`tend_core::survey_dims::tags`).
+    pub tags: Vec<String>,
+    /// The products it is about: the order's items, the ticket's `product` field
+    /// (`tend_core::survey_dims::products`).
+    pub products: Vec<String>,
+    /// The address the mail goes to (for the ticket's `SurveySent` timeline mark).
+    pub recipient: String,
     /// One per solve (e.g. `"{survey}:{ticket}:{solved_at}"`): a retried send job finds its
     /// own invitation again instead of being throttled by it.
     pub send_key: String,
@@ -233,6 +240,58 @@ pub enum ScoreGroup {
     /// By the channel (`email`, `web`, … as the ticket's channel when the survey was sent;
     /// [`KIOSK_CHANNEL`] for kiosk answers).
     Channel,
+    /// By the ticket's brand when the survey was sent.
+    Brand,
+    /// By each of the ticket's tags when the survey was sent: an answer about a ticket with
+    /// three tags counts once under each (so the buckets add up to more than the total).
+    Tag,
+    /// By each product the survey was about (the order's items, the ticket's `product`
+    /// field), counted once under each like tags.
+    Product,
+}
+
+impl ScoreGroup {
+    /// What `group_by` names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreGroup::All => "all",
+            ScoreGroup::Month => "month",
+            ScoreGroup::Group => "group",
+            ScoreGroup::Agent => "agent",
+            ScoreGroup::Channel => "channel",
+            ScoreGroup::Brand => "brand",
+            ScoreGroup::Tag => "tag",
+            ScoreGroup::Product => "product",
+        }
+    }
+
+    pub const ALL: [ScoreGroup; 8] = [
+        ScoreGroup::All,
+        ScoreGroup::Month,
+        ScoreGroup::Group,
+        ScoreGroup::Agent,
+        ScoreGroup::Channel,
+        ScoreGroup::Brand,
+        ScoreGroup::Tag,
+        ScoreGroup::Product,
+    ];
+
+    /// `all`, `month`, `group`, `agent`, `channel`, `brand`, `tag` or `product`.
+    pub fn parse(s: &str) -> Option<ScoreGroup> {
+        ScoreGroup::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+
+    /// The snapshot dimension (`survey_invitation_dims.dim`) it reads, for brand, tag and
+    /// product.
+    pub fn dim(self) -> Option<&'static str> {
+        use tend_core::survey_dims::{DIM_BRAND, DIM_PRODUCT, DIM_TAG};
+        match self {
+            ScoreGroup::Brand => Some(DIM_BRAND),
+            ScoreGroup::Tag => Some(DIM_TAG),
+            ScoreGroup::Product => Some(DIM_PRODUCT),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -245,8 +304,8 @@ pub struct ScoreQuery {
     pub group_by: ScoreGroup,
 }
 
-/// How many answers had `score`, in one bucket (month, group id or agent id as text; `None`
-/// for "no group"/"no agent" and for `ScoreGroup::All`), on one CSAT scale.
+/// How many answers had `score`, in one bucket (month, group/agent/brand id as text, channel,
+/// tag or product; `None` for "none" and for `ScoreGroup::All`), on one CSAT scale.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScoreCount {
     pub bucket: Option<String>,
@@ -351,6 +410,23 @@ pub enum InvitationKey {
     Id(i64),
 }
 
+/// Whose answers to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsesOf {
+    Survey(i64),
+    Customer(i64),
+}
+
+impl ResponsesOf {
+    /// The invitation column and the id to match.
+    pub fn column(self) -> (&'static str, i64) {
+        match self {
+            ResponsesOf::Survey(id) => ("survey_id", id),
+            ResponsesOf::Customer(id) => ("customer_id", id),
+        }
+    }
+}
+
 /// An answer with the invitation it answers (ticket, customer, agent, group, channel, order
 /// as they were when the survey was sent).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -433,6 +509,12 @@ pub fn day_aligned(t: Option<DateTime<Utc>>) -> bool {
     t.is_none_or(|t| t.timestamp_micros().rem_euclid(86_400_000_000) == 0)
 }
 
+/// Whether a time is on a whole UTC hour, so a score query from or to it can read the
+/// per-hour roll-up tables instead of every answer.
+pub fn hour_aligned(t: Option<DateTime<Utc>>) -> bool {
+    t.is_none_or(|t| t.timestamp_micros().rem_euclid(3_600_000_000) == 0)
+}
+
 /// Whether a time is the first of a month at midnight UTC, so a score query from or to it
 /// can read the per-month roll-up tables.
 pub fn month_aligned(t: Option<DateTime<Utc>>) -> bool {
@@ -440,12 +522,13 @@ pub fn month_aligned(t: Option<DateTime<Utc>>) -> bool {
     day_aligned(t) && t.is_none_or(|t| t.day() == 1)
 }
 
-/// Which table a piece of a score query reads: the per-month or per-day roll-ups, or every
-/// answer.
+/// Which table a piece of a score query reads: the per-month, per-day or per-hour roll-ups,
+/// or every answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountSource {
     Months,
     Days,
+    Hours,
     Rows,
 }
 
@@ -455,6 +538,16 @@ pub struct CountPiece {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub source: CountSource,
+}
+
+fn next_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    let h = t.timestamp().div_euclid(3_600);
+    DateTime::from_timestamp((h + 1) * 3_600, 0).unwrap_or(t)
+}
+
+fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let h = t.timestamp().div_euclid(3_600);
+    DateTime::from_timestamp(h * 3_600, 0).unwrap_or(t)
 }
 
 fn next_midnight(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -485,11 +578,12 @@ fn next_month_start(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Splits `[from, to)` so that each part reads the coarsest table that answers it exactly:
-/// the partial days at the edges from the answers themselves, the partial months from the
-/// per-day roll-ups, the whole months in between from the per-month roll-ups. A year is
-/// then at most two partial days of rows, ~60 day rows and 12 month rows per group and
-/// score, whatever the range's alignment. `None` is open-ended. An empty or inverted range
-/// gives no pieces.
+/// the partial hours at the edges from the answers themselves, the partial days from the
+/// per-hour roll-ups, the partial months from the per-day roll-ups, the whole months in
+/// between from the per-month roll-ups. A year is then at most two partial hours of rows,
+/// ≤ 46 hour rows, ≤ 60 day rows and 12 month rows per group and score, whatever the
+/// range's alignment; a range between whole hours (a month in Europe/Berlin) reads no
+/// answer rows at all. `None` is open-ended. An empty or inverted range gives no pieces.
 pub fn count_pieces(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<CountPiece> {
     let mut pieces = Vec::new();
     let (mut f, mut t) = (from, to);
@@ -499,13 +593,38 @@ pub fn count_pieces(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> V
     }
     let min = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| b.map_or(a, |b| a.min(b));
     let max = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| b.map_or(a, |b| a.max(b));
-    // Partial days, from the rows.
+    // Partial hours, from the rows.
+    if let Some(x) = f.filter(|x| !hour_aligned(Some(*x))) {
+        let end = min(next_hour(x), t);
+        pieces.push(CountPiece {
+            from: Some(x),
+            to: Some(end),
+            source: CountSource::Rows,
+        });
+        f = Some(end);
+    }
+    if empty(f, t) {
+        return pieces;
+    }
+    if let Some(x) = t.filter(|x| !hour_aligned(Some(*x))) {
+        let start = max(hour_start(x), f);
+        pieces.push(CountPiece {
+            from: Some(start),
+            to: Some(x),
+            source: CountSource::Rows,
+        });
+        t = Some(start);
+    }
+    if empty(f, t) {
+        return pieces;
+    }
+    // Partial days, from the hours.
     if let Some(x) = f.filter(|x| !day_aligned(Some(*x))) {
         let end = min(next_midnight(x), t);
         pieces.push(CountPiece {
             from: Some(x),
             to: Some(end),
-            source: CountSource::Rows,
+            source: CountSource::Hours,
         });
         f = Some(end);
     }
@@ -517,7 +636,7 @@ pub fn count_pieces(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> V
         pieces.push(CountPiece {
             from: Some(start),
             to: Some(x),
-            source: CountSource::Rows,
+            source: CountSource::Hours,
         });
         t = Some(start);
     }
@@ -711,20 +830,25 @@ mod tests {
     }
 
     #[test]
-    fn unaligned_instants_read_rows_only_for_their_partial_days() {
+    fn unaligned_instants_read_rows_only_for_their_partial_hours() {
         assert_eq!(
             count_pieces(t("2026-03-01T00:00:01Z"), None),
             vec![
                 piece(
                     "2026-03-01T00:00:01Z",
-                    "2026-03-02T00:00:00Z",
+                    "2026-03-01T01:00:00Z",
                     CountSource::Rows
                 ),
-                CountPiece {
-                    from: t("2026-03-02T00:00:00Z"),
-                    to: t("2026-04-01T00:00:00Z"),
-                    source: CountSource::Days
-                },
+                piece(
+                    "2026-03-01T01:00:00Z",
+                    "2026-03-02T00:00:00Z",
+                    CountSource::Hours
+                ),
+                piece(
+                    "2026-03-02T00:00:00Z",
+                    "2026-04-01T00:00:00Z",
+                    CountSource::Days
+                ),
                 CountPiece {
                     from: t("2026-04-01T00:00:00Z"),
                     to: None,
@@ -732,28 +856,44 @@ mod tests {
                 },
             ]
         );
-        // Within one day: rows only.
+        // Within one day: whole hours from the hours, the last half hour from the rows.
         assert_eq!(
             count_pieces(t("2026-03-05T08:00:00Z"), t("2026-03-05T17:30:00Z")),
+            vec![
+                piece(
+                    "2026-03-05T17:00:00Z",
+                    "2026-03-05T17:30:00Z",
+                    CountSource::Rows
+                ),
+                piece(
+                    "2026-03-05T08:00:00Z",
+                    "2026-03-05T17:00:00Z",
+                    CountSource::Hours
+                ),
+            ]
+        );
+        // Within one hour: rows only.
+        assert_eq!(
+            count_pieces(t("2026-03-05T08:10:00Z"), t("2026-03-05T08:50:00Z")),
             vec![piece(
-                "2026-03-05T08:00:00Z",
-                "2026-03-05T17:30:00Z",
+                "2026-03-05T08:10:00Z",
+                "2026-03-05T08:50:00Z",
                 CountSource::Rows
             )]
         );
-        // Across midnight within a month: two partial days, no day or month in between.
+        // Across midnight within a month: two partial days of hours, no rows.
         assert_eq!(
             count_pieces(t("2026-03-05T20:00:00Z"), t("2026-03-06T04:00:00Z")),
             vec![
                 piece(
                     "2026-03-05T20:00:00Z",
                     "2026-03-06T00:00:00Z",
-                    CountSource::Rows
+                    CountSource::Hours
                 ),
                 piece(
                     "2026-03-06T00:00:00Z",
                     "2026-03-06T04:00:00Z",
-                    CountSource::Rows
+                    CountSource::Hours
                 ),
             ]
         );
@@ -776,6 +916,43 @@ mod tests {
     }
 
     #[test]
+    fn a_month_in_berlin_reads_hours_days_and_no_rows() {
+        // October 2026 in Europe/Berlin: 2026-09-30T22:00Z .. 2026-10-31T23:00Z.
+        let ps = count_pieces(t("2026-09-30T22:00:00Z"), t("2026-10-31T23:00:00Z"));
+        assert!(ps.iter().all(|p| p.source != CountSource::Rows), "{ps:?}");
+        assert_eq!(
+            ps,
+            vec![
+                piece(
+                    "2026-09-30T22:00:00Z",
+                    "2026-10-01T00:00:00Z",
+                    CountSource::Hours
+                ),
+                piece(
+                    "2026-10-31T00:00:00Z",
+                    "2026-10-31T23:00:00Z",
+                    CountSource::Hours
+                ),
+                piece(
+                    "2026-10-01T00:00:00Z",
+                    "2026-10-31T00:00:00Z",
+                    CountSource::Days
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn score_groups_parse_their_names() {
+        for g in ScoreGroup::ALL {
+            assert_eq!(ScoreGroup::parse(g.as_str()), Some(g));
+        }
+        assert_eq!(ScoreGroup::parse("week"), None);
+        assert_eq!(ScoreGroup::Tag.dim(), Some("tag"));
+        assert_eq!(ScoreGroup::Group.dim(), None);
+    }
+
+    #[test]
     fn empty_and_inverted_ranges_have_no_pieces() {
         assert!(count_pieces(t("2026-03-05T00:00:00Z"), t("2026-03-05T00:00:00Z")).is_empty());
         assert!(count_pieces(t("2026-03-06T00:00:00Z"), t("2026-03-05T00:00:00Z")).is_empty());
@@ -787,6 +964,8 @@ mod tests {
             (t("2026-01-31T23:59:59Z"), t("2026-03-01T00:00:01Z")),
             (None, t("2026-02-10T12:00:00Z")),
             (t("2024-02-29T06:00:00Z"), t("2026-02-28T00:00:00Z")),
+            (t("2026-03-29T00:30:00Z"), t("2026-10-25T01:59:59Z")),
+            (t("2026-03-05T08:10:00Z"), None),
         ];
         for (from, to) in cases {
             let mut ps = count_pieces(from, to);

@@ -82,3 +82,26 @@
     fetch("/tickets/" + id + "/typing", { method: "POST", credentials: "same-origin", body: body });
   });
 })();
+
+// View counters in the navigation: fetched after the page is shown (no page waits for them),
+// refreshed every minute while the tab is visible.
+(function () {
+  "use strict";
+  var spans = document.querySelectorAll("[data-view-count]");
+  if (!spans.length || !window.fetch) return;
+  function fill() {
+    if (document.hidden) return;
+    fetch("/views/counts", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (counts) {
+        if (!counts) return;
+        spans.forEach(function (s) {
+          var n = counts[s.getAttribute("data-view-count")];
+          s.textContent = typeof n === "number" ? String(n) : "";
+        });
+      })
+      .catch(function () {});
+  }
+  fill();
+  setInterval(fill, 60000);
+})();

@@ -220,6 +220,65 @@ pub fn bar_chart(
     out
 }
 
+/// A stacked column chart: one column per label, one stacked segment per series (values
+/// missing or negative count as 0). Each segment carries its own tooltip.
+pub fn stacked_bar_chart(
+    id: &str,
+    title: &str,
+    desc: &str,
+    labels: &[String],
+    series: &[Series],
+    fmt: &dyn Fn(f64) -> String,
+) -> String {
+    let mut out = String::new();
+    open(&mut out, id, title, desc, W, H);
+    let n = labels.len().max(1);
+    let totals: Vec<f64> = (0..labels.len())
+        .map(|i| {
+            series
+                .iter()
+                .map(|s| s.values.get(i).copied().flatten().unwrap_or(0.0).max(0.0))
+                .sum()
+        })
+        .collect();
+    let top = nice_ceiling(totals.iter().fold(0.0f64, |a, b| a.max(*b)));
+    y_axis(&mut out, top, fmt);
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let slot = plot_w / n as f64;
+    let bar = (slot * 0.7).max(1.0);
+    let x = |i: usize| LEFT + slot * (i as f64 + 0.5);
+    x_labels(&mut out, labels, &x);
+    for (i, label) in labels.iter().enumerate() {
+        let mut base = 0.0;
+        for (k, s) in series.iter().enumerate() {
+            let v = s.values.get(i).copied().flatten().unwrap_or(0.0).max(0.0);
+            if v <= 0.0 {
+                continue;
+            }
+            let y0 = H - BOTTOM - plot_h * (base / top).clamp(0.0, 1.0);
+            let y1 = H - BOTTOM - plot_h * ((base + v) / top).clamp(0.0, 1.0);
+            let _ = write!(
+                out,
+                r#"<rect x="{:.1}" y="{y1:.1}" width="{bar:.1}" height="{:.1}" fill="{}"><title>{}: {} {}</title></rect>"#,
+                x(i) - bar / 2.0,
+                (y0 - y1).max(0.5),
+                PALETTE[k % PALETTE.len()],
+                esc(label),
+                esc(&s.name),
+                esc(&fmt(v))
+            );
+            base += v;
+        }
+    }
+    legend(
+        &mut out,
+        &series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+    );
+    out.push_str("</svg>");
+    out
+}
+
 /// A weekday × hour heat map (rows Monday..Sunday, columns 0..23 local time).
 pub fn heatmap(id: &str, title: &str, desc: &str, m: &[[i64; 24]; 7]) -> String {
     let cell = 22.0;
@@ -270,6 +329,36 @@ pub fn heatmap(id: &str, title: &str, desc: &str, m: &[[i64; 24]; 7]) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stacked_bars_add_up_and_escape() {
+        let svg = stacked_bar_chart(
+            "s",
+            "Created <by> group",
+            "d",
+            &["W1".into(), "W2".into()],
+            &[
+                Series {
+                    name: "Billing".into(),
+                    values: vec![Some(2.0), Some(1.0)],
+                },
+                Series {
+                    name: "A&B".into(),
+                    values: vec![Some(3.0), None],
+                },
+            ],
+            &|v| format!("{v}"),
+        );
+        assert!(svg.contains("Created &lt;by&gt; group"));
+        assert_eq!(
+            svg.matches("<rect x=").count(),
+            3 + 2,
+            "3 segments + 2 legend keys"
+        );
+        assert!(svg.contains("<title>W1: A&amp;B 3</title>"));
+        // The axis top is the largest column (5), not the largest segment.
+        assert!(svg.contains(">5<"));
+    }
 
     fn count(v: f64) -> String {
         format!("{v:.0}")

@@ -3,7 +3,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod brands;
 pub mod charts;
+pub mod digest;
 pub mod error;
 pub mod extract;
 pub mod helpcenter;
@@ -12,7 +14,9 @@ pub mod metrics;
 pub mod openapi;
 pub mod portal;
 pub mod search_tail;
+pub mod service;
 pub mod surveys;
+pub mod triggers;
 pub mod ui;
 pub mod worker;
 
@@ -43,6 +47,10 @@ pub struct AppState {
     pub mail: Arc<mail::MailConfig>,
     /// Full-text search (tend-search); None when not configured (search routes answer 503).
     pub search: Option<Arc<tend_search::Search>>,
+    /// Throttles the public article suggestions (per client: 60 a minute).
+    pub suggest_limiter: Arc<auth::LoginLimiter>,
+    /// Rendered public service pages, briefly (`service`).
+    pub service_cache: Arc<service::Cache>,
 }
 
 impl AppState {
@@ -56,6 +64,13 @@ impl AppState {
             live: Arc::new(ui::live::Live::default()),
             mail: Arc::new(mail::MailConfig::default()),
             search: None,
+            suggest_limiter: Arc::new({
+                let mut l = auth::LoginLimiter::default();
+                l.max_failures = 60;
+                l.window = chrono::Duration::minutes(1);
+                l
+            }),
+            service_cache: Arc::default(),
         }
     }
     /// Serves search from `search` (see [`search_tail::run_search_tailer`] to keep it fed).
@@ -78,8 +93,15 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::router())
         .merge(portal::router())
         .merge(helpcenter::router())
+        .merge(helpcenter::deflect::router())
         .merge(surveys::router())
+        .merge(service::router())
+        .merge(brands::router())
         .fallback(|| async { AppError::not_found("page") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            brands::page_brand,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -155,8 +155,78 @@ pub fn document() -> Value {
     surveys(&mut doc);
     mail(&mut doc);
     kb(&mut doc);
+    kb_self_service(&mut doc);
     reports(&mut doc);
+    report_extras(&mut doc);
+    brands(&mut doc);
     doc
+}
+
+/// Brands (docs/brands.md).
+fn brands(doc: &mut Value) {
+    let p = &mut doc["paths"];
+    let color =
+        |d: &str| json!({ "type": "string", "pattern": "^#[0-9a-fA-F]{6}$", "description": d });
+    let fields = json!({
+        "name": { "type": "string", "maxLength": 100 },
+        "slug": { "type": "string", "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" },
+        "host": { "type": ["string", "null"], "description": "host name whose pages show the brand, e.g. help.shop.example (no port)" },
+        "primary_color": color("header bar; white text on it must reach 4.5:1 (WCAG AA)"),
+        "accent_color": color("links and primary buttons; must reach 4.5:1 against the page background #f6f7f9"),
+        "default_locale": { "type": "string", "description": "BCP 47, default en" }
+    });
+    let mut create = json!({ "type": "object", "required": ["name", "slug"], "additionalProperties": false, "properties": fields.clone() });
+    create["properties"]["primary_color"]["default"] = json!("#17324d");
+    create["properties"]["accent_color"]["default"] = json!("#0b5cad");
+    let mut patch =
+        json!({ "type": "object", "additionalProperties": false, "properties": fields.clone() });
+    patch["properties"]["archived"] = json!({ "type": "boolean" });
+    p["/brands"] = json!({
+        "get": op("Brands by id; the first active one is the default (agents)", json!([q("include_archived", "boolean", "also archived brands")]), None, "200", ok(items("Brand"))),
+        "post": op("Create a brand (admin); audited", json!([]), Some(create), "201", ok(r("Brand")))
+    });
+    p["/brands/{id}"] = json!({
+        "get": op("A brand (agents)", id(), None, "200", ok(r("Brand"))),
+        "patch": op("Change a brand (admin); host null removes it; audited", id(), Some(patch), "200", ok(r("Brand"))),
+        "delete": op("Archive a brand (admin): its pages fall back to the default brand; PATCH archived false restores it", id(), None, "204", json!({ "description": "archived" }))
+    });
+    let mut put_logo = op("Upload the logo (admin): the image as the body; PNG, JPEG or WebP by magic bytes, at most 256 KB; no SVG", id(), None, "200", ok(r("Brand")));
+    put_logo["requestBody"] = json!({ "required": true, "content": { "image/png": { "schema": { "type": "string", "format": "binary" } }, "image/jpeg": { "schema": { "type": "string", "format": "binary" } }, "image/webp": { "schema": { "type": "string", "format": "binary" } } } });
+    p["/brands/{id}/logo"] = json!({
+        "put": put_logo,
+        "delete": op("Remove the logo (admin)", id(), None, "200", ok(r("Brand")))
+    });
+    let mut props = fields;
+    for (k, v) in [
+        ("id", json!({ "type": "integer" })),
+        ("logo_content_type", json!({ "type": ["string", "null"] })),
+        ("logo_sha256", json!({ "type": ["string", "null"] })),
+        ("logo_size", json!({ "type": ["integer", "null"] })),
+        (
+            "logo_url",
+            json!({ "type": ["string", "null"], "description": "public: /brands/{slug}/logo?v=…" }),
+        ),
+        (
+            "theme_url",
+            json!({ "type": "string", "description": "public stylesheet: /brands/{slug}/theme.css?v=…" }),
+        ),
+        ("archived", json!({ "type": "boolean" })),
+        (
+            "archived_at",
+            json!({ "type": ["string", "null"], "format": "date-time" }),
+        ),
+        (
+            "created_at",
+            json!({ "type": "string", "format": "date-time" }),
+        ),
+        (
+            "updated_at",
+            json!({ "type": "string", "format": "date-time" }),
+        ),
+    ] {
+        props[k] = v;
+    }
+    doc["components"]["schemas"]["Brand"] = json!({ "type": "object", "properties": props });
 }
 
 /// Ticket metrics from the roll-ups (issue 8).
@@ -194,6 +264,65 @@ fn reports(doc: &mut Value) {
                     "notes": { "type": "array", "items": { "type": "string" } } } } },
                 "text/csv": { "schema": { "type": "string" } } } })
         )
+    });
+}
+
+/// Targets, drill-down, the weekly digest and the public service page (issue 8;
+/// docs/metrics.md).
+fn report_extras(doc: &mut Value) {
+    let ok = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "type": "object" } } } });
+    let target = json!({ "type": "object", "properties": {
+        "name": { "type": "string", "maxLength": 120 },
+        "metric": { "type": "string", "description": "frt, nrt, first_resolution, full_resolution (with statistic) or a report column key (created, backlog, fcr_rate, sla_first_reply, csat, nps, …)" },
+        "statistic": { "enum": ["median", "p90", "mean", null] },
+        "business_hours": { "type": "boolean" },
+        "comparator": { "enum": ["<", "<=", ">", ">="] },
+        "threshold": { "type": "number", "description": "in the column's unit (seconds, percent, count, ratio, score)" },
+        "scope": { "type": "object", "properties": { "channel": { "type": "string" }, "priority": { "type": "string" }, "group_id": { "type": "integer" }, "brand_id": { "type": "integer" }, "assignee_id": { "type": "integer" } } },
+        "active": { "type": "boolean" } } });
+    let p = &mut doc["paths"];
+    p["/targets"] = json!({
+        "get": op("Metric targets (any agent).", json!([]), None, "200", ok("items")),
+        "post": op("Create a target (admin; audited).", json!([]), Some(target.clone()), "201", ok("the target")),
+    });
+    p["/targets/{id}"] = json!({
+        "get": op("A target (any agent).", id(), None, "200", ok("the target")),
+        "patch": op("Change a target (admin; audited): the fields given replace the stored ones.", id(), Some(target), "200", ok("the target")),
+        "delete": op("Delete a target (admin; audited).", id(), None, "204", json!({ "description": "deleted" })),
+    });
+    p["/targets/status"] = json!({
+        "get": op("Each active target's status (on_track, off_track, no_data), value, previous value and trend, computed by the report engine (any agent).",
+            json!([q("period", "string", "today, yesterday, this_week, last_week, this_month (default), last_month, last_7_days, last_30_days"),
+                   q("from", "string", "YYYY-MM-DD, with to (instead of period)"), q("to", "string", "YYYY-MM-DD"),
+                   q("tz", "string", "IANA time zone (default UTC)")]),
+            None, "200", ok("period, from, to, previous_from, previous_to, items")),
+    });
+    let mut drill = vec![
+        q("metric", "string", "created, frt_*, first_resolution_*, full_resolution_*, solved_tickets, fcr_rate, one_touch_rate, reopen_rate, replies_per_ticket"),
+        q("from", "string", "first local day"), q("to", "string", "last local day"), q("tz", "string", "IANA time zone"),
+        q("channel", "string", "filter"), q("priority", "string", "filter"), q("group_id", "integer", "filter"),
+        q("brand_id", "integer", "filter"), q("assignee_id", "integer", "filter"),
+    ];
+    drill.extend(paging());
+    p["/reports/drill"] = json!({
+        "get": op("The tickets behind a report number (admin, supervisor), newest first.", Value::Array(drill), None, "200", ok("items, next_cursor")),
+    });
+    let digest = json!({ "type": "object", "properties": {
+        "enabled": { "type": "boolean" }, "recipients": { "type": "array", "items": { "type": "string", "format": "email" } },
+        "weekday": { "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] },
+        "hour": { "type": "integer", "minimum": 0, "maximum": 23 }, "tz": { "type": "string" } } });
+    p["/reports/digest"] = json!({
+        "get": op("The weekly digest setting (admin, supervisor).", json!([]), None, "200", ok("the setting")),
+        "put": op("Set the weekly digest (admin; audited): mailed once a week with the figures and target statuses.", json!([]), Some(digest), "200", ok("the setting")),
+    });
+    p["/service-page"] = json!({
+        "get": op("The public service page setting (admin).", json!([]), None, "200", ok("the setting")),
+        "put": op("Publish chosen report figures on /service or /service/{brand slug} (admin; audited). Off by default.", json!([]),
+            Some(json!({ "type": "object", "properties": { "pages": { "type": "array", "items": { "type": "object", "properties": {
+                "brand_id": { "type": ["integer", "null"] }, "enabled": { "type": "boolean" }, "title": { "type": "string" },
+                "period": { "type": "string" }, "tz": { "type": "string" },
+                "figures": { "type": "array", "items": { "type": "object", "properties": { "metric": { "type": "string" }, "label": { "type": "string" } } } } } } } } })),
+            "200", ok("the setting")),
     });
 }
 
@@ -265,7 +394,8 @@ fn surveys(doc: &mut Value) {
                 q("kind", "string", "nps (default), csat or ces"),
                 q("from", "string", "RFC 3339; answers at or after"),
                 q("to", "string", "RFC 3339; answers before"),
-                q("group_by", "string", "month (UTC), group or agent (as when the survey was sent); default: one total")
+                q("group_by", "string", "month (UTC), or group, agent, channel, brand, tag or product as when the survey was sent (an answer counts once under each tag/product); default: one total; 400 for anything else"),
+                q("by", "string", "short for group_by")
             ]),
             None,
             "200",
@@ -275,7 +405,7 @@ fn surveys(doc: &mut Value) {
     let schemas = &mut doc["components"]["schemas"];
     schemas["Survey"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "name": { "type": "string" }, "kind": { "enum": ["nps", "csat", "ces"] }, "scale": { "type": ["integer", "null"] }, "question": texts, "follow_up": texts, "delay_hours": { "type": "integer" }, "throttle_days": { "type": "integer" }, "sample_rate": { "type": "number" }, "expires_days": { "type": "integer" }, "active": { "type": "boolean" }, "rules": r("SurveyRules"), "created_at": time } });
     schemas["CreateSurvey"] = json!({ "type": "object", "required": ["name", "kind", "question"], "additionalProperties": false, "properties": { "name": { "type": "string" }, "kind": { "enum": ["nps", "csat", "ces"] }, "scale": { "enum": [5, 3, 2], "description": "CSAT only; default 5" }, "question": texts, "follow_up": texts, "delay_hours": { "type": "integer", "default": 24, "minimum": 0, "maximum": 2160 }, "throttle_days": { "type": "integer", "default": 30, "minimum": 0 }, "sample_rate": { "type": "number", "default": 1, "minimum": 0, "maximum": 1 }, "expires_days": { "type": "integer", "default": 14, "minimum": 1, "maximum": 365 }, "active": { "type": "boolean", "default": true }, "rules": r("SurveyRules"), "questions": { "type": "array", "maxItems": 10, "items": r("SurveyQuestion") } } });
-    schemas["ScoreBucket"] = json!({ "type": "object", "properties": { "key": { "type": ["string", "null"], "description": "YYYY-MM, group id or agent id" }, "responses": { "type": "integer" }, "sent": { "type": "integer" }, "response_rate_pct": { "type": ["number", "null"] }, "nps": { "type": "object", "properties": { "n": { "type": "integer" }, "score": { "type": "number" }, "promoters_pct": { "type": "number" }, "passives_pct": { "type": "number" }, "detractors_pct": { "type": "number" }, "standard_error": { "type": "number" }, "ci_low": { "type": "number" }, "ci_high": { "type": "number" } } }, "csat": { "type": "array", "items": { "type": "object" } }, "ces": { "type": "object" } } });
+    schemas["ScoreBucket"] = json!({ "type": "object", "properties": { "key": { "type": ["string", "null"], "description": "YYYY-MM, group/agent/brand id, channel, tag or product; null for none" }, "responses": { "type": "integer" }, "sent": { "type": "integer" }, "response_rate_pct": { "type": ["number", "null"] }, "nps": { "type": "object", "properties": { "n": { "type": "integer" }, "score": { "type": "number" }, "promoters_pct": { "type": "number" }, "passives_pct": { "type": "number" }, "detractors_pct": { "type": "number" }, "standard_error": { "type": "number" }, "ci_low": { "type": "number" }, "ci_high": { "type": "number" } } }, "csat": { "type": "array", "items": { "type": "object" } }, "ces": { "type": "object" } } });
     survey_rules(doc);
 }
 
@@ -415,4 +545,22 @@ fn kb(doc: &mut Value) {
     s["KbRevision"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "article_id": { "type": "integer" }, "locale": { "type": "string" }, "author": r("Actor"), "at": time, "title": { "type": "string" }, "status": { "type": "string" }, "publish_at": { "type": ["string", "null"], "format": "date-time" }, "body_html": { "type": "string", "description": "single revisions only" } } });
     s["KbFeedback"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "article_id": { "type": "integer" }, "locale": { "type": "string" }, "helpful": { "type": "boolean" }, "comment": { "type": "string" }, "at": time } });
     s["KbAttachment"] = json!({ "type": "object", "properties": { "id": { "type": "integer" }, "article_id": { "type": "integer" }, "filename": { "type": "string" }, "content_type": { "type": "string" }, "size": { "type": "integer" }, "sha256": { "type": "string" }, "created_at": time, "url": { "type": "string" } } });
+}
+
+/// Knowledge-base self-service: suggestions, the auto-reply switch, analytics (docs/kb.md).
+fn kb_self_service(doc: &mut Value) {
+    let p = &mut doc["paths"];
+    let mut sug = op("Up to 5 published public articles for text a customer is typing (no token; 60 requests a minute per client); with a session id the deflection session is recorded", json!([q("q", "string", "the text so far (first 1,000 characters read)"), q("session", "string", "the form's deflection session id (32 hex digits)"), q("locale", "string", "language tag, default en")]), None, "200",
+        ok(json!({ "type": "object", "properties": { "suggestions": { "type": "array", "items": { "type": "object", "properties": { "id": { "type": "integer" }, "title": { "type": "string" }, "locale": { "type": "string" }, "snippet": { "type": "string", "description": "HTML-safe, <mark> around hits" }, "url": { "type": "string", "description": "through /self-service/open when a session is given" } } } } } })));
+    sug["security"] = json!([]);
+    p["/kb/suggestions"] = json!({ "get": sug });
+    p["/kb/analytics"] = json!({
+        "get": op("Self-service numbers for whole UTC days from..to (agents); definitions in the answer and docs/kb.md; bad dates, from after to or more than 366 days → 422", json!([q("from", "string", "YYYY-MM-DD, default 29 days before to"), q("to", "string", "YYYY-MM-DD, default today")]), None, "200",
+            ok(json!({ "type": "object", "properties": { "searches": { "type": "integer" }, "zero_result_searches": { "type": "integer" }, "click_through_rate": { "type": ["number", "null"] }, "article_views": { "type": "integer" }, "helpful_rate": { "type": ["number", "null"] }, "tickets": { "type": "integer" }, "tickets_after_article_view": { "type": "integer" }, "deflected": { "type": "integer" }, "self_service_ratio": { "type": ["number", "null"] }, "content_gaps": { "type": "array" }, "top_articles": { "type": "array" }, "daily": { "type": "array" }, "sessions": { "type": "object" }, "definitions": { "type": "object" } } })))
+    });
+    let switch = json!({ "type": "object", "required": ["enabled"], "additionalProperties": false, "properties": { "enabled": { "type": "boolean" } } });
+    p["/kb/auto-reply"] = json!({
+        "get": op("Whether new mail tickets get an auto-reply with articles and a 'this solved my problem' link (agents)", json!([]), None, "200", ok(switch.clone())),
+        "put": op("Switch the auto-reply on or off (admins)", json!([]), Some(switch.clone()), "200", ok(switch))
+    });
 }

@@ -19,6 +19,8 @@ pub struct Worker {
     http: reqwest::Client,
     id: String,
     mail: Arc<crate::mail::MailConfig>,
+    /// Article search for the knowledge-base auto-reply (none: it is skipped).
+    search: Option<Arc<tend_search::Search>>,
 }
 
 /// `Tend-Signature` header value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
@@ -71,12 +73,19 @@ impl Worker {
             http,
             id,
             mail: Arc::new(crate::mail::MailConfig::default()),
+            search: None,
         }
     }
 
     /// Sends mail through this configuration.
     pub fn with_mail(mut self, mail: Arc<crate::mail::MailConfig>) -> Worker {
         self.mail = mail;
+        self
+    }
+
+    /// Finds articles for the knowledge-base auto-reply with this search.
+    pub fn with_search(mut self, search: Option<Arc<tend_search::Search>>) -> Worker {
+        self.search = search;
         self
     }
 
@@ -155,6 +164,18 @@ impl Worker {
             tend_store::SLA_JOB => {
                 crate::api::sla::check_ticket(&*self.store, self.clock.now(), &job.payload).await
             }
+            tend_store::SLA_RECOMPUTE_JOB => {
+                let n = crate::api::sla::recompute(&*self.store, self.clock.now(), &job.payload)
+                    .await?;
+                tracing::info!(job = job.id, tickets = n, "SLA clocks re-checked");
+                Ok(())
+            }
+            tend_store::triggers::TRIGGER_JOB => {
+                crate::triggers::run(&*self.store, self.clock.now(), &job.payload).await
+            }
+            tend_store::triggers::SWEEP_JOB => {
+                crate::triggers::sweep(&*self.store, self.clock.now()).await
+            }
             tend_store::SURVEY_SEND_JOB => {
                 let sent =
                     crate::surveys::send(&*self.store, &self.mail, self.clock.now(), &job.payload)
@@ -182,6 +203,21 @@ impl Worker {
                 let n = crate::surveys::plan_order_sends(&*self.store, &job.payload).await?;
                 tracing::info!(job = job.id, sends = n, "survey sends after an order event");
                 Ok(())
+            }
+            tend_store::kb_analytics::KB_AUTO_REPLY_JOB => {
+                let sent = crate::helpcenter::deflect::send_auto_reply(
+                    &*self.store,
+                    &self.mail,
+                    self.search.as_ref(),
+                    self.clock.now(),
+                    &job.payload,
+                )
+                .await?;
+                tracing::info!(job = job.id, outcome = ?sent, "knowledge-base auto-reply");
+                Ok(())
+            }
+            crate::digest::DIGEST_JOB => {
+                crate::digest::run(&*self.store, &self.mail, self.clock.now(), &job.payload).await
             }
             other => Err(format!("no handler for job kind {other}")),
         }

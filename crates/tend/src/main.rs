@@ -287,6 +287,7 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
         state = state.with_search(search);
     }
     let search_state = state.clone();
+    let worker_search = state.search.clone();
     let live = state.live.clone();
     let app = tend_web::router(state);
     let live_for_shutdown = live.clone();
@@ -294,6 +295,7 @@ async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
     let worker = tokio::spawn(
         tend_web::worker::Worker::new(store.clone(), clock.clone())
             .with_mail(mail.clone())
+            .with_search(worker_search)
             .run(stop_rx.clone()),
     );
     let smtp = match &cfg.smtp_listen {

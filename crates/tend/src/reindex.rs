@@ -40,7 +40,7 @@ pub fn open_for_serve(cfg: &Config) -> Option<Arc<Search>> {
         return None;
     }
     let dir = search_dir(cfg);
-    match Search::open(&dir) {
+    match Search::open_with(&dir, tend_search::Options::serving()) {
         Ok(s) => Some(Arc::new(s)),
         Err(e) => {
             tracing::error!(dir = %dir.display(), error = %e, "full-text search is unavailable");

@@ -442,6 +442,22 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// The earliest due time among targets not met yet: running ones, and breached ones nobody
+/// has met since (their due time lies in the past, so they sort first). Paused targets have
+/// no due time and met ones are done. What the "SLA at risk" view and the sort by next due
+/// order by.
+pub fn next_due(targets: &[TargetStatus]) -> Option<DateTime<Utc>> {
+    targets
+        .iter()
+        .filter(|t| match t.state {
+            SlaState::Active => true,
+            SlaState::Breached => t.fulfilled_at.is_none(),
+            SlaState::Paused | SlaState::Fulfilled => false,
+        })
+        .filter_map(|t| t.due_at)
+        .min()
+}
+
 impl TargetStatus {
     /// The status the clock is paused in at `now`, if it is.
     pub fn paused_in(&self) -> Option<Status> {
@@ -555,4 +571,56 @@ fn explain(st: &TargetStatus, cal: &Calendar) -> String {
         ),
     });
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(state: SlaState, due: Option<i64>, fulfilled: Option<i64>) -> TargetStatus {
+        let t = |h: i64| DateTime::<Utc>::from_timestamp(1_774_940_400 + h * 3600, 0).unwrap();
+        TargetStatus {
+            metric: Metric::FirstReply,
+            cycle: 1,
+            business_hours: false,
+            target: Duration::hours(1),
+            started_at: t(0),
+            due_at: due.map(t),
+            elapsed: Duration::zero(),
+            remaining: Duration::zero(),
+            paused: vec![],
+            state,
+            fulfilled_at: fulfilled.map(t),
+            fulfilled_by: None,
+            breached_at: None,
+            breached_by: None,
+            explanation: String::new(),
+        }
+    }
+
+    #[test]
+    fn next_due_is_the_earliest_target_not_met() {
+        assert_eq!(next_due(&[]), None);
+        // Met and paused targets never count, whatever their due time.
+        let done = [
+            target(SlaState::Fulfilled, Some(1), Some(0)),
+            target(SlaState::Paused, None, None),
+        ];
+        assert_eq!(next_due(&done), None);
+        // A running target due at +5 h and one due at +3 h: +3 h.
+        let running = [
+            target(SlaState::Active, Some(5), None),
+            target(SlaState::Active, Some(3), None),
+            target(SlaState::Fulfilled, Some(1), Some(0)),
+        ];
+        assert_eq!(next_due(&running), running[1].due_at);
+        // A breach nobody has answered yet (due +1 h) comes before a running target (+3 h);
+        // a breach that was met late (due +0 h, met +2 h) no longer counts.
+        let breached = [
+            target(SlaState::Active, Some(3), None),
+            target(SlaState::Breached, Some(1), None),
+            target(SlaState::Breached, Some(0), Some(2)),
+        ];
+        assert_eq!(next_due(&breached), breached[1].due_at);
+    }
 }

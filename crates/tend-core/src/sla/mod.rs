@@ -62,8 +62,8 @@ pub mod policy;
 
 pub use calendar::{holidays_from_ical, Calendar, CalendarSpec, HolidaySpec, ShiftSpec};
 pub use eval::{
-    evaluate, evaluate_brief, evaluate_ticket, format_duration, FulfilledBy, PausedSpan, SlaState,
-    TargetStatus,
+    evaluate, evaluate_brief, evaluate_ticket, format_duration, next_due, FulfilledBy, PausedSpan,
+    SlaState, TargetStatus,
 };
 pub use policy::{
     select_policy, validate_policies, Conditions, Metric, Policy, Target, TicketFacts,

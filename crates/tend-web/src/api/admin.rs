@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tend_core::{
     limits, parse_field_key, parse_http_url, parse_line, Actor, Change, Email, FieldType, Role,
+    Viewer,
 };
 use tend_store::*;
 
@@ -130,10 +131,10 @@ pub async fn get_agent(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAgent {
-    email: Email,
-    name: String,
-    role: Role,
-    password: Option<String>,
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub password: Option<String>,
 }
 
 pub async fn create_agent(
@@ -141,7 +142,15 @@ pub async fn create_agent(
     Auth(v): Auth,
     Json(b): Json<CreateAgent>,
 ) -> ApiResult<(StatusCode, axum::Json<Agent>)> {
-    require_admin(&v)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(create_agent_checked(&s, &v, b).await?),
+    ))
+}
+
+/// Creates an agent after the checks (admins only); the API and the team page call it.
+pub async fn create_agent_checked(s: &AppState, v: &Viewer, b: CreateAgent) -> ApiResult<Agent> {
+    require_admin(v)?;
     let password_hash = match b.password {
         Some(p) => Some(new_password_hash(p).await?),
         None => None,
@@ -153,23 +162,18 @@ pub async fn create_agent(
         password_hash,
         active: true,
     };
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(
-            s.store
-                .create_agent(new, Actor::agent(v.agent_id), s.now())
-                .await?,
-        ),
-    ))
+    Ok(s.store
+        .create_agent(new, Actor::agent(v.agent_id), s.now())
+        .await?)
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
-    name: Option<String>,
-    role: Option<Role>,
-    active: Option<bool>,
-    password: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    pub password: Option<String>,
 }
 
 pub async fn update_agent(
@@ -178,10 +182,21 @@ pub async fn update_agent(
     Id(id): Id,
     Json(b): Json<UpdateAgent>,
 ) -> ApiResult<axum::Json<Agent>> {
+    Ok(axum::Json(update_agent_checked(&s, &v, id, b).await?))
+}
+
+/// Changes an agent after the checks: admins change anyone (not demote or deactivate
+/// themselves); an agent may change only their own password.
+pub async fn update_agent_checked(
+    s: &AppState,
+    v: &Viewer,
+    id: i64,
+    b: UpdateAgent,
+) -> ApiResult<Agent> {
     let own_password_only =
         id == v.agent_id && b.name.is_none() && b.role.is_none() && b.active.is_none();
     if !own_password_only {
-        require_admin(&v)?;
+        require_admin(v)?;
     }
     if id == v.agent_id && (b.active == Some(false) || b.role.is_some_and(|r| r != Role::Admin)) {
         return Err(AppError::BadRequest(
@@ -201,11 +216,9 @@ pub async fn update_agent(
         active: b.active,
         password_hash,
     };
-    Ok(axum::Json(
-        s.store
-            .update_agent(id, up, Actor::agent(v.agent_id), s.now())
-            .await?,
-    ))
+    Ok(s.store
+        .update_agent(id, up, Actor::agent(v.agent_id), s.now())
+        .await?)
 }
 
 pub async fn list_groups(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<axum::Json<Value>> {
@@ -223,9 +236,9 @@ pub async fn get_group(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
-    name: String,
+    pub name: String,
     #[serde(default)]
-    description: String,
+    pub description: String,
 }
 
 pub async fn create_group(
@@ -233,20 +246,23 @@ pub async fn create_group(
     Auth(v): Auth,
     Json(b): Json<CreateGroup>,
 ) -> ApiResult<(StatusCode, axum::Json<Group>)> {
-    require_admin(&v)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(create_group_checked(&s, &v, b).await?),
+    ))
+}
+
+/// Creates a group after the checks (admins only).
+pub async fn create_group_checked(s: &AppState, v: &Viewer, b: CreateGroup) -> ApiResult<Group> {
+    require_admin(v)?;
     tend_core::check_len("description", &b.description, limits::NOTES_MAX)?;
     let new = NewGroup {
         name: parse_line("name", &b.name, limits::NAME_MAX)?,
         description: b.description,
     };
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(
-            s.store
-                .create_group(new, Actor::agent(v.agent_id), s.now())
-                .await?,
-        ),
-    ))
+    Ok(s.store
+        .create_group(new, Actor::agent(v.agent_id), s.now())
+        .await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,15 +277,25 @@ pub async fn set_members(
     Id(id): Id,
     Json(b): Json<Members>,
 ) -> ApiResult<axum::Json<Group>> {
-    require_admin(&v)?;
-    if b.agent_ids.len() > 10_000 {
+    Ok(axum::Json(
+        set_members_checked(&s, &v, id, b.agent_ids).await?,
+    ))
+}
+
+/// Replaces a group's members after the checks (admins only).
+pub async fn set_members_checked(
+    s: &AppState,
+    v: &Viewer,
+    group_id: i64,
+    agent_ids: Vec<i64>,
+) -> ApiResult<Group> {
+    require_admin(v)?;
+    if agent_ids.len() > 10_000 {
         return Err(AppError::invalid("agent_ids", "at most 10,000 members"));
     }
-    Ok(axum::Json(
-        s.store
-            .set_group_members(id, b.agent_ids, Actor::agent(v.agent_id), s.now())
-            .await?,
-    ))
+    Ok(s.store
+        .set_group_members(group_id, agent_ids, Actor::agent(v.agent_id), s.now())
+        .await?)
 }
 
 pub async fn list_fields(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<axum::Json<Value>> {
@@ -281,12 +307,12 @@ pub async fn list_fields(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateField {
-    key: String,
-    label: String,
+    pub key: String,
+    pub label: String,
     #[serde(rename = "type")]
-    field_type: FieldType,
+    pub field_type: FieldType,
     #[serde(default)]
-    options: Vec<String>,
+    pub options: Vec<String>,
 }
 
 pub async fn create_field(
@@ -294,7 +320,15 @@ pub async fn create_field(
     Auth(v): Auth,
     Json(b): Json<CreateField>,
 ) -> ApiResult<(StatusCode, axum::Json<FieldDef>)> {
-    require_admin(&v)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(create_field_checked(&s, &v, b).await?),
+    ))
+}
+
+/// Creates a custom field definition after the checks (admins only).
+pub async fn create_field_checked(s: &AppState, v: &Viewer, b: CreateField) -> ApiResult<FieldDef> {
+    require_admin(v)?;
     let key = parse_field_key(&b.key)?;
     let label = parse_line("label", &b.label, limits::NAME_MAX)?;
     let options = b
@@ -324,14 +358,9 @@ pub async fn create_field(
         field_type: b.field_type,
         options,
     };
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(
-            s.store
-                .create_field_def(new, Actor::agent(v.agent_id), s.now())
-                .await?,
-        ),
-    ))
+    Ok(s.store
+        .create_field_def(new, Actor::agent(v.agent_id), s.now())
+        .await?)
 }
 
 pub async fn list_webhooks(

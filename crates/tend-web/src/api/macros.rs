@@ -8,21 +8,21 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use std::collections::HashMap;
 use tend_core::template::{first_name, render, validate_template, TICKET_PLACEHOLDERS};
-use tend_core::{parse_line, parse_tags, Actor, Priority, Status, Ticket};
+use tend_core::{parse_line, parse_tags, Actor, Priority, Status, Ticket, Viewer};
 use tend_store::*;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MacroIn {
-    title: String,
-    body: String,
+    pub title: String,
+    pub body: String,
     #[serde(default = "yes")]
-    public: bool,
+    pub public: bool,
     /// Shared with every agent (admins and supervisors only); otherwise personal.
     #[serde(default)]
-    shared: bool,
+    pub shared: bool,
     #[serde(default)]
-    actions: ActionsIn,
+    pub actions: ActionsIn,
 }
 
 fn yes() -> bool {
@@ -32,11 +32,11 @@ fn yes() -> bool {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ActionsIn {
-    status: Option<Status>,
-    priority: Option<Priority>,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
     #[serde(default)]
-    add_tags: Vec<String>,
-    group_id: Option<i64>,
+    pub add_tags: Vec<String>,
+    pub group_id: Option<i64>,
 }
 
 pub async fn list(
@@ -53,6 +53,14 @@ pub async fn create(
     Auth(v): Auth,
     Json(b): Json<MacroIn>,
 ) -> ApiResult<(StatusCode, axum::Json<Macro>)> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(create_checked(&s, &v, b).await?),
+    ))
+}
+
+/// Creates a macro after the checks; the API and the macros page call it.
+pub async fn create_checked(s: &AppState, v: &Viewer, b: MacroIn) -> ApiResult<Macro> {
     if b.shared && !v.sees_all() {
         return Err(AppError::Forbidden(
             "only admins and supervisors may share macros; leave out \"shared\" for a personal one"
@@ -81,17 +89,18 @@ pub async fn create(
         public: b.public,
         actions,
     };
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(
-            s.store
-                .create_macro(new, Actor::agent(v.agent_id), s.now())
-                .await?,
-        ),
-    ))
+    Ok(s.store
+        .create_macro(new, Actor::agent(v.agent_id), s.now())
+        .await?)
 }
 
 pub async fn delete(State(s): State<AppState>, Auth(v): Auth, Id(id): Id) -> ApiResult<StatusCode> {
+    delete_checked(&s, &v, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a macro the viewer may delete: their own, or a shared one as admin or supervisor.
+pub async fn delete_checked(s: &AppState, v: &Viewer, id: i64) -> ApiResult<()> {
     let m = s.store.get_macro(id, v.agent_id).await?;
     if m.owner_id.is_none() && !v.sees_all() {
         return Err(AppError::Forbidden(
@@ -101,7 +110,7 @@ pub async fn delete(State(s): State<AppState>, Auth(v): Auth, Id(id): Id) -> Api
     s.store
         .delete_macro(id, Actor::agent(v.agent_id), s.now())
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// The macro's text for this ticket, customer and agent.

@@ -1,15 +1,21 @@
 //! /api/v1: one module per resource; handlers are thin (parse, authorize, call the store).
 
-mod admin;
+pub mod admin;
+pub mod brands;
 mod customers;
+pub mod drill;
 mod imports;
 pub mod kb;
+pub mod kb_analytics;
 pub mod macros;
 mod mail;
 pub mod reports;
 pub(crate) mod search;
 pub mod sla;
+pub mod targets;
 mod tickets;
+pub mod triggers;
+pub mod views;
 
 use crate::error::AppError;
 use crate::AppState;
@@ -69,9 +75,39 @@ pub fn router() -> Router<AppState> {
             "/webhooks/{id}",
             get(admin::get_webhook).delete(admin::delete_webhook),
         )
+        .route("/brands", get(brands::list).post(brands::create))
+        .route(
+            "/brands/{id}",
+            get(brands::get)
+                .patch(brands::update)
+                .delete(brands::archive),
+        )
+        .route(
+            "/brands/{id}/logo",
+            put(brands::put_logo).delete(brands::delete_logo),
+        )
         .route("/audit-log", get(admin::audit))
+        .route("/views", get(views::list).post(views::create))
+        .route(
+            "/views/{id}",
+            get(views::get_one)
+                .put(views::replace)
+                .delete(views::delete),
+        )
+        .route("/views/{id}/tickets", get(views::tickets))
         .route("/macros", get(macros::list).post(macros::create))
         .route("/sla", get(sla::get_config).put(sla::put_config))
+        .route("/triggers", get(triggers::list).post(triggers::create))
+        .route(
+            "/automations",
+            get(triggers::get_automations).put(triggers::put_automations),
+        )
+        .route(
+            "/triggers/{id}",
+            get(triggers::get_one)
+                .put(triggers::replace)
+                .delete(triggers::delete),
+        )
         .route("/tickets/{id}/sla", get(sla::ticket_sla))
         .route("/macros/{id}", axum::routing::delete(macros::delete))
         .route("/jobs", get(admin::jobs))
@@ -81,6 +117,23 @@ pub fn router() -> Router<AppState> {
         )
         .route("/surveys/scores", get(crate::surveys::api::scores))
         .route("/reports/tickets", get(reports::tickets))
+        .route("/reports/drill", get(drill::list))
+        .route("/targets", get(targets::list).post(targets::create))
+        .route("/targets/status", get(targets::status))
+        .route(
+            "/reports/digest",
+            get(crate::digest::get_settings).put(crate::digest::put_settings),
+        )
+        .route(
+            "/service-page",
+            get(crate::service::get_settings).put(crate::service::put_settings),
+        )
+        .route(
+            "/targets/{id}",
+            get(targets::get)
+                .patch(targets::update)
+                .delete(targets::delete),
+        )
         .route("/surveys/at-risk", get(crate::surveys::api::at_risk))
         .route("/surveys/scores/compare", get(crate::surveys::api::compare))
         .route("/surveys/{id}/send", post(crate::surveys::api::send_now))
@@ -117,6 +170,15 @@ pub fn router() -> Router<AppState> {
             post(imports::import).layer(axum::extract::DefaultBodyLimit::max(
                 crate::IMPORT_BODY_LIMIT,
             )),
+        )
+        .route(
+            "/kb/suggestions",
+            get(crate::helpcenter::deflect::suggestions),
+        )
+        .route("/kb/analytics", get(kb_analytics::analytics))
+        .route(
+            "/kb/auto-reply",
+            get(kb_analytics::get_auto_reply).put(kb_analytics::put_auto_reply),
         )
         .merge(kb::router())
 }

@@ -159,12 +159,24 @@ pub async fn check_ticket(
     now: chrono::DateTime<chrono::Utc>,
     payload: &Value,
 ) -> Result<(), String> {
-    use std::collections::HashSet;
-    use tend_core::sla::SlaState;
-    use tend_core::Change;
     let id = payload["ticket_id"]
         .as_i64()
         .ok_or("payload has no ticket_id")?;
+    check(store, now, id, false).await
+}
+
+/// One ticket's check. `quiet` (the recompute pass after a configuration change or an
+/// import): warnings and breaches whose time had already come are not recorded or escalated
+/// now — the clock still shows them breached — and only what is still ahead is scheduled.
+async fn check(
+    store: &dyn tend_store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+    id: i64,
+    quiet: bool,
+) -> Result<(), String> {
+    use std::collections::HashSet;
+    use tend_core::sla::SlaState;
+    use tend_core::Change;
     let Some(v) = store
         .get_setting(SETTING)
         .await
@@ -218,8 +230,21 @@ pub async fn check_ticket(
         }
     }
     let Some((_, targets)) = evaluate_ticket(&events, &cal, &cfg.policies, None, now) else {
+        if t.sla_due_at.is_some() {
+            store
+                .set_sla_due(id, None)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         return Ok(());
     };
+    let due = tend_core::sla::next_due(&targets);
+    if due != t.sla_due_at {
+        store
+            .set_sla_due(id, due)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let warn = chrono::Duration::minutes(cfg.warn_before_minutes);
     let mut next: Option<chrono::DateTime<chrono::Utc>> = None;
     let mut soon = |at: chrono::DateTime<chrono::Utc>| {
@@ -232,7 +257,7 @@ pub async fn check_ticket(
             .unwrap_or_default();
         let Some(due) = ts.due_at else { continue };
         match ts.state {
-            SlaState::Breached if !marks.contains(&(true, metric.clone(), ts.cycle)) => {
+            SlaState::Breached if !quiet && !marks.contains(&(true, metric.clone(), ts.cycle)) => {
                 let escalated =
                     escalate(store, &cfg.escalation, &t, &metric, &ts.explanation, now).await?;
                 let change = Change::SlaBreached {
@@ -250,6 +275,7 @@ pub async fn check_ticket(
                 let warn_at = due - warn;
                 if cfg.warn_before_minutes > 0
                     && now >= warn_at
+                    && !quiet
                     && !marks.contains(&(false, metric.clone(), ts.cycle))
                 {
                     let change = Change::SlaWarning {
@@ -277,6 +303,54 @@ pub async fn check_ticket(
             .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Open tickets per `sla.recompute` page.
+const RECOMPUTE_PAGE: i64 = 500;
+
+/// The `sla.recompute` job: checks every open ticket (new, open, pending, on-hold), a page of
+/// 500 in id order per run, then queues itself for the next page, so a restart resumes where
+/// it stopped and the queue stays responsive. Each ticket gets its next due time stored and
+/// its next check scheduled; a change applies from now on: targets already overdue when the
+/// pass runs are shown breached by the clock but not recorded or escalated afresh (no burst
+/// of escalation mail for imported history). Returns how many tickets this page checked.
+pub async fn recompute(
+    store: &dyn tend_store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+    payload: &Value,
+) -> Result<usize, String> {
+    use tend_core::Status;
+    let after = payload["after_id"].as_i64().unwrap_or(0).max(0);
+    let system = Viewer {
+        agent_id: 0,
+        role: tend_core::Role::Admin,
+        group_ids: vec![],
+    };
+    let sort = tend_store::TicketSort::IdAsc;
+    let q = tend_store::TicketQuery {
+        statuses: vec![Status::New, Status::Open, Status::Pending, Status::OnHold],
+        sort,
+        cursor: (after > 0).then(|| tend_store::Cursor::new(sort, after, after)),
+        limit: RECOMPUTE_PAGE,
+        ..Default::default()
+    };
+    let page = store
+        .list_tickets(&q, &system)
+        .await
+        .map_err(|e| e.to_string())?;
+    for t in &page.items {
+        check(store, now, t.id, true).await?;
+    }
+    if let (Some(_), Some(last)) = (&page.next_cursor, page.items.last()) {
+        store
+            .schedule_job(
+                tend_store::SLA_RECOMPUTE_KEY,
+                tend_store::sla_recompute_job(last.id, now),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(page.items.len())
 }
 
 async fn escalate(

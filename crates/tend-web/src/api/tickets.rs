@@ -311,6 +311,7 @@ pub struct ListParams {
     tag: Option<String>,
     updated_after: Option<String>,
     updated_before: Option<String>,
+    sla_due_before: Option<String>,
     sort: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
@@ -420,6 +421,11 @@ pub fn ticket_query(p: ListParams, v: &Viewer) -> ApiResult<TicketQuery> {
             .transpose()?,
         updated_after,
         updated_before,
+        sla_due_before: p
+            .sla_due_before
+            .as_deref()
+            .map(|x| parse_time("sla_due_before", x))
+            .transpose()?,
         sort,
         cursor,
         limit: check_limit(p.limit)?,

@@ -13,6 +13,7 @@
 //! protected by a same-origin check (Origin / Sec-Fetch-Site), a honeypot field and the
 //! per-client throttle the contact form uses.
 
+pub mod deflect;
 mod strings;
 
 use crate::api::kb::{feedback_throttle, record_feedback};
@@ -708,6 +709,8 @@ struct ArticlePage {
 #[derive(Deserialize)]
 struct ArticleParams {
     feedback: Option<String>,
+    /// `search`: opened from a help-center search result (counted as a click).
+    from: Option<String>,
 }
 
 async fn article(
@@ -734,7 +737,12 @@ async fn article(
         return not_found_page(&s, &lang);
     }
     match article_page(&s, &lang, id, &seg, p.feedback.as_deref()).await {
-        Ok(r) => r,
+        Ok(r) => {
+            if r.status() == StatusCode::OK {
+                track_view(&s, id, p.from.as_deref() == Some("search")).await;
+            }
+            r
+        }
         Err(e) => page_error(&s, &lang, e),
     }
 }
@@ -1001,13 +1009,18 @@ async fn search(
         match search_articles(&s, &lang, &q).await {
             SearchOutcome::Unavailable(m) => (Some(m), vec![]),
             SearchOutcome::Hits(h) => {
+                track_search(&s, &q, h.len()).await;
                 let hits: Vec<(ArticleLink, String)> = h
                     .into_iter()
                     .map(|h| {
                         let other = (h.locale != lang).then(|| h.locale.clone());
                         (
                             ArticleLink {
-                                href: article_path(&lang, h.article_id, &h.title),
+                                // `from=search`: the article page counts a result click.
+                                href: format!(
+                                    "{}?from=search",
+                                    article_path(&lang, h.article_id, &h.title)
+                                ),
                                 title: h.title,
                                 other_lang_name: other
                                     .as_deref()
@@ -1038,6 +1051,32 @@ async fn search(
     r.headers_mut()
         .insert("x-robots-tag", HeaderValue::from_static("noindex"));
     r
+}
+
+/// Counts a help-center search (issue 6 analytics); failures are logged, the page is shown.
+async fn track_search(s: &AppState, q: &str, hits: usize) {
+    let query = tend_core::kb_analytics::normalize_query(q);
+    if query.is_empty() {
+        return;
+    }
+    let ev = tend_store::kb_analytics::KbTrack::search("help", query, hits as i64);
+    if let Err(e) = s.store.kb_track(ev, s.now()).await {
+        tracing::warn!(error = %e, "could not count a search");
+    }
+}
+
+/// Counts an article view, and a search-result click when it came from a search page.
+async fn track_view(s: &AppState, id: i64, from_search: bool) {
+    use tend_store::kb_analytics::KbTrack;
+    let mut evs = vec![KbTrack::article("view", "help", id)];
+    if from_search {
+        evs.push(KbTrack::article("click", "help", id));
+    }
+    for ev in evs {
+        if let Err(e) = s.store.kb_track(ev, s.now()).await {
+            tracing::warn!(error = %e, article = id, "could not count an article view");
+        }
+    }
 }
 
 // --- sitemap ----------------------------------------------------------------------------------

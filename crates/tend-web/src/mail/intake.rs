@@ -506,6 +506,11 @@ pub async fn ingest(
         },
     );
     let mailbox = env.mailbox.as_ref();
+    // Knowledge-base auto-reply (issue 6): only to people, never to automatic or bouncing mail.
+    let from_a_person = !noise.suppress_auto_reply()
+        && mail
+            .sender_key()
+            .is_some_and(|s| !known.bounced.contains(&s));
     let action = plan(&mail, &noise, decision, &known, mailbox, &env.our_addresses);
     let d = MailDelivery {
         mailbox_id,
@@ -518,7 +523,11 @@ pub async fn ingest(
         imap_uid: env.imap_uid,
         raw,
     };
-    Ok(store.deliver_mail(d, now).await?)
+    let delivered = store.deliver_mail(d, now).await?;
+    if let ("created", Some(ticket_id)) = (delivered.outcome.as_str(), delivered.ticket_id) {
+        crate::helpcenter::deflect::after_mail_ticket(store, ticket_id, from_a_person, now).await;
+    }
+    Ok(delivered)
 }
 
 /// An agent takes a mail out of the review queue: into `ticket_id` (its sender becomes a

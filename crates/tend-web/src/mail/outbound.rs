@@ -301,3 +301,51 @@ fn ack_vars(ctx: &OutboundContext, cfg: &MailConfig) -> Vec<(&'static str, Strin
         ),
     ]
 }
+
+/// Sends an automatic mail about a ticket to its requester (the knowledge-base auto-reply),
+/// threaded and marked like the acknowledgement (`Auto-Submitted`, a Message-ID derived from
+/// the ticket, so a retried job sends the same Message-ID).
+pub(crate) async fn send_auto_reply(
+    store: &dyn Store,
+    cfg: &MailConfig,
+    ticket_id: i64,
+    created: chrono::DateTime<chrono::Utc>,
+    subject: &str,
+    text: &str,
+) -> Result<(), String> {
+    let ctx = store
+        .outbound_context(ticket_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some((to, _)) = recipients(&ctx) else {
+        return Ok(());
+    };
+    let Sender {
+        secret,
+        support,
+        from,
+        domain,
+    } = sender(store, cfg, &ctx).await?;
+    let headers = outbound_headers(&ReplyContext {
+        ticket_id,
+        secret: &secret,
+        support_address: &support,
+        domain: &domain,
+        unique: "kb-auto-reply",
+        now: created,
+        subject,
+        parent_message_id: ctx.parent_message_id.as_deref(),
+        parent_references: &ctx.parent_references,
+        kind: OutboundKind::AutoReply,
+    });
+    record_sent(store, &ctx, &headers.message_id, None, |_| None).await?;
+    let mail = OutMail {
+        to,
+        from: Some(from),
+        subject: headers.subject.clone(),
+        text: text.to_string(),
+        headers: Some(headers),
+        ..Default::default()
+    };
+    deliver(cfg, &mail).await
+}

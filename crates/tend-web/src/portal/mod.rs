@@ -269,10 +269,15 @@ async fn login(
             "{}/portal/auth?token={token}",
             s.mail.base_url.trim_end_matches('/')
         );
+        // The brand of the page the customer asked on names the mail (crate::brands).
+        let brand = crate::brands::current().map(|b| b.name);
         let mail = OutMail {
             to: email.as_str().to_string(),
-            subject: "Your sign-in link".into(),
-            text: format!("Hello {},\n\nopen this link to see your requests (valid for 30 minutes, once):\n{link}\n\nIf you did not ask for it, ignore this mail.\n", c.name),
+            subject: match &brand {
+                Some(b) => format!("Your sign-in link · {b}"),
+                None => "Your sign-in link".into(),
+            },
+            text: format!("Hello {},\n\nopen this link to see your requests (valid for 30 minutes, once):\n{link}\n\nIf you did not ask for it, ignore this mail.\n{}", c.name, brand.map(|b| format!("\n— {b}\n")).unwrap_or_default()),
             html: None,
             ..Default::default()
         };
@@ -380,6 +385,7 @@ async fn ticket(
         return Ok(Redirect::to("/portal").into_response());
     };
     let t = own_ticket(&s, &ps, id).await?;
+    crate::brands::use_brand(&s, t.brand_id).await;
     let agents: std::collections::HashMap<i64, String> = s
         .store
         .list_agents()
@@ -513,6 +519,8 @@ struct ContactPage {
     email: String,
     subject: String,
     message: String,
+    /// The deflection session of this form (article suggestions while typing; issue 6).
+    deflect: String,
 }
 
 #[derive(Deserialize)]
@@ -529,6 +537,7 @@ async fn contact_form(Query(p): Query<EmbedParam>) -> Response {
         email: String::new(),
         subject: String::new(),
         message: String::new(),
+        deflect: crate::helpcenter::deflect::new_session(),
     })
 }
 
@@ -543,6 +552,9 @@ struct ContactForm {
     website: String,
     #[serde(default)]
     embed: Option<String>,
+    /// The form's deflection session id (see `helpcenter::deflect`).
+    #[serde(default)]
+    deflect: String,
 }
 
 /// POST /contact: files a ticket for the sender. Bots that fill the honeypot get the same
@@ -562,6 +574,7 @@ async fn contact(
         email: f.email.clone(),
         subject: f.subject.clone(),
         message: f.message.clone(),
+        deflect: f.deflect.clone(),
     };
     if !f.website.is_empty() {
         tracing::info!("contact form honeypot filled; dropped");
@@ -573,6 +586,7 @@ async fn contact(
             email: String::new(),
             subject: String::new(),
             message: String::new(),
+            deflect: String::new(),
         }));
     }
     let email = match Email::parse(&f.email) {
@@ -622,7 +636,7 @@ async fn contact(
         },
         assignee_id: None,
         group_id: None,
-        brand_id: None,
+        brand_id: crate::brands::current_id(),
         tags: vec!["contact-form".into()],
         fields: Default::default(),
         external_id: None,
@@ -637,6 +651,7 @@ async fn contact(
         idempotency_key: None,
     };
     let t = s.store.create_ticket(new, Actor::SYSTEM, now).await?.value;
+    crate::helpcenter::deflect::form_ticket(&s, &f.deflect, t.id).await;
     Ok(render(&ContactPage {
         embed,
         done: Some(t.id),
@@ -645,5 +660,6 @@ async fn contact(
         email: String::new(),
         subject: String::new(),
         message: String::new(),
+        deflect: String::new(),
     }))
 }

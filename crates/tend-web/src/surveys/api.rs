@@ -175,6 +175,31 @@ pub struct ScoresParams {
     from: Option<String>,
     to: Option<String>,
     group_by: Option<String>,
+    /// Short for `group_by`.
+    by: Option<String>,
+}
+
+/// The split a `group_by` (or `by`) parameter asks for; 400 for anything else.
+fn score_group(group_by: Option<&str>, by: Option<&str>) -> Result<ScoreGroup, AppError> {
+    let (field, v) = match (
+        group_by.filter(|s| !s.is_empty()),
+        by.filter(|s| !s.is_empty()),
+    ) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(AppError::BadRequest(
+                "group_by and by differ: give one of them".into(),
+            ))
+        }
+        (Some(a), _) => ("group_by", a),
+        (None, Some(b)) => ("by", b),
+        (None, None) => return Ok(ScoreGroup::All),
+    };
+    ScoreGroup::parse(v).ok_or_else(|| {
+        let shown: String = v.chars().take(40).collect();
+        AppError::BadRequest(format!(
+            "{field} '{shown}' is not one of: all, month, group, agent, channel, brand, tag, product"
+        ))
+    })
 }
 
 fn time_param(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, AppError> {
@@ -194,7 +219,8 @@ fn time_param(field: &str, v: Option<&str>) -> Result<Option<DateTime<Utc>>, App
 /// The scores of one bucket.
 #[derive(Debug, Default, Serialize)]
 pub struct Bucket {
-    /// Month (`YYYY-MM`), group id or agent id; `null` for "all", "no group" or "no agent".
+    /// Month (`YYYY-MM`), group, agent or brand id, channel, tag or product; `null` for "all"
+    /// and for "none".
     pub key: Option<String>,
     pub responses: u64,
     pub sent: u64,
@@ -276,9 +302,12 @@ impl Acc {
     }
 }
 
-/// `GET /surveys/scores?kind=nps&from=&to=&group_by=month|group|agent|channel`. Kiosk answers
-/// count with the channel `kiosk`. Ranges from and to midnight UTC (or open) are read from
-/// the per-day roll-ups; other ranges count every answer.
+/// `GET /surveys/scores?kind=nps&from=&to=&group_by=month|group|agent|channel|brand|tag|product`
+/// (`by=` for short). Kiosk answers count with the channel `kiosk` and under "none" for
+/// agent, brand, tag and product. Brand, tags and products are those of the ticket (order)
+/// when the survey was sent; an answer counts once under each of its tags and products. Any
+/// range is read from the roll-ups (`count_pieces`): answers are counted row by row only in
+/// the partial hours at its edges.
 pub async fn scores(
     State(s): State<AppState>,
     Auth(v): Auth,
@@ -291,18 +320,7 @@ pub async fn scores(
             AppError::BadRequest(format!("kind '{k}' is not one of: nps, csat, ces"))
         })?,
     };
-    let group_by = match p.group_by.as_deref() {
-        None | Some("") | Some("all") => ScoreGroup::All,
-        Some("month") => ScoreGroup::Month,
-        Some("group") => ScoreGroup::Group,
-        Some("agent") => ScoreGroup::Agent,
-        Some("channel") => ScoreGroup::Channel,
-        Some(g) => {
-            return Err(AppError::BadRequest(format!(
-                "group_by '{g}' is not one of: month, group, agent, channel"
-            )))
-        }
-    };
+    let group_by = score_group(p.group_by.as_deref(), p.by.as_deref())?;
     let from = time_param("from", p.from.as_deref())?;
     let to = time_param("to", p.to.as_deref())?;
     if let (Some(f), Some(t)) = (from, to) {
@@ -320,18 +338,28 @@ pub async fn scores(
         })
         .await?;
     let mut buckets: BTreeMap<Option<String>, Acc> = BTreeMap::new();
-    let mut total = Acc::default();
     for c in &counts.answers {
         buckets.entry(c.bucket.clone()).or_default().add(kind, c)?;
-        total.add(kind, c)?;
     }
     for c in &counts.sent {
         let b = buckets.entry(c.bucket.clone()).or_default();
         b.sent += c.sent;
         b.answered += c.answered;
-        total.sent += c.sent;
-        total.answered += c.answered;
     }
+    // An answer counts once under each of its tags (products): the total is counted apart.
+    let total = if group_by.dim().is_some() && group_by != ScoreGroup::Brand {
+        period_totals_open(&s, kind, from, to).await?
+    } else {
+        let mut total = Acc::default();
+        for c in &counts.answers {
+            total.add(kind, c)?;
+        }
+        for c in &counts.sent {
+            total.sent += c.sent;
+            total.answered += c.answered;
+        }
+        total
+    };
     let items: Vec<Bucket> = buckets
         .iter()
         .map(|(k, a)| a.bucket(kind, k.clone()))
@@ -464,7 +492,10 @@ pub async fn responses(
     if p.before.is_some_and(|b| b < 1) {
         return Err(AppError::invalid("before", "must be a response id (≥ 1)"));
     }
-    let items = s.store.survey_responses(id, p.before, limit).await?;
+    let items = s
+        .store
+        .survey_responses(tend_store::survey::ResponsesOf::Survey(id), p.before, limit)
+        .await?;
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|r| r.response.id))
         .flatten();
@@ -488,12 +519,22 @@ async fn period_totals(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Acc, AppError> {
+    period_totals_open(s, kind, Some(from), Some(to)).await
+}
+
+/// The totals of a range (each answer once).
+async fn period_totals_open(
+    s: &AppState,
+    kind: SurveyKind,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Acc, AppError> {
     let counts = s
         .store
         .survey_counts(ScoreQuery {
             kind,
-            from: Some(from),
-            to: Some(to),
+            from,
+            to,
             group_by: ScoreGroup::All,
         })
         .await?;

@@ -338,6 +338,18 @@ pub async fn send(
                     )
                     .into(),
                 brand_id: t.and_then(|t| t.brand_id),
+                // As they are now, when the survey goes out (scores by tag and product).
+                tags: t
+                    .map(|t| tend_core::survey_dims::tags(&t.tags))
+                    .unwrap_or_default(),
+                products: tend_core::survey_dims::products(
+                    subject
+                        .order
+                        .iter()
+                        .flat_map(|o| o.items.iter().map(|i| i.name.as_str())),
+                    t.and_then(|t| t.fields.get(tend_core::survey_dims::PRODUCT_FIELD)),
+                ),
+                recipient: to.clone(),
                 send_key: subject.send_key.clone(),
                 token_hash: hash_token(&token),
                 expires_at: now + Duration::days(survey.expires_days),
@@ -1001,6 +1013,7 @@ pub(crate) async fn show_form(
     via: &Via,
     score: Option<&str>,
 ) -> Result<Response, AppError> {
+    crate::brands::use_brand(s, view.invitation.brand_id).await;
     let now = s.now();
     let lang = customer_language(s, view).await;
     let chosen = match parse_score(&view.survey, score) {
@@ -1098,6 +1111,7 @@ pub(crate) async fn record(
     via: &Via,
     form: &[(String, String)],
 ) -> Result<Response, AppError> {
+    crate::brands::use_brand(s, view.invitation.brand_id).await;
     let now = s.now();
     let field = |name: &str| {
         form.iter()

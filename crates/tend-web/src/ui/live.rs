@@ -110,6 +110,21 @@ impl Live {
         }
     }
 
+    /// Agents connected to this node's live pages (a ticket page, or the operations page
+    /// under ticket key 0) within the last 60 s.
+    pub fn online_agents(&self, now: DateTime<Utc>) -> usize {
+        let p = self.presence.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<i64> = p
+            .values()
+            .flat_map(|m| m.iter())
+            .filter(|(_, v)| v.seen.is_some_and(|s| s > now - Duration::seconds(60)))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
     pub fn leave(&self, ticket: i64, agent: i64) {
         let mut p = self.presence.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = p.get_mut(&ticket) {

@@ -4,11 +4,20 @@
 //! A session is an API token kept in an HttpOnly, SameSite=Strict cookie; sign-out revokes it.
 //! Every form carries a CSRF token derived from the session (HMAC), checked in constant time.
 
+mod admin_brands;
 mod admin_mail;
+mod admin_team;
+mod kb_analytics;
 pub mod live;
+mod macros_page;
+mod ops;
+mod org;
 mod pages;
+mod password;
 mod reports;
+mod satisfaction;
 mod search;
+mod views;
 
 use crate::auth::{generate_token, hash_token};
 use crate::AppState;
@@ -29,15 +38,61 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/views/mine") }))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
-        .route("/views/{key}", get(pages::view))
+        .route(
+            "/password/forgot",
+            get(password::forgot_form).post(password::forgot),
+        )
+        .route(
+            "/password/reset",
+            get(password::reset_form).post(password::reset),
+        )
+        .route("/views/counts", get(views::view_counts))
+        .route("/views/new", get(views::new_form).post(views::create))
+        .route(
+            "/views/{key}/edit",
+            get(views::edit_form).post(views::update),
+        )
+        .route("/views/{key}/delete", post(views::delete))
+        .route("/views/{key}", get(views::view))
         .route("/tickets/{id}", get(pages::ticket))
         .route("/tickets/{id}/reply", post(pages::reply))
         .route("/tickets/{id}/update", post(pages::update))
         .route("/tickets/{id}/timeline", get(pages::timeline))
         .route("/customers/{id}", get(pages::customer))
+        .route("/organizations/{id}", get(org::page))
+        .route("/macros", get(macros_page::page).post(macros_page::create))
+        .route("/macros/{id}/delete", post(macros_page::delete))
         .route("/search", get(search::page))
         .route("/admin/mail", get(admin_mail::page))
+        .route("/admin/team", get(admin_team::page))
+        .route(
+            "/admin/fields",
+            get(admin_team::fields_admin).post(admin_team::add_field),
+        )
+        .route("/admin/team/agents", post(admin_team::add_agent))
+        .route("/admin/team/groups", post(admin_team::add_group))
+        .route(
+            "/admin/team/agents/{id}",
+            get(admin_team::agent).post(admin_team::save_agent),
+        )
+        .route(
+            "/admin/team/agents/{id}/password-link",
+            post(admin_team::password_link),
+        )
         .route("/admin/mail/{id}", post(admin_mail::decide))
+        .route(
+            "/admin/brands",
+            get(admin_brands::page).post(admin_brands::create),
+        )
+        .route(
+            "/admin/brands/{id}",
+            get(admin_brands::edit).post(admin_brands::update),
+        )
+        .route("/admin/brands/{id}/logo", post(admin_brands::upload_logo))
+        .route(
+            "/admin/brands/{id}/logo/remove",
+            post(admin_brands::remove_logo),
+        )
         .route("/bulk", post(pages::bulk))
         .route("/tickets/{id}/live", get(live::stream))
         .route("/tickets/{id}/typing", post(live::typing))
@@ -50,6 +105,8 @@ pub fn router() -> Router<AppState> {
             get(|| async { asset("text/javascript", include_str!("../../assets/app.js")) }),
         )
         .merge(reports::router())
+        .merge(ops::router())
+        .merge(kb_analytics::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -82,11 +139,17 @@ pub fn page_headers(h: &mut HeaderMap, csp: &'static str, referrer: &'static str
 /// Strict CSP: no inline script or style, nothing from elsewhere, no framing.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
+    // A page may ask for a stricter referrer policy (the password-reset page's URL holds a
+    // token); it keeps it.
+    let own_referrer = resp.headers().get(header::REFERRER_POLICY).cloned();
     page_headers(
         resp.headers_mut(),
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'",
         "same-origin",
     );
+    if let Some(v) = own_referrer {
+        resp.headers_mut().insert(header::REFERRER_POLICY, v);
+    }
     resp
 }
 
@@ -189,7 +252,16 @@ pub fn new_session_token() -> (String, Vec<u8>) {
 }
 
 pub fn render<T: askama::Template>(t: &T) -> Response {
-    match t.render() {
+    // Customer-facing pages get their brand as the runtime value `brand` (crate::brands).
+    let brand = crate::brands::current();
+    let rendered = match &brand {
+        Some(b) => {
+            let v: (&str, &dyn std::any::Any) = ("brand", b);
+            t.render_with_values(&v)
+        }
+        None => t.render(),
+    };
+    match rendered {
         Ok(html) => Html(html).into_response(),
         Err(e) => crate::AppError::Internal(format!("template: {e}")).into_response(),
     }

@@ -4,7 +4,7 @@ use super::{csrf_ok, forbidden_csrf, render, Session};
 use crate::auth::verify_password;
 use crate::{AppError, AppState};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -25,25 +25,19 @@ pub struct Nav {
 
 pub(super) async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Nav, AppError> {
     let me = s.store.get_agent(sess.viewer.agent_id).await?;
-    let mut views = vec![
-        ("mine".to_string(), "My open tickets".to_string()),
-        ("unassigned".to_string(), "Unassigned".to_string()),
-        ("open".to_string(), "All open".to_string()),
-    ];
-    let groups = s.store.list_groups().await?;
-    for g in groups
-        .iter()
-        .filter(|g| sess.viewer.sees_all() || sess.viewer.group_ids.contains(&g.id))
-    {
-        views.push((format!("group-{}", g.id), g.name.clone()));
-    }
+    let views = super::views::nav_views(s, sess).await?;
     Ok(Nav {
         agent_name: me.name,
         csrf: sess.csrf.clone(),
         views,
         active: active.to_string(),
         admin: if sess.viewer.is_admin() {
-            vec![("/admin/mail".to_string(), "Mail intake".to_string())]
+            vec![
+                ("/admin/team".to_string(), "Team".to_string()),
+                ("/admin/fields".to_string(), "Ticket fields".to_string()),
+                ("/admin/mail".to_string(), "Mail intake".to_string()),
+                ("/admin/brands".to_string(), "Brands".to_string()),
+            ]
         } else {
             vec![]
         }
@@ -53,6 +47,15 @@ pub(super) async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Na
                 .sees_all()
                 .then(|| ("/reports".to_string(), "Reports".to_string())),
         )
+        .chain(
+            sess.viewer
+                .sees_all()
+                .then(|| ("/ops".to_string(), "Operations".to_string())),
+        )
+        .chain(std::iter::once((
+            "/kb/analytics".to_string(),
+            "Help center".to_string(),
+        )))
         .collect(),
     })
 }
@@ -62,11 +65,14 @@ pub(super) async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Na
 struct LoginPage {
     next: String,
     error: Option<String>,
+    notice: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct NextParam {
     next: Option<String>,
+    /// `done` after a password reset.
+    reset: Option<String>,
 }
 
 /// Only local paths: no open redirects.
@@ -81,6 +87,8 @@ pub async fn login_form(Query(q): Query<NextParam>) -> Response {
     render(&LoginPage {
         next: safe_next(q.next.as_deref()),
         error: None,
+        notice: (q.reset.as_deref() == Some("done"))
+            .then(|| "Your password is changed. Sign in with the new one.".to_string()),
     })
 }
 
@@ -102,6 +110,7 @@ pub async fn login(
     let keys = [email_key.as_str()];
     if let Err(AppError::TooManyRequests { retry_after_secs }) = s.login_limiter.check(&keys, now) {
         return Ok(render(&LoginPage {
+            notice: None,
             next,
             error: Some(format!(
                 "Too many failed attempts. Try again in {} minutes.",
@@ -128,6 +137,7 @@ pub async fn login(
     let Some(agent) = agent.filter(|_| ok) else {
         s.login_limiter.fail(&keys, now);
         return Ok(render(&LoginPage {
+            notice: None,
             next,
             error: Some("Wrong e-mail or password.".into()),
         }));
@@ -137,7 +147,7 @@ pub async fn login(
     s.store
         .create_token(
             agent.id,
-            "web session".into(),
+            tend_store::WEB_SESSION_TOKEN.into(),
             hash,
             Actor::agent(agent.id),
             now,
@@ -175,129 +185,10 @@ pub async fn logout(
     Ok(resp)
 }
 
-pub struct Row {
-    pub id: i64,
-    pub subject: String,
-    pub status: String,
-    pub priority: String,
-    pub requester: String,
-    pub assignee: String,
-    pub updated: String,
-}
-
-#[derive(Template)]
-#[template(path = "view.html")]
-struct ViewPage {
-    nav: Nav,
-    title: String,
-    rows: Vec<Row>,
-    next: Option<String>,
-    key: String,
-    done: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct ViewParams {
-    cursor: Option<String>,
-    done: Option<usize>,
-    skipped: Option<usize>,
-}
-
-const OPEN: [Status; 4] = [Status::New, Status::Open, Status::Pending, Status::OnHold];
+pub(super) const OPEN: [Status; 4] = [Status::New, Status::Open, Status::Pending, Status::OnHold];
 
 pub(super) fn short_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
-}
-
-pub async fn view(
-    State(s): State<AppState>,
-    sess: Session,
-    Path(key): Path<String>,
-    Query(p): Query<ViewParams>,
-) -> Result<Response, AppError> {
-    let mut q = TicketQuery {
-        statuses: OPEN.to_vec(),
-        limit: 50,
-        ..Default::default()
-    };
-    let title = match key.as_str() {
-        "mine" => {
-            q.assignee_id = Some(Some(sess.viewer.agent_id));
-            "My open tickets".to_string()
-        }
-        "unassigned" => {
-            q.assignee_id = Some(None);
-            q.statuses = vec![Status::New, Status::Open];
-            "Unassigned".to_string()
-        }
-        "open" => "All open".to_string(),
-        other => match other
-            .strip_prefix("group-")
-            .and_then(|g| g.parse::<i64>().ok())
-        {
-            Some(g) => {
-                let group = s.store.get_group(g).await?;
-                q.group_id = Some(Some(g));
-                group.name
-            }
-            None => return Err(AppError::not_found("view")),
-        },
-    };
-    if let Some(c) = &p.cursor {
-        q.cursor = Some(Cursor::decode(c, q.sort).ok_or_else(|| {
-            AppError::BadRequest("this page link is out of date: open the view again".into())
-        })?);
-    }
-    let page = s.store.list_tickets(&q, &sess.viewer).await?;
-    let agents: HashMap<i64, String> = s
-        .store
-        .list_agents()
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.name))
-        .collect();
-    let mut rows = Vec::with_capacity(page.items.len());
-    // A customer with several tickets on the page is read once.
-    let mut requesters: HashMap<i64, String> = HashMap::new();
-    for t in &page.items {
-        let requester = match requesters.get(&t.requester_id) {
-            Some(n) => n.clone(),
-            None => {
-                let n = s
-                    .store
-                    .get_customer(t.requester_id)
-                    .await
-                    .map(|c| c.name)
-                    .unwrap_or_default();
-                requesters.insert(t.requester_id, n.clone());
-                n
-            }
-        };
-        rows.push(Row {
-            id: t.id,
-            subject: t.subject.clone(),
-            status: t.status.to_string(),
-            priority: t.priority.to_string(),
-            requester,
-            assignee: t
-                .assignee_id
-                .and_then(|a| agents.get(&a).cloned())
-                .unwrap_or_else(|| "—".into()),
-            updated: short_time(t.updated_at),
-        });
-    }
-    let nav = nav(&s, &sess, &key).await?;
-    Ok(render(&ViewPage {
-        nav,
-        title,
-        rows,
-        next: page.next_cursor,
-        key,
-        done: p.done.map(|d| match p.skipped.unwrap_or(0) {
-            0 => format!("{d} ticket(s) changed."),
-            n => format!("{d} ticket(s) changed; {n} skipped (not visible to you or not allowed)."),
-        }),
-    }))
 }
 
 /// Agent and group names by id, for describing events.
@@ -381,6 +272,10 @@ struct TicketPage {
     applied: Option<(i64, String, String)>,
     prefill: String,
     prefill_note: bool,
+    /// Help-center articles for this ticket (issue 6), with their public URLs.
+    kb_suggestions: Vec<crate::helpcenter::deflect::AgentSuggestion>,
+    /// The requester's survey answers, newest first.
+    satisfaction: Vec<super::satisfaction::Answer>,
 }
 
 #[derive(Deserialize)]
@@ -446,6 +341,9 @@ fn describe(
                 s.push_str(&format!(" — escalated: {}", escalated.join("; ")));
             }
             s
+        }
+        SurveySent { .. } | SurveyAnswered { .. } => {
+            tend_core::survey_dims::describe(c).unwrap_or_default()
         }
     }
 }
@@ -657,7 +555,11 @@ pub async fn ticket(
                 .collect();
             (policy, rows)
         });
+    let kb_suggestions = crate::helpcenter::deflect::for_ticket(&s, &sess.viewer, &t).await;
+    let satisfaction = super::satisfaction::history(&s, t.requester_id).await?;
     let page = TicketPage {
+        kb_suggestions,
+        satisfaction,
         sla,
         macros: macros.into_iter().map(|m| (m.id, m.title)).collect(),
         applied,
@@ -863,9 +765,10 @@ pub async fn bulk(
 struct CustomerPage {
     nav: Nav,
     c: Customer,
-    organization: Option<String>,
+    organization: Option<(i64, String)>,
     tickets: Vec<(i64, String, String, String)>,
     events: Vec<(i64, String, String, String)>,
+    satisfaction: Vec<super::satisfaction::Answer>,
 }
 
 /// GET /customers/{id}: contact data, every ticket and the timeline across them.
@@ -876,7 +779,7 @@ pub async fn customer(
 ) -> Result<Response, AppError> {
     let c = s.store.get_customer(id).await?;
     let organization = match c.organization_id {
-        Some(o) => Some(s.store.get_organization(o).await?.name),
+        Some(o) => Some((o, s.store.get_organization(o).await?.name)),
         None => None,
     };
     let q = TicketQuery {
@@ -936,8 +839,10 @@ pub async fn customer(
         })
         .collect();
     let nav = nav(&s, &sess, "").await?;
+    let satisfaction = super::satisfaction::history(&s, id).await?;
     Ok(render(&CustomerPage {
         nav,
+        satisfaction,
         c,
         organization,
         tickets,

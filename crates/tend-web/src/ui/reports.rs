@@ -7,7 +7,7 @@
 use super::pages::{nav, Nav};
 use super::{render, Session};
 use crate::api::reports::{csv_response, parse_query, report};
-use crate::charts::{bar_chart, heatmap, line_chart, Series};
+use crate::charts::{bar_chart, heatmap, line_chart, stacked_bar_chart, Series};
 use crate::{AppError, AppState};
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -20,12 +20,15 @@ use std::collections::HashMap;
 use tend_core::report::{
     Dim, MetricDef, MetricGroup, Report, ReportParams, ReportRequest, ReportRow, Unit, Value,
 };
+use tend_core::targets::{evaluate, Evaluation, TargetDef};
+use tend_store::metrics::Target;
 
 /// The page's routes (merged into the workspace router, under its security headers).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/reports", get(page))
         .route("/reports/export.csv", get(export))
+        .route("/reports/drill", get(drill_page))
         .route(
             "/assets/reports.css",
             get(|| async { super::asset("text/css", CSS) }),
@@ -48,7 +51,11 @@ const CSS: &str = "\
 table.report td,table.report th{padding:.25rem .5rem;text-align:right;white-space:nowrap;border-bottom:1px solid #e5e7eb}\
 table.report th:first-child,table.report td:first-child{text-align:left}\
 table.report tr.total td{font-weight:600}\
-.notes li{color:#92400e}";
+.notes li{color:#92400e}\
+.target{font-size:.85rem;margin-top:.25rem}\
+.target-on_track{color:#166534}\
+.target-off_track{color:#991b1b}\
+.target-no_data{color:#4b5563}";
 
 /// The families the page shows when `metrics` is not given (the API gives all of them).
 const PAGE_DEFAULT: &str = "volume,frt,resolution,fcr,csat";
@@ -75,6 +82,8 @@ pub struct Cell {
     pub text: String,
     /// Drill-down to the ticket list behind the number.
     pub link: Option<String>,
+    /// A target about this number: (status key, "Target: … — on track").
+    pub target: Option<(String, String)>,
 }
 
 pub struct Col {
@@ -99,6 +108,8 @@ pub struct CardView {
     pub value: Cell,
     pub previous: Cell,
     pub change: String,
+    /// Targets about this total: (name, status key, "Target … : on track (improving)").
+    pub targets: Vec<(String, String, String)>,
 }
 
 pub struct ChartView {
@@ -162,6 +173,7 @@ fn cell(def: &MetricDef, v: Option<Value>) -> Cell {
         raw: v.map(|v| v.to_string()).unwrap_or_default(),
         text: human(def.unit, v),
         link: None,
+        target: None,
     }
 }
 
@@ -220,6 +232,13 @@ fn row_view(r: &Report, row: &ReportRow, names: &Names, today: NaiveDate) -> Row
         .zip(&row.values)
         .map(|(d, v)| cell(d, *v))
         .collect();
+    // Every number with a ticket list behind it links to it (same filters and period).
+    for (i, c) in r.columns.iter().enumerate() {
+        if cells[i].raw.is_empty() || crate::api::drill::drill_on(c.key).is_none() {
+            continue;
+        }
+        cells[i].link = drill_link(&r.request, row, c.key);
+    }
     // Only a backlog at today's end is "open now".
     if let (Some(i), true) = (backlog_col, row.last_day >= today) {
         cells[i].link = backlog_link(&r.request, row);
@@ -246,6 +265,38 @@ fn row_view(r: &Report, row: &ReportRow, names: &Names, today: NaiveDate) -> Row
             .collect(),
         cells,
     }
+}
+
+/// `/reports/drill?metric=…` for a row: its days, the report's zone and filters, and the
+/// row's group values as filters (a group without a value has no list).
+fn drill_link(req: &ReportRequest, row: &ReportRow, key: &str) -> Option<String> {
+    let f = &req.filters;
+    let mut p = ReportParams {
+        from: Some(row.first_day.to_string()),
+        to: Some(row.last_day.to_string()),
+        tz: Some(req.tz.name().to_string()),
+        channel: f.channel.map(|v| v.as_str().to_string()),
+        priority: f.priority.map(|v| v.as_str().to_string()),
+        group_id: f.group_id.map(|v| v.to_string()),
+        brand_id: f.brand_id.map(|v| v.to_string()),
+        assignee_id: f.assignee_id.map(|v| v.to_string()),
+        ..Default::default()
+    };
+    let whole = (row.period == "total" || row.period == "previous")
+        && row.group.iter().all(Option::is_none);
+    if !whole {
+        for (d, v) in req.group_by.iter().zip(&row.group) {
+            let v = v.clone()?;
+            match d {
+                Dim::Channel => p.channel = Some(v),
+                Dim::Priority => p.priority = Some(v),
+                Dim::Group => p.group_id = Some(v),
+                Dim::Brand => p.brand_id = Some(v),
+                Dim::Assignee => p.assignee_id = Some(v),
+            }
+        }
+    }
+    Some(format!("/reports/drill?metric={key}&{}", p.to_query()))
 }
 
 fn with(params: &ReportParams, from: NaiveDate, to: NaiveDate) -> String {
@@ -429,6 +480,76 @@ fn charts(r: &Report, names: &Names, heat: Option<&[[i64; 24]; 7]>) -> Vec<Chart
             rows,
         });
     }
+    // Created per period, stacked by group (the 5 largest groups, the rest as "other").
+    if let (true, Some(c)) = (grouped, col("created")) {
+        let f = fmt_for(Unit::Count);
+        let mut order: Vec<&ReportRow> = r.groups.iter().collect();
+        order.sort_by(|a, b| {
+            let v = |g: &ReportRow| g.values[c].map_or(0.0, Value::as_f64);
+            v(b).total_cmp(&v(a))
+        });
+        let name = |g: &ReportRow| {
+            r.request
+                .group_by
+                .iter()
+                .zip(&g.group)
+                .map(|(d, v)| names.label(*d, v))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        let per = |keep: &dyn Fn(&ReportRow) -> bool| -> Vec<Option<f64>> {
+            labels
+                .iter()
+                .map(|l| {
+                    Some(
+                        r.rows
+                            .iter()
+                            .filter(|row| &row.period == l && keep(row))
+                            .filter_map(|row| row.values[c].map(Value::as_f64))
+                            .sum(),
+                    )
+                })
+                .collect()
+        };
+        let top: Vec<&ReportRow> = order.iter().take(5).copied().collect();
+        let mut series: Vec<Series> = top
+            .iter()
+            .map(|g| Series {
+                name: name(g),
+                values: per(&|row: &ReportRow| row.group == g.group),
+            })
+            .collect();
+        if order.len() > 5 {
+            series.push(Series {
+                name: "other".into(),
+                values: per(&|row: &ReportRow| !top.iter().any(|g| g.group == row.group)),
+            });
+        }
+        let mut head = vec!["Period".to_string()];
+        head.extend(series.iter().map(|s| s.name.clone()));
+        let rows = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut v = vec![l.clone()];
+                v.extend(series.iter().map(|s| f(s.values[i].unwrap_or(0.0))));
+                v
+            })
+            .collect();
+        out.push(ChartView {
+            caption: "Created per period by group".into(),
+            svg: stacked_bar_chart(
+                "ch-stacked",
+                "Tickets created per period by group",
+                "Tickets created in each period, one stacked segment per group (the five largest; the rest as other).",
+                &labels,
+                &series,
+                &f,
+            ),
+            head,
+            rows,
+        });
+    }
     // Created per group over the whole range.
     if let (true, Some(c)) = (grouped, col("created")) {
         let f = fmt_for(Unit::Count);
@@ -607,6 +728,13 @@ pub async fn page(
         }
         _ => None,
     };
+    let targets: Vec<Target> = s
+        .store
+        .list_targets()
+        .await?
+        .into_iter()
+        .filter(|t| t.def.active)
+        .collect();
     let change = r.change();
     let cards = CARDS
         .iter()
@@ -617,12 +745,30 @@ pub async fn page(
             if d.key == "backlog" && r.total.last_day >= today {
                 value.link = backlog_link(&r.request, &r.total);
             }
+            if value.link.is_none()
+                && !value.raw.is_empty()
+                && crate::api::drill::drill_on(d.key).is_some()
+            {
+                value.link = drill_link(&r.request, &r.total, d.key);
+            }
             CardView {
                 key: d.key,
                 label: d.label,
                 definition: d.definition,
                 value,
                 previous: cell(d, r.previous.values[i]),
+                targets: targets
+                    .iter()
+                    .filter(|t| t.def.column().key == d.key && t.def.scope.is(&r.request.filters))
+                    .map(|t| {
+                        let e = evaluate(&t.def, r.total.values[i], r.previous.values[i]);
+                        (
+                            t.def.name.clone(),
+                            e.status.as_str().to_string(),
+                            badge(&t.def, &e),
+                        )
+                    })
+                    .collect(),
                 change: match change[i] {
                     None => String::new(),
                     Some(c) => {
@@ -682,7 +828,11 @@ pub async fn page(
         groups: r
             .groups
             .iter()
-            .map(|row| row_view(&r, row, &names, today))
+            .map(|row| {
+                let mut v = row_view(&r, row, &names, today);
+                group_targets(&r, row, &targets, &mut v);
+                v
+            })
             .collect(),
         total: row_view(&r, &r.total, &names, today),
         previous: row_view(&r, &r.previous, &names, today),
@@ -696,6 +846,90 @@ pub async fn page(
         presets: presets(&params, today),
         error: None,
         report: Some(view),
+    };
+    Ok(render(&page))
+}
+
+/// "Target First response median < 1 h: on track (improving)".
+fn badge(def: &TargetDef, e: &Evaluation) -> String {
+    let mut s = format!("Target {}: {}", def.describe(), e.status.label());
+    if let Some(t) = e.trend {
+        s.push_str(&format!(" ({} vs the previous period)", t.as_str()));
+    }
+    s
+}
+
+/// Marks the per-group totals that a target's scope names (reports grouped by exactly the
+/// scope's dimensions, without filters): the same number the target status API reads.
+fn group_targets(r: &Report, row: &ReportRow, targets: &[Target], v: &mut RowView) {
+    if !r.request.filters.is_empty() {
+        return;
+    }
+    for t in targets {
+        if t.def.scope.dims() != r.request.group_by || t.def.scope.key() != row.group {
+            continue;
+        }
+        if let Some(i) = r.columns.iter().position(|c| c.key == t.def.column().key) {
+            let e = evaluate(&t.def, row.values[i], None);
+            v.cells[i].target = Some((
+                e.status.as_str().to_string(),
+                format!("{} — {}", t.def.name, badge(&t.def, &e)),
+            ));
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reports_drill.html")]
+struct DrillPage {
+    nav: Nav,
+    metric: String,
+    label: String,
+    range: String,
+    rows: Vec<(i64, String, String, String)>,
+    next: Option<String>,
+}
+
+/// `/reports/drill`: the tickets behind a number (same query as `GET /api/v1/reports/drill`).
+pub async fn drill_page(
+    State(s): State<AppState>,
+    sess: Session,
+    RawQuery(q): RawQuery,
+) -> Result<Response, AppError> {
+    let d = crate::api::drill::drill(&s, &sess.viewer, q.as_deref()).await?;
+    let label =
+        tend_core::report::metric(&d.metric).map_or(d.metric.clone(), |m| m.label.to_string());
+    let next = d.next_cursor.as_ref().map(|c| {
+        format!(
+            "/reports/drill?metric={}&cursor={}&{}",
+            d.metric,
+            form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>(),
+            d.params.to_query()
+        )
+    });
+    let page = DrillPage {
+        nav: nav(&s, &sess, "/reports").await?,
+        label,
+        range: format!(
+            "{} – {} ({})",
+            d.params.from.clone().unwrap_or_default(),
+            d.params.to.clone().unwrap_or_default(),
+            d.params.tz.clone().unwrap_or_else(|| "UTC".into())
+        ),
+        metric: d.metric,
+        rows: d
+            .tickets
+            .iter()
+            .map(|(t, at)| {
+                (
+                    t.id,
+                    t.subject.clone(),
+                    t.status.as_str().to_string(),
+                    at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                )
+            })
+            .collect(),
+        next,
     };
     Ok(render(&page))
 }

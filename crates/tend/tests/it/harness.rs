@@ -338,3 +338,40 @@ pub fn csrf_of(html: &str) -> String {
         + "name=\"csrf\" value=\"".len();
     html[i..i + 64].to_string()
 }
+
+/// An `application/x-www-form-urlencoded` body.
+pub fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+/// An app whose mail (replies, sign-in and password links, surveys) goes to a fresh SMTP
+/// sink, with base URL `http://tend.test`, and a worker that sends it.
+pub async fn spawn_with_mail() -> (
+    TestApp,
+    crate::smtp_sink::SmtpSink,
+    tend_web::worker::Worker,
+) {
+    let mut app = TestApp::spawn().await;
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let mail = Arc::new(tend_web::mail::MailConfig::new(
+        Some(sink.url.clone()),
+        "Shop Support <support@shop.test>".into(),
+        "http://tend.test".into(),
+    ));
+    let mut state = tend_web::AppState::new(app.store.clone(), Arc::new(app.clock.clone()));
+    state.mail = mail.clone();
+    app.router = tend_web::router(state);
+    let worker = tend_web::worker::Worker::new(app.store.clone(), Arc::new(app.clock.clone()))
+        .with_mail(mail);
+    (app, sink, worker)
+}

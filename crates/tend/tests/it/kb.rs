@@ -61,20 +61,6 @@ fn html(r: &Resp) -> String {
     String::from_utf8_lossy(&r.raw).to_string()
 }
 
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
-}
-
 #[tokio::test]
 async fn kb_crud_roles_and_audit() {
     let app = TestApp::spawn().await;

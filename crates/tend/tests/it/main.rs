@@ -9,18 +9,25 @@ mod api_admin;
 mod api_bad_input;
 mod api_customers;
 mod api_tickets;
+mod brands;
+mod deflection;
 mod durability;
 mod imports;
 mod jobs_webhooks;
 mod kb;
 mod macros;
 mod mail;
+mod password;
 mod portal;
 mod reports;
 mod search;
 mod sla;
 mod surveys;
+mod targets;
+mod team;
+mod triggers;
 mod ui;
+mod views;
 
 /// Says loudly when the PostgreSQL run was skipped; fails if CI asked for it and it did not run.
 #[tokio::test]

@@ -1,37 +1,11 @@
 use crate::harness::*;
-use crate::smtp_sink::{link_in, SmtpSink};
+use crate::smtp_sink::link_in;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use std::sync::Arc;
-
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
-}
 
 #[tokio::test]
 async fn customers_sign_in_by_magic_link_and_see_only_their_own_tickets() {
-    let mut app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    let mail = Arc::new(tend_web::mail::MailConfig::new(
-        Some(sink.url.clone()),
-        "Shop Support <support@shop.test>".into(),
-        "http://tend.test".into(),
-    ));
-    let mut state = tend_web::AppState::new(app.store.clone(), Arc::new(app.clock.clone()));
-    state.mail = mail.clone();
-    app.router = tend_web::router(state);
-    let worker = tend_web::worker::Worker::new(app.store.clone(), Arc::new(app.clock.clone()))
-        .with_mail(mail);
+    let (app, sink, worker) = spawn_with_mail().await;
 
     let mine = app.ticket(json!({"subject": "My parcel", "requester": {"email": "ana@example.com", "name": "Ana"}, "comment": {"body": "Where is it?"}})).await;
     app.post(

@@ -265,3 +265,253 @@ async fn warning_and_breach_fire_on_time_once_also_across_a_restart() {
     .iter()
     .all(|k| k != "ticket.sla_breached"));
 }
+
+/// The next SLA due time is kept on the ticket by the `sla.check` job: the API shows it, sorts
+/// and filters by it, and the "SLA at risk" view and the view counters use it, each only
+/// with the tickets the agent may see.
+#[tokio::test]
+async fn next_due_time_orders_lists_and_fills_the_at_risk_view() {
+    let app = TestApp::spawn().await;
+    let mut cfg = config();
+    cfg["warn_before_minutes"] = json!(30);
+    let r = app
+        .call(Method::PUT, "/api/v1/sla", app.admin_token(), Some(cfg))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let support = app.group("Support").await;
+    app.post("/api/v1/agents", json!({"email": "lena@shop.test", "name": "Lena", "role": "agent", "password": "correct horse battery"})).await;
+    app.post("/api/v1/agents", json!({"email": "otto@shop.test", "name": "Otto", "role": "agent", "password": "correct horse battery"})).await;
+    let lena = app
+        .store
+        .agent_by_email("lena@shop.test")
+        .await
+        .unwrap()
+        .unwrap();
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/groups/{support}/members"),
+        app.admin_token(),
+        Some(json!({"agent_ids": [lena.id]})),
+    )
+    .await;
+    // Mon 2 Mar 2026 10:00 Berlin (09:00 UTC). Urgent: first reply in 30 business minutes →
+    // due 09:30 UTC. Standard: first reply in 120 → 11:00 UTC.
+    let id = |v: serde_json::Value| v["id"].as_i64().unwrap();
+    let urgent = id(app.ticket(json!({"subject": "Down", "priority": "urgent", "group_id": support, "requester": {"email": "a@example.com"}, "comment": {"body": "hi"}})).await);
+    let standard = id(app.ticket(json!({"subject": "Question", "group_id": support, "requester": {"email": "b@example.com"}, "comment": {"body": "hi"}})).await);
+    // Answered at once: its first reply is met, so resolution (960 business minutes: Mon
+    // 10–17, Tue 9–17, Wed 9–10 Berlin) is next: Wed 4 Mar 09:00 UTC.
+    let answered = id(app.ticket(json!({"subject": "Answered", "group_id": support, "requester": {"email": "c@example.com"}, "comment": {"body": "hi"}})).await);
+    app.post(
+        &format!("/api/v1/tickets/{answered}/messages"),
+        json!({"body": "Here you go."}),
+    )
+    .await;
+    // Solved: nothing runs.
+    let solved = id(app.ticket(json!({"subject": "Done", "group_id": support, "requester": {"email": "d@example.com"}, "comment": {"body": "hi"}})).await);
+    app.patch(
+        &format!("/api/v1/tickets/{solved}"),
+        json!({"status": "solved"}),
+    )
+    .await;
+    let worker =
+        tend_web::worker::Worker::new(app.store.clone(), std::sync::Arc::new(app.clock.clone()));
+    drain(&worker).await;
+
+    let due = |v: &serde_json::Value| v["sla_due_at"].as_str().map(str::to_string);
+    let t = app.get(&format!("/api/v1/tickets/{urgent}")).await.body;
+    assert_eq!(due(&t).as_deref(), Some("2026-03-02T09:30:00Z"));
+    let t = app.get(&format!("/api/v1/tickets/{answered}")).await.body;
+    assert_eq!(due(&t).as_deref(), Some("2026-03-04T09:00:00Z"));
+    assert_eq!(
+        app.get(&format!("/api/v1/tickets/{solved}")).await.body["sla_due_at"],
+        json!(null)
+    );
+
+    // Sorted by next due, tickets without a running target last; keyset pages keep the order.
+    let ids = |b: &serde_json::Value| -> Vec<i64> {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
+    };
+    let p1 = app
+        .get("/api/v1/tickets?sort=sla_due_at&limit=2")
+        .await
+        .body;
+    assert_eq!(ids(&p1), vec![urgent, standard]);
+    let cur = p1["next_cursor"].as_str().unwrap();
+    let p2 = app
+        .get(&format!(
+            "/api/v1/tickets?sort=sla_due_at&limit=2&cursor={cur}"
+        ))
+        .await
+        .body;
+    assert_eq!(ids(&p2), vec![answered, solved]);
+    let soon = app
+        .get("/api/v1/tickets?sla_due_before=2026-03-02T10:00:00Z")
+        .await
+        .body;
+    assert_eq!(ids(&soon), vec![urgent]);
+    let r = app.get("/api/v1/tickets?sla_due_before=tomorrow").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sla_due_before"),
+        "{r:?}"
+    );
+
+    // The view: due within an hour (the 30-minute warning time, at least an hour) or overdue.
+    let lena_cookie = crate::ui::sign_in(&app, "lena@shop.test", "correct horse battery").await;
+    let r = app.get_with_cookie("/views/at-risk", &lena_cookie).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&r.raw).into_owned();
+    assert!(
+        html.contains("Down") && html.contains("in 30 min"),
+        "{html}"
+    );
+    assert!(!html.contains("Question"), "due at 11:00, outside the hour");
+    // 90 minutes on: the urgent one is overdue and the standard one is within the hour.
+    app.clock.advance(chrono::Duration::minutes(90));
+    drain(&worker).await;
+    let html = String::from_utf8_lossy(
+        &app.get_with_cookie("/views/at-risk", &lena_cookie)
+            .await
+            .raw,
+    )
+    .into_owned();
+    let (down, question) = (html.find("Down").unwrap(), html.find("Question").unwrap());
+    assert!(down < question, "most urgent first");
+    assert!(
+        html.contains("overdue 1 h") && html.contains("in 30 min"),
+        "{html}"
+    );
+    // Any view can be ordered by next due.
+    let html = String::from_utf8_lossy(
+        &app.get_with_cookie("/views/open?sort=due", &lena_cookie)
+            .await
+            .raw,
+    )
+    .into_owned();
+    assert!(html.find("Down").unwrap() < html.find("Answered").unwrap());
+    assert_eq!(
+        app.get_with_cookie("/views/open?sort=nonsense", &lena_cookie)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Counters: Lena sees the group's tickets; Otto (no group, nothing assigned) sees none.
+    let counts: serde_json::Value =
+        serde_json::from_slice(&app.get_with_cookie("/views/counts", &lena_cookie).await.raw)
+            .unwrap();
+    assert_eq!(counts["at-risk"], 2, "{counts}");
+    assert_eq!(counts["open"], 3, "{counts}");
+    assert_eq!(counts["mine"], 0, "{counts}");
+    assert_eq!(counts[format!("group-{support}")], 3, "{counts}");
+    let otto_cookie = crate::ui::sign_in(&app, "otto@shop.test", "correct horse battery").await;
+    let counts: serde_json::Value =
+        serde_json::from_slice(&app.get_with_cookie("/views/counts", &otto_cookie).await.raw)
+            .unwrap();
+    assert_eq!(counts["at-risk"], 0, "{counts}");
+    assert_eq!(counts["open"], 0, "{counts}");
+}
+
+/// A changed SLA configuration and imported tickets reach every open ticket's clock through
+/// one paged `sla.recompute` pass.
+#[tokio::test]
+async fn a_config_change_and_an_import_recompute_open_tickets() {
+    let app = TestApp::spawn().await;
+    let put = |cfg: serde_json::Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .call(Method::PUT, "/api/v1/sla", app.admin_token(), Some(cfg))
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        }
+    };
+    put(config()).await;
+    let worker =
+        tend_web::worker::Worker::new(app.store.clone(), std::sync::Arc::new(app.clock.clone()));
+    // Mon 10:00 Berlin; Standard first reply 120 business minutes → 11:00 UTC.
+    let t = app.ticket(json!({"subject": "Help", "requester": {"email": "c@example.com"}, "comment": {"body": "hi"}})).await;
+    let id = t["id"].as_i64().unwrap();
+    drain(&worker).await;
+    let path = format!("/api/v1/tickets/{id}");
+    assert_eq!(
+        app.get(&path).await.body["sla_due_at"],
+        "2026-03-02T11:00:00Z"
+    );
+    // Standard first reply now 30 minutes: the ticket follows without being touched.
+    let mut cfg = config();
+    cfg["policies"][1]["targets"][0]["minutes"] = json!(30);
+    put(cfg).await;
+    let queued: Vec<_> = app
+        .store
+        .list_jobs(tend_store::JobState::Queued, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == "sla.recompute")
+        .collect();
+    assert_eq!(queued.len(), 1, "one pass, queued with the change");
+    drain(&worker).await;
+    assert_eq!(
+        app.get(&path).await.body["sla_due_at"],
+        "2026-03-02T09:30:00Z"
+    );
+
+    // Imported open tickets get their clocks from the pass the import queues. History is
+    // not escalated afresh: a target long overdue is shown breached, not mailed about now.
+    let line = |ext: &str, subject: &str, at: &str| {
+        json!({"external_id": ext, "subject": subject, "status": "open", "channel": "email",
+            "requester": {"email": "imp@example.com"}, "created_at": at,
+            "messages": [{"author": "imp@example.com", "body": "Hallo", "created_at": at}]})
+        .to_string()
+    };
+    let body = format!(
+        "{}\n{}\n",
+        line("zd-8", "Old", "2026-02-26T08:00:00Z"),
+        line("zd-9", "Imported", "2026-03-02T08:30:00Z")
+    );
+    let tok = app.admin_token().to_string();
+    let r = app
+        .raw(
+            Method::POST,
+            "/api/v1/imports",
+            Some(&tok),
+            Some("application/x-ndjson"),
+            body.into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    drain(&worker).await;
+    let list = app.get("/api/v1/tickets?sort=sla_due_at").await.body;
+    let (old, imported) = (&list["items"][0], &list["items"][1]);
+    assert_eq!(old["subject"], "Old");
+    // Thu 26 Feb 09:00 Berlin + 30 business minutes = 09:30 Berlin = 08:30 UTC.
+    assert_eq!(old["sla_due_at"], "2026-02-26T08:30:00Z", "{old}");
+    assert_eq!(imported["subject"], "Imported");
+    // Created 09:30 Berlin, first reply in 30 business minutes → 10:00 Berlin = 09:00 UTC.
+    assert_eq!(imported["sla_due_at"], "2026-03-02T09:00:00Z", "{imported}");
+    let old_events = app
+        .get(&format!("/api/v1/tickets/{}/events", old["id"]))
+        .await
+        .body;
+    assert!(kinds(&old_events).is_empty(), "{old_events}");
+    assert_eq!(old["priority"], "normal", "not escalated");
+    // What falls due after the pass is handled as always.
+    app.clock.advance(chrono::Duration::minutes(5));
+    drain(&worker).await;
+    let ev = app
+        .get(&format!("/api/v1/tickets/{}/events", imported["id"]))
+        .await
+        .body;
+    assert_eq!(kinds(&ev), vec!["ticket.sla_breached"]);
+}

@@ -1678,3 +1678,343 @@ async fn an_embedded_kiosk_may_be_framed_only_by_its_sites() {
         assert_eq!(r.body["field"], "embed_origins[0]");
     }
 }
+
+/// Each bucket's key → (responses, sent).
+fn bucket_counts(scores: &Value) -> Vec<(Value, u64, u64)> {
+    scores["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["key"].clone(),
+                b["responses"].as_u64().unwrap(),
+                b["sent"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+impl Surveys {
+    /// A ticket solved now, with brand, tags and custom fields.
+    async fn solved_with(&self, email: &str, extra: Value) -> i64 {
+        let mut body = json!({ "subject": format!("Order question from {email}"),
+                               "requester": { "email": email, "name": "Customer" },
+                               "comment": { "body": "Help please", "author": "requester" } });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let t = self.app.ticket(body).await;
+        let id = t["id"].as_i64().unwrap();
+        self.status(id, "solved").await;
+        id
+    }
+
+    /// The link token for `score` in the survey mail sent to `email`.
+    fn token_for(&self, email: &str, score: u8) -> String {
+        let mails = self.sink.messages();
+        let m = mails
+            .iter()
+            .find(|m| m.to == vec![email.to_string()])
+            .unwrap_or_else(|| panic!("a survey mail to {email}"));
+        token_in(&m.data, score)
+    }
+}
+
+#[tokio::test]
+async fn scores_by_brand_tag_and_product_count_the_ticket_as_it_was_when_sent() {
+    let s = survey_app().await;
+    let r = s
+        .app
+        .post(
+            "/api/v1/field-definitions",
+            json!({ "key": "product", "label": "Product", "type": "text" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    s.survey(
+        json!({ "name": "CSAT", "kind": "csat", "scale": 5, "delay_hours": 0, "throttle_days": 0,
+                     "question": { "en": "How satisfied were you?" } }),
+    )
+    .await;
+    // Ann: brand 1, three tags, a product. Bob: brand 2, one tag, another product.
+    // Cid: nothing. Dan: brand 1, tag vip, no answer.
+    let ann = s
+        .solved_with(
+            "ann@example.com",
+            json!({ "brand_id": 1, "tags": ["billing", "vip", "refund"], "fields": { "product": "Kettle" } }),
+        )
+        .await;
+    s.solved_with(
+        "bob@example.com",
+        json!({ "brand_id": 2, "tags": ["billing"], "fields": { "product": "Toaster" } }),
+    )
+    .await;
+    s.solved_with("cid@example.com", json!({})).await;
+    s.solved_with("dan@example.com", json!({ "brand_id": 1, "tags": ["vip"] }))
+        .await;
+    s.after(Duration::minutes(10)).await;
+    assert_eq!(s.sink.messages().len(), 4, "four survey mails");
+    for (email, score) in [
+        ("ann@example.com", 2u8),
+        ("bob@example.com", 5),
+        ("cid@example.com", 4),
+    ] {
+        let token = s.token_for(email, score);
+        let (st, html) = s
+            .answer(&token, &[("score", &score.to_string()), ("comment", "ok")])
+            .await;
+        assert_eq!(st, StatusCode::OK, "{html}");
+    }
+
+    let check = |scores: &Value| {
+        assert_eq!(scores["total"]["responses"], 3, "{scores}");
+        assert_eq!(scores["total"]["sent"], 4, "{scores}");
+    };
+    let expected_brand = vec![(Value::Null, 1, 1), (json!("1"), 1, 2), (json!("2"), 1, 1)];
+    // A ticket with three tags counts once under each: the buckets add up to more than the
+    // total.
+    let expected_tag = vec![
+        (Value::Null, 1, 1),
+        (json!("billing"), 2, 2),
+        (json!("refund"), 1, 1),
+        (json!("vip"), 1, 2),
+    ];
+    let expected_product = vec![
+        (Value::Null, 1, 2),
+        (json!("Kettle"), 1, 1),
+        (json!("Toaster"), 1, 1),
+    ];
+    let by_brand = s.scores("kind=csat&group_by=brand").await;
+    check(&by_brand);
+    assert_eq!(by_brand["group_by"], "brand");
+    assert_eq!(bucket_counts(&by_brand), expected_brand);
+    let by_tag = s.scores("kind=csat&group_by=tag").await;
+    check(&by_tag);
+    assert_eq!(bucket_counts(&by_tag), expected_tag);
+    // billing: Ann 2 (not satisfied), Bob 5 (satisfied).
+    let billing = &by_tag["buckets"][1];
+    assert_eq!(billing["csat"][0]["n"], 2);
+    assert_eq!(billing["csat"][0]["satisfied"], 1);
+    assert_eq!(billing["csat"][0]["csat_pct"], 50.0);
+    let by_product = s.scores("kind=csat&group_by=product").await;
+    check(&by_product);
+    assert_eq!(bucket_counts(&by_product), expected_product);
+    // `by=` is short for `group_by=`.
+    assert_eq!(
+        bucket_counts(&s.scores("kind=csat&by=tag").await),
+        expected_tag
+    );
+
+    // Ann's ticket changes afterwards: her answer stays where it was when the survey went out.
+    let r = s
+        .app
+        .patch(
+            &format!("/api/v1/tickets/{ann}"),
+            json!({ "tags": ["other"], "fields": { "product": "Teapot" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(
+        bucket_counts(&s.scores("kind=csat&group_by=tag").await),
+        expected_tag
+    );
+    assert_eq!(
+        bucket_counts(&s.scores("kind=csat&group_by=product").await),
+        expected_product
+    );
+    // Her one edit moves her score within the same buckets.
+    s.app.clock.advance(Duration::minutes(5));
+    let token = s.token_for("ann@example.com", 4);
+    let (_, html) = s.answer(&token, &[("score", "4"), ("comment", "ok")]).await;
+    assert!(html.contains("changed to 4"), "{html}");
+    let by_tag = s.scores("kind=csat&group_by=tag").await;
+    assert_eq!(bucket_counts(&by_tag), expected_tag);
+    assert_eq!(by_tag["buckets"][1]["csat"][0]["satisfied"], 2);
+
+    // Every way a range can be cut (months, days, hours, rows at mid-hour edges) agrees
+    // with the open range: everything happened 2026-03-02 09:00–09:15 UTC.
+    for g in [
+        "brand", "tag", "product", "all", "group", "agent", "channel", "month",
+    ] {
+        let open = s.scores(&format!("kind=csat&group_by={g}")).await;
+        for range in [
+            "from=2026-03-01T00:00:00Z",
+            "from=2026-03-02T09:00:00Z&to=2026-03-02T10:00:00Z",
+            "from=2026-03-01T23:00:00Z&to=2026-03-31T22:00:00Z",
+            "from=2026-03-02T08:59:59Z&to=2026-03-02T11:30:00Z",
+            "from=2026-03-02T09:00:00.5Z&to=2026-03-02T09:45:00Z",
+        ] {
+            let r = s.scores(&format!("kind=csat&group_by={g}&{range}")).await;
+            assert_eq!(
+                (&r["total"], &r["buckets"]),
+                (&open["total"], &open["buckets"]),
+                "{g} {range}"
+            );
+        }
+    }
+    // And a range without them is empty.
+    let none = s
+        .scores("kind=csat&group_by=tag&from=2026-03-02T10:00:00Z")
+        .await;
+    assert_eq!(none["total"]["responses"], 0);
+    assert!(none["buckets"].as_array().unwrap().is_empty());
+
+    // Unknown splits are a 400 problem.
+    for q in [
+        "kind=csat&group_by=week",
+        "kind=csat&by=colour",
+        "kind=csat&by=tag&group_by=brand",
+    ] {
+        let r = s.app.get(&format!("/api/v1/surveys/scores?{q}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {r:?}");
+        assert_eq!(
+            r.headers.get("content-type").unwrap(),
+            "application/problem+json",
+            "{q}"
+        );
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("not one of")
+                || r.body["detail"].as_str().unwrap().contains("differ"),
+            "{q}: {}",
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn survey_sends_and_answers_are_on_the_ticket_timeline_for_agents_only() {
+    let s = survey_app().await;
+    s.app.post("/api/v1/agents", json!({"email": "lena@shop.test", "name": "Lena", "role": "admin", "password": "correct horse battery"})).await;
+    s.survey(
+        json!({ "name": "CSAT", "kind": "csat", "scale": 5, "delay_hours": 0,
+                     "question": { "en": "How satisfied were you?" } }),
+    )
+    .await;
+    let id = s
+        .solved_with("ann@example.com", json!({ "tags": ["billing"] }))
+        .await;
+    let before = s.app.get(&format!("/api/v1/tickets/{id}")).await.body;
+    s.after(Duration::minutes(10)).await;
+
+    let marks = |events: &Value| -> Vec<Value> {
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"].as_str().unwrap().starts_with("ticket.survey_"))
+            .cloned()
+            .collect()
+    };
+    let events = s.app.get(&format!("/api/v1/tickets/{id}/events")).await;
+    assert_eq!(events.status, StatusCode::OK);
+    let m = marks(&events.body);
+    assert_eq!(m.len(), 1, "{}", events.body);
+    assert_eq!(m[0]["kind"], "ticket.survey_sent");
+    assert_eq!(m[0]["change"]["type"], "survey_sent");
+    assert_eq!(m[0]["change"]["survey_kind"], "csat");
+    assert_eq!(m[0]["change"]["to"], "ann@example.com");
+    assert_eq!(m[0]["actor"]["kind"], "system");
+
+    // The answer, then its one edit: two more marks by the customer.
+    let token = s.token_for("ann@example.com", 2);
+    s.answer(
+        &token,
+        &[("score", "2"), ("comment", "Took <b>far</b> too long")],
+    )
+    .await;
+    s.app.clock.advance(Duration::minutes(1));
+    s.answer(&token, &[("score", "3"), ("comment", "Took far too long")])
+        .await;
+    let events = s
+        .app
+        .get(&format!("/api/v1/tickets/{id}/events"))
+        .await
+        .body;
+    let m = marks(&events);
+    assert_eq!(m.len(), 3, "{events}");
+    assert_eq!(m[1]["kind"], "ticket.survey_answered");
+    assert_eq!(m[1]["actor"]["kind"], "customer");
+    assert_eq!(m[1]["change"]["score"], 2);
+    assert_eq!(m[1]["change"]["max"], 5);
+    assert_eq!(m[1]["change"]["comment"], "Took <b>far</b> too long");
+    assert_eq!(m[1]["change"]["edited"], false);
+    assert_eq!(m[2]["change"]["score"], 3);
+    assert_eq!(m[2]["change"]["edited"], true);
+    // A replay of the same answer adds nothing.
+    s.answer(&token, &[("score", "3"), ("comment", "Took far too long")])
+        .await;
+    let again = s
+        .app
+        .get(&format!("/api/v1/tickets/{id}/events"))
+        .await
+        .body;
+    assert_eq!(marks(&again).len(), 3);
+
+    // The marks are not changes of the ticket: updated_at and status stay.
+    let after = s.app.get(&format!("/api/v1/tickets/{id}")).await.body;
+    assert_eq!(after["updated_at"], before["updated_at"]);
+    assert_eq!(after["status"], "solved");
+
+    // The agent's ticket page shows them (escaped).
+    let cookie = crate::ui::sign_in(&s.app, "lena@shop.test", "correct horse battery").await;
+    let page = s
+        .app
+        .get_with_cookie(&format!("/tickets/{id}"), &cookie)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&page.raw);
+    assert!(
+        html.contains("sent the CSAT survey to ann@example.com"),
+        "{html}"
+    );
+    assert!(
+        html.contains("answered the CSAT survey: 2/5 — “Took &lt;b&gt;far&lt;/b&gt; too long”")
+            || html.contains(
+                "answered the CSAT survey: 2/5 — “Took &#60;b&#62;far&#60;/b&#62; too long”"
+            ),
+        "{html}"
+    );
+    assert!(
+        html.contains("changed the answer to the CSAT survey: 3/5"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>far</b>"));
+    // The sidebar's satisfaction history shows the answer as it stands now (edited to 3/5,
+    // not low any more), with its ticket.
+    assert!(
+        html.contains("<span class=\"badge\">CSAT 3/5</span>")
+            && html.contains(&format!("<a href=\"/tickets/{id}\">#{id}</a>")),
+        "{html}"
+    );
+
+    // An agent who may not see the ticket gets 404 for its events.
+    let outsider_group = s.app.group("Elsewhere").await;
+    let (_, outsider) = s
+        .app
+        .agent("out@shop.test", Role::Agent, &[outsider_group])
+        .await;
+    let r = s
+        .app
+        .call(
+            Method::GET,
+            &format!("/api/v1/tickets/{id}/events"),
+            &outsider,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // The customer's portal page shows the conversation, not the survey marks.
+    let customer = after["requester_id"].as_i64().unwrap();
+    let portal = portal_cookie(&s.app, customer).await;
+    let r = s
+        .app
+        .get_with_cookie(&format!("/portal/tickets/{id}"), &portal)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&r.raw);
+    assert!(html.contains("Help please"), "{html}");
+    assert!(!html.contains("Took far too long"), "{html}");
+    assert!(!html.contains("CSAT"), "{html}");
+}

@@ -1,0 +1,306 @@
+//! The `trigger.run` job (issue 5): runs the active triggers over a ticket's new events.
+//!
+//! Every ticket write queues the job (keyed per ticket, in the write's transaction) while a
+//! trigger is active. A run reads the events after the ticket's trigger cursor, claims them
+//! by moving the cursor (compare-and-set: of two runs over the same events only one acts),
+//! asks `tend_core::automation::run_chain` which triggers fire, and applies each firing
+//! through the ordinary store paths (`update_ticket`, `add_message`) as
+//! `trigger_actor(id)`. Those writes queue the job again; that run sees only trigger events
+//! and does nothing, which is what keeps chains bounded.
+//!
+//! Delivery is at most once: the events are claimed before the actions run, so a crash
+//! between the two loses that chain's actions rather than sending an auto-reply twice.
+
+use std::collections::HashMap;
+use tend_core::automation::{run_chain, trigger_actor, Happened};
+use tend_core::template::{first_name, render};
+use tend_core::{Role, Viewer};
+use tend_store::triggers::{sweep_job, AUTOMATIONS_SETTING, SWEEP_EVERY_MINUTES, SWEEP_KEY};
+use tend_store::{NewMessage, PageRequest, Store, StoreError};
+
+fn system() -> Viewer {
+    Viewer {
+        agent_id: 0,
+        role: Role::Admin,
+        group_ids: vec![],
+    }
+}
+
+/// Runs the job for `{"ticket_id": …}`.
+pub async fn run(
+    store: &dyn Store,
+    now: chrono::DateTime<chrono::Utc>,
+    payload: &serde_json::Value,
+) -> Result<(), String> {
+    let e = |e: StoreError| e.to_string();
+    let id = payload["ticket_id"]
+        .as_i64()
+        .ok_or("payload has no ticket_id")?;
+    let sys = system();
+    let from = store.trigger_cursor(id).await.map_err(e)?;
+    let mut events = Vec::new();
+    let mut after = (from > 0).then_some(from);
+    loop {
+        let page = match store
+            .ticket_events(
+                id,
+                &sys,
+                PageRequest {
+                    after_id: after,
+                    limit: 1000,
+                },
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(StoreError::NotFound(_)) => return Ok(()),
+            Err(x) => return Err(x.to_string()),
+        };
+        after = page.items.last().map(|ev| ev.seq);
+        events.extend(page.items.into_iter().filter(|ev| ev.seq > from));
+        if page.next_cursor.is_none() {
+            break;
+        }
+    }
+    let Some(to) = events.last().map(|ev| ev.seq) else {
+        return Ok(());
+    };
+    if !store
+        .advance_trigger_cursor(id, from, to)
+        .await
+        .map_err(e)?
+    {
+        return Ok(()); // another run claimed these events
+    }
+    let happened = Happened::from_changes(events.iter().map(|ev| (&ev.actor, &ev.change)));
+    if happened.is_empty() {
+        return Ok(());
+    }
+    let triggers: Vec<(i64, tend_core::automation::TriggerDef)> = store
+        .list_triggers()
+        .await
+        .map_err(e)?
+        .into_iter()
+        .map(|t| (t.id, t.def))
+        .collect();
+    if !triggers.iter().any(|(_, d)| d.active) {
+        return Ok(());
+    }
+    let ticket = match store.get_ticket(id, &sys).await {
+        Ok(t) => t,
+        Err(StoreError::NotFound(_)) => return Ok(()),
+        Err(x) => return Err(x.to_string()),
+    };
+    let body = match happened.message_ids.last() {
+        Some(mid) => store
+            .list_messages(id, &sys)
+            .await
+            .map_err(e)?
+            .into_iter()
+            .find(|m| m.id == *mid)
+            .map(|m| m.body_text),
+        None => None,
+    };
+    let chain = run_chain(&triggers, &ticket, &happened, body.as_deref());
+    if chain.capped {
+        tracing::warn!(
+            ticket = id,
+            fired = chain.firings.len(),
+            "trigger chain stopped at its limit; later matching triggers did not fire"
+        );
+    }
+    for f in chain.firings {
+        apply(
+            store,
+            id,
+            trigger_actor(f.trigger_id),
+            f.patch,
+            f.messages,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Applies one firing through the ordinary store paths: the patch, then the messages
+/// (rendered against the ticket as the patch left it).
+async fn apply(
+    store: &dyn Store,
+    id: i64,
+    actor: tend_core::Actor,
+    patch: tend_core::ticket::Patch,
+    messages: Vec<tend_core::automation::PlannedMessage>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    let e = |e: StoreError| e.to_string();
+    let sys = system();
+    if !patch.is_empty() {
+        if let Err(x) = store.update_ticket(id, patch, &sys, actor, now).await {
+            // A stale reference (an agent deactivated since the save) must not stop the
+            // rest of the chain.
+            tracing::warn!(ticket = id, actor = ?actor, error = %x, "automation action failed");
+            return Ok(());
+        }
+    }
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let t = store.get_ticket(id, &sys).await.map_err(e)?;
+    let values = placeholder_values(store, &t).await?;
+    for m in messages {
+        let text = match render(&m.template, &values) {
+            Ok(x) => x,
+            Err(x) => {
+                tracing::warn!(ticket = id, actor = ?actor, error = %x, "automation template");
+                continue;
+            }
+        };
+        let msg = NewMessage {
+            public: m.public,
+            body_html: tend_core::html::text_to_html(&text),
+            body_text: text,
+            attachments: vec![],
+            mail: None,
+            notify: m.public,
+        };
+        store
+            .add_message(id, msg, &sys, actor, now)
+            .await
+            .map_err(e)?;
+    }
+    Ok(())
+}
+
+/// The stored time-based automations (none when never saved).
+pub async fn load_automations(
+    store: &dyn Store,
+) -> Result<Vec<tend_core::automation::AutomationDef>, String> {
+    let Some(v) = store
+        .get_setting(AUTOMATIONS_SETTING)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(vec![]);
+    };
+    serde_json::from_value(v["automations"].clone()).map_err(|e| format!("stored automations: {e}"))
+}
+
+/// The `automation.sweep` job: applies due automations to open tickets (each at most once
+/// per ticket and status period), then queues itself again while an automation is active.
+/// Reads every open ticket's events: fine for thousands of open tickets, not for millions.
+pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    use tend_core::automation::{automation_due, TimeFacts};
+    use tend_core::Status;
+    use tend_store::{Cursor, TicketQuery, TicketSort};
+    let e = |e: StoreError| e.to_string();
+    let autos: Vec<_> = load_automations(store)
+        .await?
+        .into_iter()
+        .filter(|a| a.active)
+        .collect();
+    if autos.is_empty() {
+        return Ok(());
+    }
+    let sys = system();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let q = TicketQuery {
+            statuses: vec![Status::New, Status::Open, Status::Pending, Status::OnHold],
+            sort: TicketSort::IdAsc,
+            cursor,
+            limit: 200,
+            ..Default::default()
+        };
+        let page = store.list_tickets(&q, &sys).await.map_err(e)?;
+        for t in &page.items {
+            let mut events = Vec::new();
+            let mut after = None;
+            loop {
+                let p = store
+                    .ticket_events(
+                        t.id,
+                        &sys,
+                        PageRequest {
+                            after_id: after,
+                            limit: 1000,
+                        },
+                    )
+                    .await
+                    .map_err(e)?;
+                after = p.items.last().map(|ev| ev.seq);
+                events.extend(p.items);
+                if p.next_cursor.is_none() {
+                    break;
+                }
+            }
+            let facts = TimeFacts::from_events(
+                t.created_at,
+                events.iter().map(|ev| (ev.at, &ev.actor, &ev.change)),
+            );
+            let mut ticket = t.clone();
+            for a in &autos {
+                let Some(period) = automation_due(a, &ticket, &facts, now) else {
+                    continue;
+                };
+                if !store
+                    .claim_automation_run(a.id, t.id, period, now)
+                    .await
+                    .map_err(e)?
+                {
+                    continue;
+                }
+                let (patch, messages) = tend_core::automation::effects(&a.actions);
+                apply(store, t.id, tend_core::Actor::SYSTEM, patch, messages, now).await?;
+                // Later automations see what this one did (a solved ticket is left alone).
+                ticket = store.get_ticket(t.id, &sys).await.map_err(e)?;
+            }
+        }
+        match page
+            .next_cursor
+            .as_deref()
+            .and_then(|c| Cursor::decode(c, TicketSort::IdAsc))
+        {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    store
+        .schedule_job(
+            SWEEP_KEY,
+            sweep_job(now + chrono::Duration::minutes(SWEEP_EVERY_MINUTES)),
+        )
+        .await
+        .map_err(e)
+}
+
+/// The values of `tend_core::template::TICKET_PLACEHOLDERS` for a ticket: the customer is the
+/// requester, the agent the assignee (empty when there is none).
+async fn placeholder_values(
+    store: &dyn Store,
+    t: &tend_core::Ticket,
+) -> Result<HashMap<String, String>, String> {
+    let mut v: HashMap<String, String> = HashMap::new();
+    v.insert("ticket.id".into(), t.id.to_string());
+    v.insert("ticket.subject".into(), t.subject.clone());
+    v.insert("ticket.status".into(), t.status.to_string());
+    v.insert("ticket.priority".into(), t.priority.to_string());
+    let customer = store
+        .get_customer(t.requester_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    v.insert("customer.name".into(), customer.name.clone());
+    v.insert("customer.first_name".into(), first_name(&customer.name));
+    v.insert(
+        "customer.email".into(),
+        customer.email().unwrap_or("").to_string(),
+    );
+    let agent = match t.assignee_id {
+        Some(a) => store.get_agent(a).await.ok().map(|a| a.name),
+        None => None,
+    }
+    .unwrap_or_default();
+    v.insert("agent.first_name".into(), first_name(&agent));
+    v.insert("agent.name".into(), agent);
+    Ok(v)
+}

@@ -1,0 +1,108 @@
+//! The organization page: its details, its people and their tickets (only the tickets the
+//! agent may open).
+
+use super::pages::{nav, short_time, Nav};
+use super::{render, Session};
+use crate::{AppError, AppState};
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use tend_store::*;
+
+/// People and tickets shown on the page (the first ones; the API pages through the rest).
+const SHOWN: i64 = 100;
+
+#[derive(Template)]
+#[template(path = "organization.html")]
+struct OrgPage {
+    nav: Nav,
+    org: Organization,
+    /// (id, name, first identity)
+    people: Vec<(i64, String, String)>,
+    more_people: bool,
+    /// (id, subject, status, requester, updated)
+    tickets: Vec<(i64, String, String, String, String)>,
+    open: i64,
+    total: i64,
+}
+
+pub async fn page(
+    State(s): State<AppState>,
+    sess: Session,
+    crate::extract::Id(id): crate::extract::Id,
+) -> Result<Response, AppError> {
+    let org = s.store.get_organization(id).await?;
+    let people_page = s
+        .store
+        .list_customers(CustomerQuery {
+            identity: None,
+            organization_id: Some(id),
+            page: PageRequest {
+                after_id: None,
+                limit: SHOWN,
+            },
+        })
+        .await?;
+    let names: std::collections::HashMap<i64, String> = people_page
+        .items
+        .iter()
+        .map(|c| (c.id, c.name.clone()))
+        .collect();
+    let people = people_page
+        .items
+        .iter()
+        .map(|c| {
+            (
+                c.id,
+                c.name.clone(),
+                c.identities
+                    .first()
+                    .map(|i| i.value.clone())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut q = TicketQuery {
+        organization_id: Some(id),
+        limit: SHOWN,
+        ..Default::default()
+    };
+    let total = s.store.count_tickets(&q, &sess.viewer).await?;
+    let tickets_page = s.store.list_tickets(&q, &sess.viewer).await?;
+    q.statuses = vec![
+        tend_core::Status::New,
+        tend_core::Status::Open,
+        tend_core::Status::Pending,
+        tend_core::Status::OnHold,
+    ];
+    let open = s.store.count_tickets(&q, &sess.viewer).await?;
+    let mut tickets = Vec::with_capacity(tickets_page.items.len());
+    for t in tickets_page.items {
+        let requester = match names.get(&t.requester_id) {
+            Some(n) => n.clone(),
+            None => s
+                .store
+                .get_customer(t.requester_id)
+                .await
+                .map(|c| c.name)
+                .unwrap_or_default(),
+        };
+        tickets.push((
+            t.id,
+            t.subject,
+            t.status.to_string(),
+            requester,
+            short_time(t.updated_at),
+        ));
+    }
+    let nav = nav(&s, &sess, "").await?;
+    Ok(render(&OrgPage {
+        nav,
+        org,
+        people,
+        more_people: people_page.next_cursor.is_some(),
+        tickets,
+        open,
+        total,
+    }))
+}
