@@ -4,13 +4,14 @@
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use serde_json::json;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+mod generate;
+mod http;
+mod mem;
 mod reports;
 mod search;
 mod smtp;
+mod summarize;
 mod survey_scores;
 
 #[derive(Parser)]
@@ -42,8 +43,10 @@ enum Cmd {
         #[arg(long)]
         pathological: Option<std::path::PathBuf>,
     },
-    /// S1: create tickets over HTTP with N concurrent clients.
+    /// S1: create tickets over HTTP with N concurrent clients (Tend or a peer).
     Create {
+        #[command(flatten)]
+        t: TargetArgs,
         #[arg(long, default_value_t = 1)]
         clients: usize,
         #[arg(long, default_value_t = 2000)]
@@ -51,6 +54,39 @@ enum Cmd {
         #[arg(long, default_value_t = 30.0)]
         max_seconds: f64,
     },
+    /// Deterministic data set as JSON Lines: Tend import records (`tend import FILE`) or the
+    /// same tickets in the flat form the peers' loaders read (`--format peers`).
+    Generate {
+        #[arg(long, default_value_t = 10_000)]
+        tickets: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// "Now" of the data set (RFC 3339); default: today 00:00 UTC.
+        #[arg(long)]
+        now: Option<String>,
+        /// Put this word into every `--every`-th ticket (the peers' loaders use `zebrafish`
+        /// in 1 %).
+        #[arg(long)]
+        marker: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        every: u64,
+        #[arg(long, value_parser = ["tend", "peers"], default_value = "tend")]
+        format: String,
+        /// Output file (default stdout).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// S6: RSS and PSS of a process tree now (one JSON line).
+    Mem {
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value = "S6 memory")]
+        scenario: String,
+        #[arg(long, default_value = "tend")]
+        system: String,
+    },
+    /// Reads the JSON lines of a run and prints the results table (medians, ratios).
+    Summarize { file: std::path::PathBuf },
     /// Survey scores for N responses by month and by group (seeds a fresh SQLite file and,
     /// with --postgres, a fresh schema `bench_surveys`; times the store's count query).
     SurveyScores {
@@ -107,19 +143,48 @@ enum Cmd {
         #[arg(long, default_value = "volume,frt,resolution,fcr,csat")]
         metrics: String,
     },
-    /// GET a path repeatedly (S2 queue page, S3 search …) and report latencies.
+    /// GET a queue page, a search or any path repeatedly (S2, S3, S7) and report latencies.
     Get {
+        #[command(flatten)]
+        t: TargetArgs,
+        /// A literal path (Tend). Without it: `--query`.
         #[arg(long)]
-        path: String,
-        #[arg(long, default_value = "get")]
-        name: String,
+        path: Option<String>,
+        /// `list`: queue first page (25 open tickets, newest first); `search`: with `--word`.
+        #[arg(long, value_parser = ["list", "search"], default_value = "list")]
+        query: String,
+        #[arg(long, default_value = "zebrafish")]
+        word: String,
         #[arg(long, default_value_t = 1)]
         clients: usize,
         #[arg(long, default_value_t = 200)]
         requests: u64,
         #[arg(long, default_value_t = 30.0)]
         max_seconds: f64,
+        /// Untimed requests first.
+        #[arg(long, default_value_t = 1)]
+        warmup: u64,
     },
+}
+
+#[derive(clap::Args)]
+struct TargetArgs {
+    #[arg(long, value_enum, default_value = "tend")]
+    system: http::System,
+    /// Scenario label in the output.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Peers: web login.
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long, default_value = "password")]
+    password: String,
+    /// Sample this process tree's RSS/PSS during the run (S6).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Tend: appended to the queue query (e.g. `&group_id=2`).
+    #[arg(long, default_value = "")]
+    tend_queue: String,
 }
 
 fn loopback(url: &str) -> bool {
@@ -129,11 +194,7 @@ fn loopback(url: &str) -> bool {
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+    http::pct(sorted, p)
 }
 
 #[tokio::main]
@@ -215,88 +276,112 @@ async fn main() -> Result<()> {
     {
         return search::run(*tickets, *articles, dir, *queries, *max_seconds).await;
     }
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let (name, clients, requests, max_seconds) = match &cli.cmd {
-        Cmd::Create {
-            clients,
-            requests,
-            max_seconds,
-        } => ("create".to_string(), *clients, *requests, *max_seconds),
-        Cmd::Get {
-            name,
-            clients,
-            requests,
-            max_seconds,
-            ..
-        } => (name.clone(), *clients, *requests, *max_seconds),
-        Cmd::Smtp { .. } | Cmd::SurveyScores { .. } | Cmd::Search { .. } | Cmd::Reports { .. } => {
-            unreachable!("handled above")
-        }
-    };
-    // One warm-up request.
-    let issued = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs_f64(max_seconds);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (client, issued, url, token) = (
-            client.clone(),
-            issued.clone(),
-            cli.url.clone(),
-            cli.token.clone(),
+    if let Cmd::Generate {
+        tickets,
+        seed,
+        now,
+        marker,
+        every,
+        format,
+        out,
+    } = &cli.cmd
+    {
+        return generate::run(
+            *tickets,
+            *seed,
+            now.as_deref(),
+            marker.clone(),
+            *every,
+            format == "peers",
+            out.as_deref(),
         );
-        let path = match &cli.cmd {
-            Cmd::Get { path, .. } => Some(path.clone()),
-            _ => None,
-        };
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0u64;
-            loop {
-                let n = issued.fetch_add(1, Ordering::Relaxed);
-                if n >= requests || Instant::now() >= deadline {
-                    break;
-                }
-                let t = Instant::now();
-                let r = match &path {
-                    None => {
-                        client
-                            .post(format!("{url}/api/v1/tickets"))
-                            .bearer_auth(&token)
-                            .json(&json!({"subject": format!("Bench ticket {c}-{n}"), "channel": "web", "requester": {"email": format!("bench{}@example.com", n % 5000), "name": "Bench Customer"}, "comment": {"body": "My parcel has not arrived yet. Order #12345. Please check."}}))
-                            .send()
-                            .await
-                    }
-                    Some(p) => client.get(format!("{url}{p}")).bearer_auth(&token).send().await,
-                };
-                match r {
-                    Ok(resp) if resp.status().is_success() => {
-                        let _ = resp.bytes().await;
-                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    _ => errors += 1,
-                }
+    }
+    if let Cmd::Mem {
+        pid,
+        scenario,
+        system,
+    } = &cli.cmd
+    {
+        let (r, p, h, n) = mem::snapshot(*pid);
+        anyhow::ensure!(n > 0, "no process {pid}");
+        println!(
+            "{}",
+            json!({"scenario": scenario, "system": system, "mem": {"peak_rss_mib": mem::mib(r), "peak_pss_mib": mem::mib(p), "max_process_hwm_mib": mem::mib(h), "processes": n, "end_rss_mib": mem::mib(r), "end_pss_mib": mem::mib(p)}})
+        );
+        return Ok(());
+    }
+    if let Cmd::Summarize { file } = &cli.cmd {
+        return summarize::run(file);
+    }
+    let (t, query, o) = match cli.cmd {
+        Cmd::Create {
+            t,
+            clients,
+            requests,
+            max_seconds,
+        } => (
+            t,
+            None,
+            (
+                clients,
+                requests,
+                max_seconds,
+                0,
+                format!("S1 create c={clients}"),
+            ),
+        ),
+        Cmd::Get {
+            t,
+            path,
+            query,
+            word,
+            clients,
+            requests,
+            max_seconds,
+            warmup,
+        } => {
+            let q = match (path, query.as_str()) {
+                (Some(p), _) => http::Query::Path(p),
+                (None, "search") => http::Query::Search(word),
+                _ => http::Query::List,
+            };
+            let name = match &q {
+                http::Query::Path(p) => format!("GET {p}"),
+                http::Query::Search(w) => format!("S3 search {w}"),
+                http::Query::List => "S2 queue first page".to_string(),
+            };
+            (t, Some(q), (clients, requests, max_seconds, warmup, name))
+        }
+        _ => unreachable!("handled above"),
+    };
+    let (clients, requests, max_seconds, warmup, default_name) = o;
+    let target = std::sync::Arc::new(http::Target {
+        system: t.system,
+        base: cli.url.trim_end_matches('/').to_string(),
+        token: cli.token.clone(),
+        user: t.user.unwrap_or_else(|| {
+            match t.system {
+                http::System::Rt => "root",
+                _ => "admin",
             }
-            (lat, errors)
-        }));
-    }
-    let mut lat = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await?;
-        lat.extend(l);
-        errors += e;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let out = json!({
-        "scenario": name, "clients": clients, "ok": lat.len(), "errors": errors, "seconds": (secs * 1000.0).round() / 1000.0,
-        "per_second": (lat.len() as f64 / secs * 10.0).round() / 10.0,
-        "p50_ms": (pct(&lat, 50.0) * 100.0).round() / 100.0, "p95_ms": (pct(&lat, 95.0) * 100.0).round() / 100.0, "p99_ms": (pct(&lat, 99.0) * 100.0).round() / 100.0,
+            .to_string()
+        }),
+        password: t.password,
+        tend_queue: t.tend_queue,
     });
+    let out = http::run(
+        target,
+        query,
+        http::RunOpts {
+            clients,
+            requests,
+            max_seconds,
+            warmup,
+            server_pid: t.server_pid,
+            scenario: t.scenario.unwrap_or(default_name),
+        },
+    )
+    .await?;
     println!("{out}");
     Ok(())
 }

@@ -1,12 +1,14 @@
 //! `tend-bench survey-scores`: "scores for 1M responses by month × group < 100 ms".
 //!
 //! Seeds N survey responses (default 1,000,000; NPS, 12 months of 2025, 8 groups of 5
-//! agents, e-mail and web channels, 80 % response rate so 1.25 N invitations, a realistic
-//! score mix) into a fresh SQLite file and, with `--postgres URL`, a fresh PostgreSQL schema
+//! agents, e-mail and web channels, 4 brands and "none", 0–3 of 12 tags and one of 30
+//! products per invitation, 80 % response rate so 1.25 N invitations, a realistic score mix)
+//! into a fresh SQLite file and, with `--postgres URL`, a fresh PostgreSQL schema
 //! `bench_surveys`; then times `Store::survey_counts` (what `/api/v1/surveys/scores` reads)
-//! grouped by month and by group, for an open range, a year between two mid-month days and
-//! a year between two arbitrary instants (whole months from the month roll-ups, partial
-//! months from the day roll-ups, partial days from the rows).
+//! grouped by month, group, brand, tag and product, for an open range, a year between two
+//! mid-month days and a year between two arbitrary instants (whole months from the month
+//! roll-ups, partial months from the day roll-ups, partial days from the hour roll-ups,
+//! partial hours from the rows).
 //! Runs are bounded by `--runs` and `--max-seconds` per series. One JSON line per series on
 //! stdout; progress on stderr.
 
@@ -48,8 +50,52 @@ struct Row {
     group_id: i64,
     agent_id: i64,
     channel: &'static str,
+    /// 0: no brand.
+    brand: i64,
+    tags: Vec<&'static str>,
+    product: &'static str,
     sent_us: i64,
     answered: Option<(i16, i64)>,
+}
+
+const TAGS: [&str; 12] = [
+    "billing",
+    "shipping",
+    "refund",
+    "vip",
+    "damaged",
+    "late",
+    "exchange",
+    "warranty",
+    "invoice",
+    "account",
+    "complaint",
+    "gift",
+];
+const PRODUCTS: [&str; 30] = [
+    "Kettle", "Toaster", "Teapot", "Mug", "Grinder", "Scale", "Blender", "Juicer", "Pan", "Pot",
+    "Knife", "Board", "Whisk", "Sieve", "Bowl", "Plate", "Cup", "Spoon", "Fork", "Tray", "Jar",
+    "Lid", "Mat", "Towel", "Apron", "Timer", "Peeler", "Grater", "Ladle", "Tongs",
+];
+
+impl Row {
+    /// The snapshot rows (dim, value) of the invitation, as the store writes them.
+    fn dims(&self) -> Vec<(&'static str, String)> {
+        let mut d = vec![(
+            "brand",
+            if self.brand == 0 {
+                String::new()
+            } else {
+                self.brand.to_string()
+            },
+        )];
+        if self.tags.is_empty() {
+            d.push(("tag", String::new()));
+        }
+        d.extend(self.tags.iter().map(|t| ("tag", t.to_string())));
+        d.push(("product", self.product.to_string()));
+        d
+    }
 }
 
 fn year_start() -> DateTime<Utc> {
@@ -73,7 +119,16 @@ fn nps_score(r: &mut Rng) -> i16 {
 }
 
 /// Yields the rows in chunks (so memory stays small).
-fn rows(responses: u64, mut each: impl FnMut(&[Row]) -> Result<()>) -> Result<()> {
+fn rows(responses: u64, each: impl FnMut(&[Row]) -> Result<()>) -> Result<()> {
+    rows_with(responses, each, true)
+}
+
+/// The same rows, without the progress line.
+fn rows_quiet(responses: u64, each: impl FnMut(&[Row]) -> Result<()>) -> Result<()> {
+    rows_with(responses, each, false)
+}
+
+fn rows_with(responses: u64, mut each: impl FnMut(&[Row]) -> Result<()>, show: bool) -> Result<()> {
     let invitations = responses * 5 / 4;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let start = year_start().timestamp_micros();
@@ -93,25 +148,40 @@ fn rows(responses: u64, mut each: impl FnMut(&[Row]) -> Result<()>) -> Result<()
             let delay = (rng.next() % (2 * DAY_US as u64)) as i64;
             (nps_score(&mut rng), sent_us + delay)
         });
+        let channel = if rng.below(10) < 7 { "email" } else { "web" };
+        let brand = rng.below(5) as i64;
+        let mut tags: Vec<&'static str> = (0..rng.below(4))
+            .map(|_| TAGS[rng.below(TAGS.len() as u64) as usize])
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let product = PRODUCTS[rng.below(PRODUCTS.len() as u64) as usize];
         chunk.push(Row {
             id: i as i64 + 1,
             group_id: group as i64,
             agent_id: agent as i64,
-            channel: if rng.below(10) < 7 { "email" } else { "web" },
+            channel,
+            brand,
+            tags,
+            product,
             sent_us,
             answered: answered_row,
         });
         if chunk.len() == chunk.capacity() {
             each(&chunk)?;
             chunk.clear();
-            progress(i + 1, invitations);
+            if show {
+                progress(i + 1, invitations);
+            }
         }
     }
     if !chunk.is_empty() {
         each(&chunk)?;
     }
-    progress(invitations, invitations);
-    eprintln!();
+    if show {
+        progress(invitations, invitations);
+        eprintln!();
+    }
     Ok(())
 }
 
@@ -142,7 +212,39 @@ fn new_survey() -> NewSurvey {
     }
 }
 
-/// SQLite: one transaction, prepared statements; the roll-up triggers run on every row.
+/// The roll-ups rebuilt from the rows in one pass per table (what the migrations' backfills
+/// do), for a store seeded with the triggers off.
+const SQLITE_REBUILD: &str = "
+    DELETE FROM survey_sent_days; DELETE FROM survey_score_days; DELETE FROM survey_agent_score_days;
+    DELETE FROM survey_sent_months; DELETE FROM survey_score_months; DELETE FROM survey_agent_score_months;
+    DELETE FROM survey_sent_hours; DELETE FROM survey_score_hours; DELETE FROM survey_agent_score_hours;
+    DELETE FROM survey_dim_sent_hours; DELETE FROM survey_dim_score_hours;
+    DELETE FROM survey_dim_sent_days; DELETE FROM survey_dim_score_days;
+    DELETE FROM survey_dim_sent_months; DELETE FROM survey_dim_score_months;
+    CREATE TEMP TABLE a AS
+      SELECT i.kind AS kind, r.created_at AS at, COALESCE(s.scale, 0) AS scale, COALESCE(i.group_id, 0) AS g,
+             COALESCE(i.agent_id, 0) AS ag, i.channel AS ch, r.score AS score, i.id AS inv
+      FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id;
+    INSERT INTO survey_sent_hours SELECT kind, sent_at / 3600000000, COALESCE(group_id, 0), COALESCE(agent_id, 0), channel, COUNT(*), SUM(responded) FROM survey_invitations GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO survey_sent_days SELECT kind, hour / 24, group_id, agent_id, channel, SUM(sent), SUM(answered) FROM survey_sent_hours GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO survey_sent_months SELECT kind, CAST(strftime('%Y%m', day * 86400, 'unixepoch') AS INTEGER), group_id, agent_id, channel, SUM(sent), SUM(answered) FROM survey_sent_days GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO survey_score_hours SELECT kind, at / 3600000000, scale, g, ch, score, COUNT(*) FROM temp.a GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO survey_score_days SELECT kind, hour / 24, scale, group_id, channel, score, SUM(n) FROM survey_score_hours GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO survey_score_months SELECT kind, CAST(strftime('%Y%m', day * 86400, 'unixepoch') AS INTEGER), scale, group_id, channel, score, SUM(n) FROM survey_score_days GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO survey_agent_score_hours SELECT kind, at / 3600000000, scale, ag, score, COUNT(*) FROM temp.a GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO survey_agent_score_days SELECT kind, hour / 24, scale, agent_id, score, SUM(n) FROM survey_agent_score_hours GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO survey_agent_score_months SELECT kind, CAST(strftime('%Y%m', day * 86400, 'unixepoch') AS INTEGER), scale, agent_id, score, SUM(n) FROM survey_agent_score_days GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO survey_dim_sent_hours SELECT i.kind, d.dim, i.sent_at / 3600000000, d.value, COUNT(*), SUM(i.responded) FROM survey_invitation_dims d JOIN survey_invitations i ON i.id = d.invitation_id GROUP BY 1, 2, 3, 4;
+    INSERT INTO survey_dim_sent_days SELECT kind, dim, hour / 24, value, SUM(sent), SUM(answered) FROM survey_dim_sent_hours GROUP BY 1, 2, 3, 4;
+    INSERT INTO survey_dim_sent_months SELECT kind, dim, CAST(strftime('%Y%m', day * 86400, 'unixepoch') AS INTEGER), value, SUM(sent), SUM(answered) FROM survey_dim_sent_days GROUP BY 1, 2, 3, 4;
+    INSERT INTO survey_dim_score_hours SELECT a.kind, d.dim, a.at / 3600000000, d.value, a.scale, a.score, COUNT(*) FROM temp.a a JOIN survey_invitation_dims d ON d.invitation_id = a.inv GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO survey_dim_score_days SELECT kind, dim, hour / 24, value, scale, score, SUM(n) FROM survey_dim_score_hours GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO survey_dim_score_months SELECT kind, dim, CAST(strftime('%Y%m', day * 86400, 'unixepoch') AS INTEGER), value, scale, score, SUM(n) FROM survey_dim_score_days GROUP BY 1, 2, 3, 4, 5, 6;
+    DROP TABLE temp.a;
+";
+
+/// SQLite: one transaction, prepared statements, with the roll-up triggers dropped while
+/// the rows go in (then the roll-ups are rebuilt in one pass and the triggers put back).
 async fn seed_sqlite(path: &Path, responses: u64) -> Result<f64> {
     for ext in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
@@ -160,7 +262,18 @@ async fn seed_sqlite(path: &Path, responses: u64) -> Result<f64> {
     c.pragma_update(None, "synchronous", "OFF")?;
     c.pragma_update(None, "cache_size", -262_144)?; // 256 MiB: the indexes stay in memory
     let tx = c.transaction()?;
+    // The survey triggers, to put back after the bulk insert.
+    let triggers: Vec<(String, String)> = tx
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'survey%'")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, _) in &triggers {
+        tx.execute_batch(&format!("DROP TRIGGER {name}"))?;
+    }
     {
+        let mut dim = tx.prepare(
+            "INSERT INTO survey_invitation_dims(invitation_id, dim, value) VALUES (?1, ?2, ?3)",
+        )?;
         let mut inv = tx.prepare(
             "INSERT INTO survey_invitations(id, survey_id, kind, ticket_id, customer_id, agent_id, group_id, channel, send_key, token_hash, sent_at, expires_at, responded) \
              VALUES (?1, ?2, 'nps', ?1, ?1, ?3, ?4, ?5, ?1, ?6, ?7, ?8, ?9)",
@@ -181,12 +294,20 @@ async fn seed_sqlite(path: &Path, responses: u64) -> Result<f64> {
                     r.sent_us + 14 * DAY_US,
                     r.answered.is_some()
                 ])?;
+                for (d, v) in r.dims() {
+                    dim.execute(rusqlite::params![r.id, d, v])?;
+                }
                 if let Some((score, at)) = r.answered {
                     resp.execute(rusqlite::params![r.id, score, at])?;
                 }
             }
             Ok(())
         })?;
+    }
+    eprintln!("  rebuilding the roll-ups");
+    tx.execute_batch(SQLITE_REBUILD)?;
+    for (_, sql) in &triggers {
+        tx.execute_batch(sql)?;
     }
     tx.commit()?;
     c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")?;
@@ -227,9 +348,16 @@ async fn seed_postgres(url: &str, responses: u64) -> Result<f64> {
              SELECT i, sc, at, at FROM unnest($1::bigint[], $2::smallint[], $3::timestamptz[]) AS t(i, sc, at)",
         )
         .await?;
+    let dims = c
+        .prepare(
+            "INSERT INTO survey_invitation_dims (invitation_id, dim, value) \
+             SELECT i, d, v FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(i, d, v)",
+        )
+        .await?;
     let to_time = |us: i64| Utc.timestamp_micros(us).unwrap();
     let mut chunks: Vec<InvitationColumns> = Vec::new();
     let mut answers: Vec<ResponseColumns> = Vec::new();
+    let mut dim_rows: Vec<DimColumns> = Vec::new();
     // Generate first (cheap), then send: the closure cannot await.
     rows(responses, |chunk| {
         chunks.push((
@@ -240,6 +368,15 @@ async fn seed_postgres(url: &str, responses: u64) -> Result<f64> {
             chunk.iter().map(|r| to_time(r.sent_us)).collect(),
             chunk.iter().map(|r| r.answered.is_some()).collect(),
         ));
+        let mut d: DimColumns = (Vec::new(), Vec::new(), Vec::new());
+        for r in chunk {
+            for (dim, v) in r.dims() {
+                d.0.push(r.id);
+                d.1.push(dim);
+                d.2.push(v);
+            }
+        }
+        dim_rows.push(d);
         let answered: Vec<&Row> = chunk.iter().filter(|r| r.answered.is_some()).collect();
         answers.push((
             answered.iter().map(|r| r.id).collect(),
@@ -259,6 +396,8 @@ async fn seed_postgres(url: &str, responses: u64) -> Result<f64> {
         )
         .await?;
         c.execute(&resp, &[&an.0, &an.1, &an.2]).await?;
+        let d = &dim_rows[k];
+        c.execute(&dims, &[&d.0, &d.1, &d.2]).await?;
         if k % 10 == 9 || k + 1 == n {
             eprint!("\r  inserting: {}/{n} chunks", k + 1);
         }
@@ -281,6 +420,29 @@ async fn seed_postgres(url: &str, responses: u64) -> Result<f64> {
          SELECT i.kind, (r.created_at AT TIME ZONE 'UTC')::date, COALESCE(s.scale, 0), COALESCE(i.agent_id, 0), r.score, COUNT(*)
          FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id
          GROUP BY 1, 2, 3, 4, 5;
+         DELETE FROM survey_sent_hours; DELETE FROM survey_score_hours; DELETE FROM survey_agent_score_hours;
+         DELETE FROM survey_dim_sent_hours; DELETE FROM survey_dim_score_hours;
+         DELETE FROM survey_dim_sent_days; DELETE FROM survey_dim_score_days;
+         DELETE FROM survey_dim_sent_months; DELETE FROM survey_dim_score_months;
+         INSERT INTO survey_sent_hours SELECT kind, survey_hour(sent_at), COALESCE(group_id, 0), COALESCE(agent_id, 0), channel,
+                COUNT(*), COUNT(*) FILTER (WHERE responded) FROM survey_invitations GROUP BY 1, 2, 3, 4, 5;
+         INSERT INTO survey_score_hours SELECT i.kind, survey_hour(r.created_at), COALESCE(s.scale, 0), COALESCE(i.group_id, 0), i.channel, r.score, COUNT(*)
+         FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id GROUP BY 1, 2, 3, 4, 5, 6;
+         INSERT INTO survey_agent_score_hours SELECT i.kind, survey_hour(r.created_at), COALESCE(s.scale, 0), COALESCE(i.agent_id, 0), r.score, COUNT(*)
+         FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id GROUP BY 1, 2, 3, 4, 5;
+         INSERT INTO survey_dim_sent_hours SELECT i.kind, d.dim, survey_hour(i.sent_at), d.value, COUNT(*), COUNT(*) FILTER (WHERE i.responded)
+         FROM survey_invitation_dims d JOIN survey_invitations i ON i.id = d.invitation_id GROUP BY 1, 2, 3, 4;
+         INSERT INTO survey_dim_sent_days SELECT kind, dim, (to_timestamp(hour * 3600) AT TIME ZONE 'UTC')::date, value, SUM(sent), SUM(answered)
+         FROM survey_dim_sent_hours GROUP BY 1, 2, 3, 4;
+         INSERT INTO survey_dim_sent_months SELECT kind, dim, date_trunc('month', day)::date, value, SUM(sent), SUM(answered)
+         FROM survey_dim_sent_days GROUP BY 1, 2, 3, 4;
+         INSERT INTO survey_dim_score_hours SELECT i.kind, d.dim, survey_hour(r.created_at), d.value, COALESCE(s.scale, 0), r.score, COUNT(*)
+         FROM survey_responses r JOIN survey_invitations i ON i.id = r.invitation_id JOIN surveys s ON s.id = i.survey_id
+         JOIN survey_invitation_dims d ON d.invitation_id = i.id GROUP BY 1, 2, 3, 4, 5, 6;
+         INSERT INTO survey_dim_score_days SELECT kind, dim, (to_timestamp(hour * 3600) AT TIME ZONE 'UTC')::date, value, scale, score, SUM(n)
+         FROM survey_dim_score_hours GROUP BY 1, 2, 3, 4, 5, 6;
+         INSERT INTO survey_dim_score_months SELECT kind, dim, date_trunc('month', day)::date, value, scale, score, SUM(n)
+         FROM survey_dim_score_days GROUP BY 1, 2, 3, 4, 5, 6;
          SELECT setval(pg_get_serial_sequence('survey_invitations', 'id'), (SELECT MAX(id) FROM survey_invitations));
          COMMIT;",
     )
@@ -294,6 +456,16 @@ async fn seed_postgres(url: &str, responses: u64) -> Result<f64> {
         "survey_score_months",
         "survey_agent_score_months",
         "survey_sent_months",
+        "survey_invitation_dims",
+        "survey_score_hours",
+        "survey_agent_score_hours",
+        "survey_sent_hours",
+        "survey_dim_score_hours",
+        "survey_dim_sent_hours",
+        "survey_dim_score_days",
+        "survey_dim_sent_days",
+        "survey_dim_score_months",
+        "survey_dim_sent_months",
     ] {
         c.batch_execute(&format!("VACUUM ANALYZE {t}")).await?;
     }
@@ -311,6 +483,8 @@ type InvitationColumns<'a> = (
 );
 /// One chunk of responses as columns: invitation id, score, answered at.
 type ResponseColumns = (Vec<i64>, Vec<i16>, Vec<DateTime<Utc>>);
+/// One chunk of snapshot rows as columns: invitation id, dim, value.
+type DimColumns = (Vec<i64>, Vec<&'static str>, Vec<String>);
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     let i = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
@@ -324,9 +498,19 @@ async fn time_queries(
     runs: usize,
     max_seconds: f64,
 ) -> Result<()> {
+    // Answers counted by tag: one per tag of each answered invitation ("none" counts once).
+    let mut tag_answers = 0u64;
+    rows_quiet(responses, |chunk| {
+        for r in chunk.iter().filter(|r| r.answered.is_some()) {
+            tag_answers += r.tags.len().max(1) as u64;
+        }
+        Ok(())
+    })?;
     // Every answer lies in 2025-01-01 .. 2026-01-03: each range below covers all of them,
-    // so each warm-up run can check the count. The store splits a range into whole months
-    // (month roll-ups), partial months (day roll-ups) and partial days (rows).
+    // so each warm-up run can check the count (by brand; by tag and product an answer counts
+    // once per tag or product, so the check is the sum over the snapshot rows). The store
+    // splits a range into whole months (month roll-ups), partial months (day roll-ups),
+    // partial days (hour roll-ups) and partial hours (rows).
     let at = |y, m, d, h, min, sec| Utc.with_ymd_and_hms(y, m, d, h, min, sec).unwrap();
     for (path, from, to) in [
         ("open range (months)", None, None),
@@ -341,7 +525,13 @@ async fn time_queries(
             Some(at(2026, 1, 4, 0, 0, 1)),
         ),
     ] {
-        for (name, g) in [("month", ScoreGroup::Month), ("group", ScoreGroup::Group)] {
+        for (name, g) in [
+            ("month", ScoreGroup::Month),
+            ("group", ScoreGroup::Group),
+            ("brand", ScoreGroup::Brand),
+            ("tag", ScoreGroup::Tag),
+            ("product", ScoreGroup::Product),
+        ] {
             let q = ScoreQuery {
                 kind: SurveyKind::Nps,
                 from,
@@ -350,9 +540,13 @@ async fn time_queries(
             };
             let warm = store.survey_counts(q.clone()).await?;
             let counted: u64 = warm.answers.iter().map(|c| c.count).sum();
+            let want = match g {
+                ScoreGroup::Tag => tag_answers,
+                _ => responses,
+            };
             anyhow::ensure!(
-                counted == responses,
-                "{label} {path} by {name}: counted {counted} answers, seeded {responses}"
+                counted == want,
+                "{label} {path} by {name}: counted {counted} answers, expected {want}"
             );
             let buckets = warm
                 .answers

@@ -172,6 +172,17 @@ pub struct Spec {
     pub days: i64,
     /// Largest number of messages per ticket (1–20).
     pub max_messages: u64,
+    /// Benchmarks: a word put into every `every`-th ticket's first message (ticket numbers
+    /// `every`, `2 * every`, … counting from 1), on top of the generated vocabulary — the peer
+    /// comparison searches for it. `None` (the default) leaves the output unchanged.
+    pub marker: Option<Marker>,
+}
+
+/// See [`Spec::marker`].
+#[derive(Clone, Debug)]
+pub struct Marker {
+    pub word: String,
+    pub every: u64,
 }
 
 impl Spec {
@@ -182,6 +193,7 @@ impl Spec {
             now,
             days: 90,
             max_messages: 20,
+            marker: None,
         }
     }
 }
@@ -258,6 +270,11 @@ impl Generator {
             body.push_str(&format!(" P.S. my {} arrived too.", r.pick(RARE_WORDS)));
         }
         body.push_str(&format!(" Order #{}", 100_000 + r.below(900_000)));
+        if let Some(m) = &self.spec.marker {
+            if m.every > 0 && (i + 1).is_multiple_of(m.every) {
+                body.push_str(&format!(" The {} is involved.", m.word));
+            }
+        }
         let max_m = self.spec.max_messages.clamp(1, 20);
         // Geometric-ish message count: most tickets are short.
         let mut n_msgs = 1;
@@ -335,6 +352,42 @@ impl Generator {
     }
 }
 
+/// Ticket record `rec` (from [`Generator::record`]) in a flat, helpdesk-neutral form for the
+/// peers' loaders (Request Tracker, django-helpdesk): `n` (1-based ticket number), `subject`,
+/// `body` (the first message), `requester`, `requester_name`, `language`, `queue` (the group),
+/// `status` and `priority` (Tend's names: the loader maps them), `channel`, `created_at` and
+/// `replies` (the later messages: `author`, `agent`, `public`, `body`, `created_at`).
+pub fn peer_record(n: u64, rec: &Value) -> Value {
+    let msgs = rec["messages"].as_array().cloned().unwrap_or_default();
+    let replies: Vec<Value> = msgs
+        .iter()
+        .skip(1)
+        .map(|m| {
+            json!({
+                "author": m["author"],
+                "agent": m["author_is_agent"].as_bool().unwrap_or(false),
+                "public": m["public"].as_bool().unwrap_or(true),
+                "body": m["body"],
+                "created_at": m["created_at"],
+            })
+        })
+        .collect();
+    json!({
+        "n": n,
+        "subject": rec["subject"],
+        "body": msgs.first().map(|m| m["body"].clone()).unwrap_or(Value::Null),
+        "requester": rec["requester"]["email"],
+        "requester_name": rec["requester"]["name"],
+        "language": rec["requester"]["language"],
+        "queue": rec["group"],
+        "status": rec["status"],
+        "priority": rec["priority"],
+        "channel": rec["channel"],
+        "created_at": rec["created_at"],
+        "replies": replies,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +423,40 @@ mod tests {
         }
         assert!(rare < 25, "rare words stay rare: {rare}");
         assert!(closed > 100, "old tickets are mostly closed: {closed}");
+    }
+
+    #[test]
+    fn marker_word_in_every_nth_ticket_and_peer_form() {
+        let now = DateTime::parse_from_rfc3339("2026-11-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let plain = Generator::new(Spec::new(1000, now));
+        let mut spec = Spec::new(1000, now);
+        spec.marker = Some(Marker {
+            word: "zebrafish".into(),
+            every: 100,
+        });
+        let g = Generator::new(spec);
+        let mut marked = 0;
+        for i in 0..1000 {
+            let r = g.record(i);
+            let body = r["messages"][0]["body"].as_str().unwrap();
+            if body.ends_with(" The zebrafish is involved.") {
+                marked += 1;
+                assert!((i + 1).is_multiple_of(100));
+            } else {
+                // Unmarked tickets are exactly what the default generator writes.
+                assert_eq!(r, plain.record(i));
+            }
+            let p = peer_record(i + 1, &r);
+            assert_eq!(p["n"], i + 1);
+            assert_eq!(p["body"], r["messages"][0]["body"]);
+            assert_eq!(
+                p["replies"].as_array().unwrap().len() + 1,
+                r["messages"].as_array().unwrap().len()
+            );
+            assert!(p["subject"].is_string() && p["requester"].is_string());
+        }
+        assert_eq!(marked, 10);
     }
 }
