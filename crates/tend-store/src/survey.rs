@@ -503,25 +503,6 @@ pub struct AtRiskCustomer {
     pub open_complaints: u64,
 }
 
-/// Whether a time is midnight UTC, so a score query from or to it can read the per-day
-/// roll-up tables instead of every answer.
-pub fn day_aligned(t: Option<DateTime<Utc>>) -> bool {
-    t.is_none_or(|t| t.timestamp_micros().rem_euclid(86_400_000_000) == 0)
-}
-
-/// Whether a time is on a whole UTC hour, so a score query from or to it can read the
-/// per-hour roll-up tables instead of every answer.
-pub fn hour_aligned(t: Option<DateTime<Utc>>) -> bool {
-    t.is_none_or(|t| t.timestamp_micros().rem_euclid(3_600_000_000) == 0)
-}
-
-/// Whether a time is the first of a month at midnight UTC, so a score query from or to it
-/// can read the per-month roll-up tables.
-pub fn month_aligned(t: Option<DateTime<Utc>>) -> bool {
-    use chrono::Datelike;
-    day_aligned(t) && t.is_none_or(|t| t.day() == 1)
-}
-
 /// Which table a piece of a score query reads: the per-month, per-day or per-hour roll-ups,
 /// or every answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -593,80 +574,39 @@ pub fn count_pieces(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> V
     }
     let min = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| b.map_or(a, |b| a.min(b));
     let max = |a: DateTime<Utc>, b: Option<DateTime<Utc>>| b.map_or(a, |b| a.max(b));
-    // Partial hours, from the rows.
-    if let Some(x) = f.filter(|x| !hour_aligned(Some(*x))) {
-        let end = min(next_hour(x), t);
-        pieces.push(CountPiece {
-            from: Some(x),
-            to: Some(end),
-            source: CountSource::Rows,
-        });
-        f = Some(end);
-    }
-    if empty(f, t) {
-        return pieces;
-    }
-    if let Some(x) = t.filter(|x| !hour_aligned(Some(*x))) {
-        let start = max(hour_start(x), f);
-        pieces.push(CountPiece {
-            from: Some(start),
-            to: Some(x),
-            source: CountSource::Rows,
-        });
-        t = Some(start);
-    }
-    if empty(f, t) {
-        return pieces;
-    }
-    // Partial days, from the hours.
-    if let Some(x) = f.filter(|x| !day_aligned(Some(*x))) {
-        let end = min(next_midnight(x), t);
-        pieces.push(CountPiece {
-            from: Some(x),
-            to: Some(end),
-            source: CountSource::Hours,
-        });
-        f = Some(end);
-    }
-    if empty(f, t) {
-        return pieces;
-    }
-    if let Some(x) = t.filter(|x| !day_aligned(Some(*x))) {
-        let start = max(midnight(x), f);
-        pieces.push(CountPiece {
-            from: Some(start),
-            to: Some(x),
-            source: CountSource::Hours,
-        });
-        t = Some(start);
-    }
-    if empty(f, t) {
-        return pieces;
-    }
-    // Partial months, from the days.
-    if let Some(x) = f.filter(|x| !month_aligned(Some(*x))) {
-        let end = min(next_month_start(x), t);
-        pieces.push(CountPiece {
-            from: Some(x),
-            to: Some(end),
-            source: CountSource::Days,
-        });
-        f = Some(end);
-    }
-    if empty(f, t) {
-        return pieces;
-    }
-    if let Some(x) = t.filter(|x| !month_aligned(Some(*x))) {
-        let start = max(month_start(x), f);
-        pieces.push(CountPiece {
-            from: Some(start),
-            to: Some(x),
-            source: CountSource::Days,
-        });
-        t = Some(start);
-    }
-    if empty(f, t) {
-        return pieces;
+    // Finest first: (start of the unit, start of the next one, what answers a partial unit).
+    type Floor = fn(DateTime<Utc>) -> DateTime<Utc>;
+    const LEVELS: [(Floor, Floor, CountSource); 3] = [
+        (hour_start, next_hour, CountSource::Rows),
+        (midnight, next_midnight, CountSource::Hours),
+        (month_start, next_month_start, CountSource::Days),
+    ];
+    for (floor, next, source) in LEVELS {
+        // The partial unit at each edge.
+        if let Some(x) = f.filter(|x| floor(*x) != *x) {
+            let end = min(next(x), t);
+            pieces.push(CountPiece {
+                from: Some(x),
+                to: Some(end),
+                source,
+            });
+            f = Some(end);
+        }
+        if empty(f, t) {
+            return pieces;
+        }
+        if let Some(x) = t.filter(|x| floor(*x) != *x) {
+            let start = max(floor(x), f);
+            pieces.push(CountPiece {
+                from: Some(start),
+                to: Some(x),
+                source,
+            });
+            t = Some(start);
+        }
+        if empty(f, t) {
+            return pieces;
+        }
     }
     pieces.push(CountPiece {
         from: f,
