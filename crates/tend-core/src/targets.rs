@@ -372,6 +372,22 @@ impl TargetDef {
                     ),
                 ))
             }
+            // A year of seconds, a billion tickets: beyond that a target means nothing.
+            Unit::Seconds if threshold > THRESHOLD_SECONDS_MAX => {
+                return Err(Invalid::new(
+                    "threshold",
+                    format!(
+                        "{} is in seconds: at most {THRESHOLD_SECONDS_MAX} (366 days)",
+                        col.key
+                    ),
+                ))
+            }
+            Unit::Count | Unit::Ratio if threshold > THRESHOLD_COUNT_MAX => {
+                return Err(Invalid::new(
+                    "threshold",
+                    format!("must be at most {THRESHOLD_COUNT_MAX}"),
+                ))
+            }
             _ => {}
         }
         for (field, id) in [
@@ -490,10 +506,19 @@ pub fn statistic_of(def: &MetricDef) -> Option<&'static str> {
     }
 }
 
-/// A number in its unit, for people: `1 h`, `90 %`, `12`.
+/// The largest time threshold: 366 days in seconds.
+pub const THRESHOLD_SECONDS_MAX: f64 = 366.0 * 86_400.0;
+/// The largest count or ratio threshold.
+pub const THRESHOLD_COUNT_MAX: f64 = 1e9;
+
+/// A number in its unit, for people: `1 h`, `90 %`, `12`. Never panics: a time beyond
+/// chrono's range is shown as a number of seconds.
 pub fn format_value(unit: Unit, v: f64) -> String {
     match unit {
-        Unit::Seconds => crate::sla::format_duration(Duration::seconds(v.round() as i64)),
+        Unit::Seconds => match Duration::try_seconds(v.round() as i64) {
+            Some(d) => crate::sla::format_duration(d),
+            None => format!("{v} s"),
+        },
         Unit::Percent => format!("{v} %"),
         _ => format!("{v}"),
     }
@@ -685,6 +710,14 @@ mod tests {
         assert_eq!(field(input("created", None, ">", -1.0)), "threshold");
         assert_eq!(field(input("created", None, ">", f64::NAN)), "threshold");
         assert_eq!(field(input("nps", None, ">", -101.0)), "threshold");
+        // Huge numbers are refused at save (a time of 1e16 s once panicked on display).
+        assert_eq!(field(input("frt", Some("p90"), "<", 1e16)), "threshold");
+        assert_eq!(field(input("created", None, ">", 1e12)), "threshold");
+        assert!(
+            TargetDef::validate(&input("frt", Some("p90"), "<", 366.0 * 86_400.0), None).is_ok()
+        );
+        assert_eq!(format_value(Unit::Seconds, 1e16), "10000000000000000 s");
+        assert_eq!(format_value(Unit::Seconds, 5400.0), "1 h 30 min");
         let mut i = input("csat", None, ">", 1.0);
         i.scope = Some(Scope {
             brand_id: Some(1),

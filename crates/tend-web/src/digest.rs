@@ -211,6 +211,11 @@ pub async fn run(
     if !cfg.enabled {
         return Ok(());
     }
+    // Next week's digest is queued first: a week that fails for good (retries spent) does
+    // not end the series.
+    schedule_next(store, &cfg, now)
+        .await
+        .map_err(|e| e.to_string())?;
     // The week is the one before the scheduled instant (a retry the next day still sends
     // the same week, under the same claim).
     let due: DateTime<Utc> = payload["at"]
@@ -317,8 +322,5 @@ pub async fn run(
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(digest = %key, queued = sent, "weekly report digest");
-    schedule_next(store, &cfg, now)
-        .await
-        .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -190,7 +190,6 @@ pub async fn load_automations(
 /// per ticket and status period), then queues itself again while an automation is active.
 /// Reads every open ticket's events: fine for thousands of open tickets, not for millions.
 pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
-    use tend_core::automation::{automation_due, TimeFacts};
     use tend_core::Status;
     use tend_store::{Cursor, TicketQuery, TicketSort};
     let e = |e: StoreError| e.to_string();
@@ -202,6 +201,14 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
     if autos.is_empty() {
         return Ok(());
     }
+    // The next sweep is queued first: a sweep that fails half-way still has a successor.
+    store
+        .schedule_job(
+            SWEEP_KEY,
+            sweep_job(now + chrono::Duration::minutes(SWEEP_EVERY_MINUTES)),
+        )
+        .await
+        .map_err(e)?;
     let sys = system();
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -214,46 +221,10 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
         };
         let page = store.list_tickets(&q, &sys).await.map_err(e)?;
         for t in &page.items {
-            let mut events = Vec::new();
-            let mut after = None;
-            loop {
-                let p = store
-                    .ticket_events(
-                        t.id,
-                        &sys,
-                        PageRequest {
-                            after_id: after,
-                            limit: 1000,
-                        },
-                    )
-                    .await
-                    .map_err(e)?;
-                after = p.items.last().map(|ev| ev.seq);
-                events.extend(p.items);
-                if p.next_cursor.is_none() {
-                    break;
-                }
-            }
-            let facts = TimeFacts::from_events(
-                t.created_at,
-                events.iter().map(|ev| (ev.at, &ev.actor, &ev.change)),
-            );
-            let mut ticket = t.clone();
-            for a in &autos {
-                let Some(period) = automation_due(a, &ticket, &facts, now) else {
-                    continue;
-                };
-                if !store
-                    .claim_automation_run(a.id, t.id, period, now)
-                    .await
-                    .map_err(e)?
-                {
-                    continue;
-                }
-                let (patch, messages) = tend_core::automation::effects(&a.actions);
-                apply(store, t.id, tend_core::Actor::SYSTEM, patch, messages, now).await?;
-                // Later automations see what this one did (a solved ticket is left alone).
-                ticket = store.get_ticket(t.id, &sys).await.map_err(e)?;
+            // One ticket's trouble (a deleted requester, a failing write) is logged and the
+            // sweep goes on with the others.
+            if let Err(err) = sweep_ticket(store, &autos, t, now).await {
+                tracing::warn!(ticket = t.id, error = %err, "automation sweep: ticket skipped");
             }
         }
         match page
@@ -265,13 +236,61 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
             None => break,
         }
     }
-    store
-        .schedule_job(
-            SWEEP_KEY,
-            sweep_job(now + chrono::Duration::minutes(SWEEP_EVERY_MINUTES)),
-        )
-        .await
-        .map_err(e)
+    Ok(())
+}
+
+/// Applies the first due automation to one ticket. One per ticket and sweep: the next sweep
+/// reads the ticket's history afresh, so a later automation never acts on times that the
+/// first one's change (a new status period) made stale.
+async fn sweep_ticket(
+    store: &dyn Store,
+    autos: &[tend_core::automation::AutomationDef],
+    t: &tend_core::Ticket,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    use tend_core::automation::{automation_due, TimeFacts};
+    let e = |e: StoreError| e.to_string();
+    let sys = system();
+    let mut events = Vec::new();
+    let mut after = None;
+    loop {
+        let p = store
+            .ticket_events(
+                t.id,
+                &sys,
+                PageRequest {
+                    after_id: after,
+                    limit: 1000,
+                },
+            )
+            .await
+            .map_err(e)?;
+        after = p.items.last().map(|ev| ev.seq);
+        events.extend(p.items);
+        if p.next_cursor.is_none() {
+            break;
+        }
+    }
+    let facts = TimeFacts::from_events(
+        t.created_at,
+        events.iter().map(|ev| (ev.at, &ev.actor, &ev.change)),
+    );
+    for a in autos {
+        let Some(period) = automation_due(a, t, &facts, now) else {
+            continue;
+        };
+        if !store
+            .claim_automation_run(a.id, t.id, period, now)
+            .await
+            .map_err(e)?
+        {
+            continue;
+        }
+        let (patch, messages) = tend_core::automation::effects(&a.actions);
+        apply(store, t.id, tend_core::Actor::SYSTEM, patch, messages, now).await?;
+        return Ok(());
+    }
+    Ok(())
 }
 
 /// The values of `tend_core::template::TICKET_PLACEHOLDERS` for a ticket: the customer is the

@@ -114,7 +114,22 @@ impl Worker {
             .await?;
         let n = jobs.len();
         for job in jobs {
-            let result = self.execute(&job).await;
+            // A job that panics fails like one that returns an error (retried, then dead);
+            // it never takes the worker — and every other kind of job — down with it.
+            let result = match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                self.execute(&job),
+            ))
+            .await
+            {
+                Ok(r) => r,
+                Err(p) => Err(format!(
+                    "the job panicked: {}",
+                    p.downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default()
+                )),
+            };
             match result {
                 Ok(()) => self.store.complete_job(job.id, &self.id).await?,
                 Err(e) => {

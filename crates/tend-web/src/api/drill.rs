@@ -16,8 +16,9 @@ use tend_core::report::{ReportParams, ReportRequest};
 use tend_core::{Ticket, Viewer};
 use tend_store::metrics::{DrillOn, DrillQuery};
 
-/// Which rows list a report column, if any.
+/// Which rows list a report column, if any (only columns the report engine knows).
 pub fn drill_on(key: &str) -> Option<DrillOn> {
+    tend_core::report::metric(key)?;
     Some(match key {
         "created" => DrillOn::Created,
         k if k.starts_with("frt_") => DrillOn::FirstResponse,

@@ -902,7 +902,7 @@ pub async fn drill_page(
     let next = d.next_cursor.as_ref().map(|c| {
         format!(
             "/reports/drill?metric={}&cursor={}&{}",
-            d.metric,
+            form_urlencoded::byte_serialize(d.metric.as_bytes()).collect::<String>(),
             form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>(),
             d.params.to_query()
         )
