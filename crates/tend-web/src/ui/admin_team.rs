@@ -5,7 +5,7 @@
 
 use super::pages::{nav, Nav};
 use super::password::{send_link, LinkKind};
-use super::{csrf_ok, forbidden_csrf, render, Session};
+use super::{csrf_ok, forbidden_csrf, form_error, render, Session};
 use crate::api::admin::{
     create_agent_checked, create_field_checked, create_group_checked, set_members_checked,
     update_agent_checked, CreateAgent, CreateField, CreateGroup, UpdateAgent,
@@ -62,15 +62,6 @@ fn admin_only(sess: &Session) -> Result<(), AppError> {
         Err(AppError::Forbidden(
             "only admins manage agents and groups".into(),
         ))
-    }
-}
-
-/// What a failed change says on the page.
-fn say(e: AppError) -> Result<String, AppError> {
-    match e {
-        AppError::Invalid { field, message } => Ok(format!("{field}: {message}")),
-        AppError::BadRequest(m) | AppError::Conflict(m) | AppError::Forbidden(m) => Ok(m),
-        other => Err(other),
     }
 }
 
@@ -220,7 +211,7 @@ pub async fn add_agent(
     .await;
     match made {
         Ok(_) => Ok(Redirect::to("/admin/team?done=agent").into_response()),
-        Err(e) => team_page(&s, &sess, Some(say(e)?), None).await,
+        Err(e) => team_page(&s, &sess, Some(form_error(e)?), None).await,
     }
 }
 
@@ -245,7 +236,7 @@ pub async fn add_group(
     .await;
     match made {
         Ok(_) => Ok(Redirect::to("/admin/team?done=group").into_response()),
-        Err(e) => team_page(&s, &sess, Some(say(e)?), None).await,
+        Err(e) => team_page(&s, &sess, Some(form_error(e)?), None).await,
     }
 }
 
@@ -316,7 +307,7 @@ pub async fn save_agent(
     match saved {
         Ok(()) => Ok(Redirect::to(&format!("/admin/team/agents/{id}?done=saved")).into_response()),
         Err(AppError::NotFound(m)) => Err(AppError::NotFound(m)),
-        Err(e) => agent_page(&s, &sess, id, Some(say(e)?), None).await,
+        Err(e) => agent_page(&s, &sess, id, Some(form_error(e)?), None).await,
     }
 }
 
@@ -432,6 +423,6 @@ pub async fn add_field(
     .await;
     match made {
         Ok(_) => Ok(Redirect::to("/admin/fields?done=field").into_response()),
-        Err(e) => fields_page(&s, &sess, Some(say(e)?), None, draft).await,
+        Err(e) => fields_page(&s, &sess, Some(form_error(e)?), None, draft).await,
     }
 }

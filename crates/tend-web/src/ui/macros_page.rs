@@ -3,7 +3,7 @@
 //! the API (`crate::api::macros`).
 
 use super::pages::{nav, Nav};
-use super::{csrf_ok, forbidden_csrf, render, Session};
+use super::{csrf_ok, forbidden_csrf, form_error, render, Session};
 use crate::api::macros::{create_checked, delete_checked, ActionsIn, MacroIn};
 use crate::{AppError, AppState};
 use askama::Template;
@@ -203,13 +203,7 @@ pub async fn create(
     .await;
     match made {
         Ok(_) => Ok(Redirect::to("/macros?done=added").into_response()),
-        Err(AppError::Invalid { field, message }) => {
-            show(&s, &sess, Some(format!("{field}: {message}")), None, draft).await
-        }
-        Err(AppError::Forbidden(m)) | Err(AppError::BadRequest(m)) => {
-            show(&s, &sess, Some(m), None, draft).await
-        }
-        Err(e) => Err(e),
+        Err(e) => show(&s, &sess, Some(form_error(e)?), None, draft).await,
     }
 }
 

@@ -153,6 +153,17 @@ async fn security_headers(req: Request, next: Next) -> Response {
     resp
 }
 
+/// What a form page says when a change is refused: the text of a 4xx the agent can act on
+/// (a field's problem, a conflict, a permission); any other error stays an error.
+pub(crate) fn form_error(e: crate::AppError) -> Result<String, crate::AppError> {
+    use crate::AppError;
+    match e {
+        AppError::Invalid { field, message } => Ok(format!("{field}: {message}")),
+        AppError::BadRequest(m) | AppError::Conflict(m) | AppError::Forbidden(m) => Ok(m),
+        other => Err(other),
+    }
+}
+
 /// The CSRF token for a session: HMAC(session token, "csrf").
 pub fn csrf_for(session: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(session.as_bytes()).expect("hmac takes any key");

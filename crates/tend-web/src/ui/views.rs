@@ -3,7 +3,7 @@
 //! pages to make, change and delete saved views.
 
 use super::pages::{nav, short_time, Nav, OPEN};
-use super::{csrf_ok, forbidden_csrf, render, Session};
+use super::{csrf_ok, forbidden_csrf, form_error, render, Session};
 use crate::api::views::{self as saved, ViewIn, COLUMNS, DEFAULT_COLUMNS};
 use crate::{AppError, AppState};
 use askama::Template;
@@ -568,14 +568,6 @@ fn view_in(f: &FormState) -> ViewIn {
     }
 }
 
-fn problem_text(e: &AppError) -> Option<String> {
-    match e {
-        AppError::Invalid { field, message } => Some(format!("{field}: {message}")),
-        AppError::BadRequest(m) | AppError::Forbidden(m) | AppError::Conflict(m) => Some(m.clone()),
-        _ => None,
-    }
-}
-
 pub async fn create(
     State(s): State<AppState>,
     sess: Session,
@@ -587,10 +579,7 @@ pub async fn create(
     }
     match saved::create_checked(&s, view_in(&f), &sess.viewer).await {
         Ok(v) => Ok(Redirect::to(&format!("/views/saved-{}", v.id)).into_response()),
-        Err(e) => match problem_text(&e) {
-            Some(m) => edit_page(&s, &sess, None, f, Some(m)).await,
-            None => Err(e),
-        },
+        Err(e) => edit_page(&s, &sess, None, f, Some(form_error(e)?)).await,
     }
 }
 
@@ -607,11 +596,7 @@ pub async fn update(
     }
     match saved::update_checked(&s, id, view_in(&f), &sess.viewer).await {
         Ok(v) => Ok(Redirect::to(&format!("/views/saved-{}", v.id)).into_response()),
-        Err(AppError::NotFound(m)) => Err(AppError::NotFound(m)),
-        Err(e) => match problem_text(&e) {
-            Some(m) => edit_page(&s, &sess, Some(id), f, Some(m)).await,
-            None => Err(e),
-        },
+        Err(e) => edit_page(&s, &sess, Some(id), f, Some(form_error(e)?)).await,
     }
 }
 
