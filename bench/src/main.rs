@@ -10,6 +10,7 @@ mod http;
 mod mem;
 mod reports;
 mod search;
+mod sla_recompute;
 mod smtp;
 mod summarize;
 mod survey_scores;
@@ -143,6 +144,19 @@ enum Cmd {
         #[arg(long, default_value = "volume,frt,resolution,fcr,csat")]
         metrics: String,
     },
+    /// Issue 5: seeds N open tickets, changes the SLA calendars and times the full recompute.
+    SlaRecompute {
+        #[arg(long, default_value_t = 100_000)]
+        tickets: u64,
+        #[arg(long, default_value = "target/bench-sla.db")]
+        sqlite: std::path::PathBuf,
+        /// A PostgreSQL URL on loopback (schema `bench_sla`).
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Tickets per page (one read and one write transaction each).
+        #[arg(long, default_value_t = 5_000)]
+        page: i64,
+    },
     /// GET a queue page, a search or any path repeatedly (S2, S3, S7) and report latencies.
     Get {
         #[command(flatten)]
@@ -265,6 +279,21 @@ async fn main() -> Result<()> {
             metrics: metrics.clone(),
         };
         return reports::run(*tickets, sqlite, postgres.as_deref(), opts).await;
+    }
+    if let Cmd::SlaRecompute {
+        tickets,
+        sqlite,
+        postgres,
+        page,
+    } = &cli.cmd
+    {
+        if let Some(url) = postgres {
+            let host = url.rsplit('@').next().unwrap_or("");
+            if !(host.starts_with("127.") || host.starts_with("localhost")) {
+                bail!("refusing to use {url}: benchmarks only target loopback addresses");
+            }
+        }
+        return sla_recompute::run(*tickets, sqlite, postgres.as_deref(), *page).await;
     }
     if let Cmd::Search {
         tickets,

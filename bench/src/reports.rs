@@ -140,6 +140,10 @@ async fn time_reports(store: &dyn Store, backend: &str, tickets: u64, opts: &Opt
         ("Europe/Berlin", None),
         ("UTC", Some("group")),
         ("Europe/Berlin", Some("group")),
+        // Issue 8: the per-tag (top 20 + "(other)") and per-language roll-ups.
+        ("UTC", Some("tag")),
+        ("Europe/Berlin", Some("tag")),
+        ("UTC", Some("language")),
     ];
     for (tz, group_by) in series {
         let params = ReportParams {

@@ -29,8 +29,14 @@
 //! [`AutomationDef`]: "`hours` after `since` (status change, creation, last customer message),
 //! if the conditions hold, do the actions". [`automation_due`] answers for one ticket and a
 //! time; it returns the status period (its start) under which the caller records the run, so
-//! an automation acts at most once per ticket per status period. Hours are calendar hours.
-//! Solved and closed tickets are never due.
+//! an automation acts at most once per ticket per status period. Hours are calendar hours,
+//! or business hours of the SLA calendar with `"business_hours": true`. Solved and closed
+//! tickets are never due.
+//!
+//! # Outbound actions
+//! `notify` (mail to the assignee, the group's lead, an agent or a group's members) and
+//! `webhook` (a signed POST) change nothing on the ticket; [`outbound`] lists them and the
+//! runner sends them after the ticket changes of the same firing.
 
 use crate::template::{validate_template, TICKET_PLACEHOLDERS};
 use crate::ticket::{apply, diff, Patch};
@@ -99,6 +105,7 @@ impl Happened {
                 }
                 Change::SlaWarning { .. }
                 | Change::SlaBreached { .. }
+                | Change::SlaEscalated { .. }
                 | Change::Linked { .. }
                 | Change::SurveySent { .. }
                 | Change::SurveyAnswered { .. } => {}
@@ -269,6 +276,44 @@ pub enum Action {
     Note {
         body: String,
     },
+    /// Mail to agents from a subject and body template (the ticket placeholders). Sent at the
+    /// start of each recipient's working hours when they have some and are off now.
+    Notify {
+        to: Recipient,
+        subject: String,
+        body: String,
+    },
+    /// POST the ticket as JSON to an http(s) URL, signed with `secret` like webhook
+    /// deliveries (`Tend-Signature`) and retried the same way.
+    Webhook {
+        url: String,
+        secret: String,
+    },
+}
+
+/// Who a `notify` action mails: `"assignee"`, `"group_lead"` (the lead of the ticket's
+/// group), `{"agent": id}` or `{"group": id}` (its members).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipient {
+    Assignee,
+    GroupLead,
+    Agent(i64),
+    Group(i64),
+}
+
+/// What a firing sends out of Tend (not a ticket change): mail to agents, webhook posts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outbound {
+    Notify {
+        to: Recipient,
+        subject: String,
+        body: String,
+    },
+    Webhook {
+        url: String,
+        secret: String,
+    },
 }
 
 /// A message a firing adds: public reply or internal note, template not yet rendered.
@@ -409,22 +454,64 @@ pub fn validate_actions(actions: &[Action], prefix: &str) -> Result<(), Invalid>
                 }
             }
             Action::Reply { body } | Action::Note { body } => {
-                if body.trim().is_empty() || body.len() > 64 * 1024 {
+                check_template(body, 64 * 1024, &format!("{field}.body"))?;
+            }
+            Action::Notify { subject, body, .. } => {
+                if subject.chars().count() > 200 || subject.contains(['\r', '\n']) {
                     return Err(Invalid::new(
-                        format!("{field}.body"),
-                        "must be 1 character to 64 KiB",
+                        format!("{field}.subject"),
+                        "must be one line of at most 200 characters",
                     ));
                 }
-                validate_template(body, TICKET_PLACEHOLDERS).map_err(|e| {
-                    let mut inv = Invalid::from(e);
-                    inv.field = format!("{field}.body");
-                    inv
-                })?;
+                check_template(subject, 1024, &format!("{field}.subject"))?;
+                check_template(body, 64 * 1024, &format!("{field}.body"))?;
+            }
+            Action::Webhook { url, secret } => {
+                crate::parse_http_url(&format!("{field}.url"), url)?;
+                if !(16..=200).contains(&secret.len()) {
+                    return Err(Invalid::new(
+                        format!("{field}.secret"),
+                        "must be 16 to 200 characters",
+                    ));
+                }
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+fn check_template(t: &str, max: usize, field: &str) -> Result<(), Invalid> {
+    if t.trim().is_empty() || t.len() > max {
+        return Err(Invalid::new(
+            field,
+            format!("must be 1 character to {} KiB", max / 1024),
+        ));
+    }
+    validate_template(t, TICKET_PLACEHOLDERS).map_err(|e| {
+        let mut inv = Invalid::from(e);
+        inv.field = field.to_string();
+        inv
+    })
+}
+
+/// The mail and webhook posts of an action list, in order.
+pub fn outbound(actions: &[Action]) -> Vec<Outbound> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notify { to, subject, body } => Some(Outbound::Notify {
+                to: *to,
+                subject: subject.clone(),
+                body: body.clone(),
+            }),
+            Action::Webhook { url, secret } => Some(Outbound::Webhook {
+                url: url.clone(),
+                secret: secret.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The ticket changes and messages of an action list.
@@ -447,6 +534,7 @@ pub fn effects(actions: &[Action]) -> (Patch, Vec<PlannedMessage>) {
                 public: false,
                 template: body.clone(),
             }),
+            Action::Notify { .. } | Action::Webhook { .. } => {}
         }
     }
     (p, msgs)
@@ -460,6 +548,14 @@ pub fn referenced(actions: &[Action]) -> (Refs, Refs) {
         match a {
             Action::SetAssignee { value: Some(id) } => agents.push((i, *id)),
             Action::SetGroup { value: Some(id) } => groups.push((i, *id)),
+            Action::Notify {
+                to: Recipient::Agent(id),
+                ..
+            } => agents.push((i, *id)),
+            Action::Notify {
+                to: Recipient::Group(id),
+                ..
+            } => groups.push((i, *id)),
             _ => {}
         }
     }
@@ -475,6 +571,8 @@ pub struct Firing {
     pub trigger_id: i64,
     pub patch: Patch,
     pub messages: Vec<PlannedMessage>,
+    /// Mail to agents and webhook posts (sent after the ticket changes).
+    pub outbound: Vec<Outbound>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -528,6 +626,7 @@ pub fn run_chain(
                 trigger_id: *id,
                 patch,
                 messages,
+                outbound: outbound(&d.actions),
             });
         }
         if !any {
@@ -566,9 +665,17 @@ pub struct AutomationDef {
     pub active: bool,
     pub since: Since,
     pub hours: i64,
+    /// Count `hours` as business hours of the SLA calendar (its open time only), so 24 with
+    /// an 8-hour day is "3 business days". Without an SLA calendar: calendar hours.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub business_hours: bool,
     #[serde(default)]
     pub conditions: Conditions,
     pub actions: Vec<Action>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// At most this many automations.
@@ -639,12 +746,14 @@ impl TimeFacts {
 /// Whether automation `a` is due for ticket `t` now. `Some(period)` when it is: the status
 /// period (its start, in microseconds) under which the caller records that it ran, so it runs
 /// at most once per ticket per status period. `None` when the ticket is solved or closed, the
-/// time has not come, or a condition does not hold.
+/// time has not come, or a condition does not hold. `calendar`: the business calendar that
+/// `business_hours` automations count in (`None`: they count calendar hours).
 pub fn automation_due(
     a: &AutomationDef,
     t: &Ticket,
     f: &TimeFacts,
     now: DateTime<Utc>,
+    calendar: Option<&crate::sla::Calendar>,
 ) -> Option<i64> {
     if !a.active || !t.status.is_open() {
         return None;
@@ -654,7 +763,12 @@ pub fn automation_due(
         Since::Created => f.created_at,
         Since::CustomerMessage => f.last_customer_message?,
     };
-    if now < from + chrono::Duration::hours(a.hours) || !a.conditions.matches(t, None) {
+    let need = chrono::Duration::hours(a.hours);
+    let elapsed = match calendar {
+        Some(c) if a.business_hours => c.business_duration(from, now),
+        _ => now - from,
+    };
+    if elapsed < need || !a.conditions.matches(t, None) {
         return None;
     }
     Some(f.status_since.timestamp_micros())
@@ -878,20 +992,20 @@ mod tests {
         assert_eq!(f.status_since, at);
         t.status = Status::Pending;
         assert_eq!(
-            automation_due(&a, &t, &f, at + chrono::Duration::hours(71)),
+            automation_due(&a, &t, &f, at + chrono::Duration::hours(71), None),
             None
         );
-        let p = automation_due(&a, &t, &f, at + chrono::Duration::hours(72));
+        let p = automation_due(&a, &t, &f, at + chrono::Duration::hours(72), None);
         assert_eq!(p, Some(at.timestamp_micros()));
         // Solved: never; another status: conditions fail.
         t.status = Status::Solved;
         assert_eq!(
-            automation_due(&a, &t, &f, at + chrono::Duration::hours(99)),
+            automation_due(&a, &t, &f, at + chrono::Duration::hours(99), None),
             None
         );
         t.status = Status::Open;
         assert_eq!(
-            automation_due(&a, &t, &f, at + chrono::Duration::hours(99)),
+            automation_due(&a, &t, &f, at + chrono::Duration::hours(99), None),
             None
         );
         let mut bad = a.clone();
@@ -908,5 +1022,108 @@ mod tests {
             validate_automations(&[bad]).unwrap_err().field,
             "automations[0].actions[0].body"
         );
+    }
+
+    #[test]
+    fn business_hour_automations_count_only_open_time() {
+        let cal = crate::sla::Calendar::parse("zone UTC\nmon-fri 09:00-17:00\n").unwrap();
+        let mut a: AutomationDef = serde_json::from_value(serde_json::json!({
+            "name": "Chase", "since": "status_changed", "hours": 24, "business_hours": true,
+            "conditions": {"all": [{"type": "status_is", "value": ["pending"]}]},
+            "actions": [{"type": "note", "body": "3 business days pending"}]}))
+        .unwrap();
+        validate_automations(std::slice::from_ref(&a)).unwrap();
+        let mut t = ticket();
+        t.status = Status::Pending;
+        // Pending since Fri 2026-03-06 09:00 UTC: 8 h Friday, 8 h Monday, 8 h Tuesday.
+        let from = DateTime::parse_from_rfc3339("2026-03-06T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let f = TimeFacts {
+            created_at: from,
+            status_since: from,
+            last_customer_message: None,
+        };
+        let tue_1659 = DateTime::parse_from_rfc3339("2026-03-10T16:59:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(automation_due(&a, &t, &f, tue_1659, Some(&cal)), None);
+        let tue_17 = tue_1659 + chrono::Duration::minutes(1);
+        assert_eq!(
+            automation_due(&a, &t, &f, tue_17, Some(&cal)),
+            Some(from.timestamp_micros())
+        );
+        // The weekend does not count; calendar hours would have fired on Saturday.
+        let sat = DateTime::parse_from_rfc3339("2026-03-07T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(automation_due(&a, &t, &f, sat, Some(&cal)), None);
+        a.business_hours = false;
+        assert!(automation_due(&a, &t, &f, sat, Some(&cal)).is_some());
+        // Without a calendar business_hours counts calendar hours.
+        a.business_hours = true;
+        assert!(automation_due(&a, &t, &f, sat, None).is_some());
+        // The flag is left out of the JSON when off.
+        a.business_hours = false;
+        assert!(serde_json::to_value(&a)
+            .unwrap()
+            .get("business_hours")
+            .is_none());
+    }
+
+    #[test]
+    fn notify_and_webhook_actions_validate_and_go_out() {
+        let d = def(serde_json::json!({"name": "tell", "on": ["created"],
+            "actions": [
+                {"type": "notify", "to": "assignee", "subject": "New: {{ticket.subject}}", "body": "Ticket #{{ticket.id}}"},
+                {"type": "notify", "to": {"group": 4}, "subject": "x", "body": "y"},
+                {"type": "notify", "to": {"agent": 9}, "subject": "x", "body": "y"},
+                {"type": "webhook", "url": "https://example.com/hook", "secret": "0123456789abcdef"}]}));
+        d.validate().unwrap();
+        let (agents, groups) = d.referenced();
+        assert_eq!(agents, vec![(2, 9)]);
+        assert_eq!(groups, vec![(1, 4)]);
+        let ch = run_chain(&[(1, d)], &ticket(), &created(), None);
+        assert_eq!(ch.firings[0].outbound.len(), 4);
+        assert!(ch.firings[0].patch.is_empty());
+        assert!(matches!(
+            &ch.firings[0].outbound[3],
+            Outbound::Webhook { url, .. } if url == "https://example.com/hook"
+        ));
+        let field = |v: serde_json::Value| {
+            def(serde_json::json!({"name": "x", "on": ["created"], "actions": [v]}))
+                .validate()
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(
+            field(
+                serde_json::json!({"type": "notify", "to": "group_lead", "subject": "{{ticket.nope}}", "body": "b"})
+            ),
+            "actions[0].subject"
+        );
+        assert_eq!(
+            field(
+                serde_json::json!({"type": "notify", "to": "group_lead", "subject": "s", "body": "{{agent.nmae}}"})
+            ),
+            "actions[0].body"
+        );
+        assert_eq!(
+            field(
+                serde_json::json!({"type": "webhook", "url": "ftp://example.com", "secret": "0123456789abcdef"})
+            ),
+            "actions[0].url"
+        );
+        assert_eq!(
+            field(
+                serde_json::json!({"type": "webhook", "url": "https://example.com", "secret": "short"})
+            ),
+            "actions[0].secret"
+        );
+        assert!(serde_json::from_value::<TriggerDef>(
+            serde_json::json!({"name": "x", "on": ["created"],
+            "actions": [{"type": "notify", "to": "everyone", "subject": "s", "body": "b"}]})
+        )
+        .is_err());
     }
 }

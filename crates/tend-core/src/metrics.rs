@@ -49,6 +49,15 @@ pub struct Dimensions {
     pub group_id: Option<i64>,
     pub assignee_id: Option<i64>,
     pub brand_id: Option<i64>,
+    /// Tags, sorted. On a ticket: the tag set it is counted under (see
+    /// [`TicketFacts::dimensions`]); in a roll-up key of the tag grains: one tag, or none for
+    /// the untagged tickets.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The requester's language (BCP 47) when the ticket was created; the stores supply it
+    /// (events do not carry it).
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// A customer waiting for an agent's public reply.
@@ -83,7 +92,9 @@ pub struct TicketFacts {
     pub created_by: Actor,
     /// Status after the last event.
     pub status: Status,
-    /// Dimensions after the last event.
+    /// Dimensions after the last event. `tags`: the tag set at the last solve for a ticket
+    /// solved now (tags changed after the solve do not move it), else the current tag set.
+    /// `language` is left `None`: the caller sets it (it is not in the events).
     pub dimensions: Dimensions,
     /// Closed as merged into another ticket: given by the caller, or a `Linked` event with
     /// the relation `merged_into` in the history.
@@ -131,6 +142,7 @@ impl TicketFacts {
             assignee_id,
             group_id,
             brand_id,
+            tags,
             ..
         } = first
         else {
@@ -148,6 +160,8 @@ impl TicketFacts {
                 group_id: *group_id,
                 assignee_id: *assignee_id,
                 brand_id: *brand_id,
+                tags: Vec::new(),
+                language: None,
             },
             merged,
             first_response_at: None,
@@ -157,6 +171,9 @@ impl TicketFacts {
             solves: Vec::new(),
             reopens: Vec::new(),
         };
+        let mut tags: std::collections::BTreeSet<String> = tags.iter().cloned().collect();
+        // The tag set at the last solve (a ticket created solved: at creation).
+        let mut tags_at_solve = (!status.is_open()).then(|| tags.clone());
         if !status.is_open() {
             f.solves.push(*created_at);
         }
@@ -189,7 +206,10 @@ impl TicketFacts {
                 }
                 Change::StatusChanged { to, .. } => {
                     match (f.status.is_open(), to.is_open()) {
-                        (true, false) => f.solves.push(*at),
+                        (true, false) => {
+                            f.solves.push(*at);
+                            tags_at_solve = Some(tags.clone());
+                        }
                         (false, true) => f.reopens.push(*at),
                         _ => {}
                     }
@@ -199,16 +219,27 @@ impl TicketFacts {
                 Change::AssigneeChanged { to, .. } => f.dimensions.assignee_id = *to,
                 Change::GroupChanged { to, .. } => f.dimensions.group_id = *to,
                 Change::Linked { relation, .. } if relation == MERGED_INTO => f.merged = true,
+                Change::TagsChanged { added, removed } => {
+                    for t in removed {
+                        tags.remove(t);
+                    }
+                    tags.extend(added.iter().cloned());
+                }
                 Change::SubjectChanged { .. }
-                | Change::TagsChanged { .. }
                 | Change::FieldChanged { .. }
                 | Change::SlaWarning { .. }
                 | Change::SlaBreached { .. }
+                | Change::SlaEscalated { .. }
                 | Change::Linked { .. }
                 | Change::SurveySent { .. }
                 | Change::SurveyAnswered { .. } => {}
             }
         }
+        let counted = match tags_at_solve {
+            Some(at_solve) if f.is_solved() => at_solve,
+            _ => tags,
+        };
+        f.dimensions.tags = counted.into_iter().collect();
         Ok(f)
     }
 
@@ -1010,17 +1041,34 @@ impl RollupCell {
 }
 
 /// The roll-up tables' grains: by UTC hour or UTC day, keyed by channel, priority, group
-/// and brand (the "cube"), or by assignee alone (agent performance).
+/// and brand (the "cube"), by assignee alone (agent performance), by tag alone (a ticket
+/// counts once under each tag it is counted with, untagged tickets under no tag), or by
+/// language alone. Tags and languages are kept out of the cube: tags are many-valued, and a
+/// language column would multiply the cube's rows (and the grouped reports' reading time)
+/// by the number of languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Grain {
     Hour,
     Day,
     AgentHour,
     AgentDay,
+    TagHour,
+    TagDay,
+    LanguageHour,
+    LanguageDay,
 }
 
 impl Grain {
-    pub const ALL: [Grain; 4] = [Grain::Hour, Grain::Day, Grain::AgentHour, Grain::AgentDay];
+    pub const ALL: [Grain; 8] = [
+        Grain::Hour,
+        Grain::Day,
+        Grain::AgentHour,
+        Grain::AgentDay,
+        Grain::TagHour,
+        Grain::TagDay,
+        Grain::LanguageHour,
+        Grain::LanguageDay,
+    ];
 
     /// The stored code.
     pub fn code(self) -> i16 {
@@ -1029,6 +1077,10 @@ impl Grain {
             Grain::Day => 1,
             Grain::AgentHour => 2,
             Grain::AgentDay => 3,
+            Grain::TagHour => 4,
+            Grain::TagDay => 5,
+            Grain::LanguageHour => 6,
+            Grain::LanguageDay => 7,
         }
     }
 
@@ -1037,11 +1089,36 @@ impl Grain {
     }
 
     pub fn is_daily(self) -> bool {
-        matches!(self, Grain::Day | Grain::AgentDay)
+        matches!(
+            self,
+            Grain::Day | Grain::AgentDay | Grain::TagDay | Grain::LanguageDay
+        )
     }
 
     pub fn is_agent(self) -> bool {
         matches!(self, Grain::AgentHour | Grain::AgentDay)
+    }
+
+    /// The hourly grain of the same family.
+    pub fn hourly(self) -> Grain {
+        match self {
+            Grain::Day => Grain::Hour,
+            Grain::AgentDay => Grain::AgentHour,
+            Grain::TagDay => Grain::TagHour,
+            Grain::LanguageDay => Grain::LanguageHour,
+            g => g,
+        }
+    }
+
+    /// The daily grain of the same family.
+    pub fn daily(self) -> Grain {
+        match self {
+            Grain::Hour => Grain::Day,
+            Grain::AgentHour => Grain::AgentDay,
+            Grain::TagHour => Grain::TagDay,
+            Grain::LanguageHour => Grain::LanguageDay,
+            g => g,
+        }
     }
 
     /// The start of the period of this grain holding `t`.
@@ -1053,18 +1130,33 @@ impl Grain {
         }
     }
 
-    /// A ticket's dimensions as this grain keys them.
-    pub fn dimensions(self, d: &Dimensions) -> Dimensions {
-        if self.is_agent() {
-            Dimensions {
+    /// The keys a ticket with dimensions `d` has in this grain: one, except in the tag
+    /// grains (one per tag; none → the "no tag" key).
+    pub fn keys(self, d: &Dimensions) -> Vec<Dimensions> {
+        match self.hourly() {
+            Grain::AgentHour => vec![Dimensions {
                 assignee_id: d.assignee_id,
                 ..Dimensions::default()
-            }
-        } else {
-            Dimensions {
+            }],
+            Grain::TagHour if d.tags.is_empty() => vec![Dimensions::default()],
+            Grain::TagHour => d
+                .tags
+                .iter()
+                .map(|t| Dimensions {
+                    tags: vec![t.clone()],
+                    ..Dimensions::default()
+                })
+                .collect(),
+            Grain::LanguageHour => vec![Dimensions {
+                language: d.language.clone(),
+                ..Dimensions::default()
+            }],
+            _ => vec![Dimensions {
                 assignee_id: None,
+                tags: Vec::new(),
+                language: None,
                 ..d.clone()
-            }
+            }],
         }
     }
 }
@@ -1123,15 +1215,56 @@ pub fn spread_contribution(
     sign: i64,
 ) {
     for grain in Grain::ALL {
-        let d = grain.dimensions(dims);
-        for (hour, cell) in contribution {
-            let key = RowKey {
-                grain,
-                period_start: grain.period_start(*hour),
-                dimensions: d.clone(),
-            };
-            out.entry(key).or_default().add(cell, sign);
+        for d in grain.keys(dims) {
+            for (hour, cell) in contribution {
+                let key = RowKey {
+                    grain,
+                    period_start: grain.period_start(*hour),
+                    dimensions: d.clone(),
+                };
+                out.entry(key).or_default().add(cell, sign);
+            }
         }
+    }
+}
+
+/// Like [`spread_contribution`], into the hourly grains only; [`add_daily_rows`] then
+/// derives the daily rows from them (a rebuild: half the work per ticket).
+pub fn spread_contribution_hourly(
+    out: &mut std::collections::HashMap<RowKey, RollupCell>,
+    dims: &Dimensions,
+    contribution: &[(DateTime<Utc>, RollupCell)],
+) {
+    for grain in Grain::ALL.into_iter().filter(|g| !g.is_daily()) {
+        for d in grain.keys(dims) {
+            for (hour, cell) in contribution {
+                let key = RowKey {
+                    grain,
+                    period_start: grain.period_start(*hour),
+                    dimensions: d.clone(),
+                };
+                out.entry(key).or_default().add(cell, 1);
+            }
+        }
+    }
+}
+
+/// Adds to `rows` (hourly rows only) the daily rows they sum to.
+pub fn add_daily_rows(rows: &mut std::collections::HashMap<RowKey, RollupCell>) {
+    let mut daily: std::collections::HashMap<RowKey, RollupCell> = std::collections::HashMap::new();
+    for (k, c) in rows.iter().filter(|(k, _)| !k.grain.is_daily()) {
+        let day = k.grain.daily();
+        daily
+            .entry(RowKey {
+                grain: day,
+                period_start: day.period_start(k.period_start),
+                dimensions: k.dimensions.clone(),
+            })
+            .or_default()
+            .add(c, 1);
+    }
+    for (k, c) in daily {
+        rows.entry(k).or_default().add(&c, 1);
     }
 }
 
@@ -1526,6 +1659,108 @@ mod tests {
         TicketFacts::from_events(events, false).unwrap()
     }
 
+    fn tags(at: &str, added: &[&str], removed: &[&str]) -> Event {
+        (
+            t(at),
+            Actor::agent(1),
+            Change::TagsChanged {
+                added: added.iter().map(|s| s.to_string()).collect(),
+                removed: removed.iter().map(|s| s.to_string()).collect(),
+            },
+        )
+    }
+
+    #[test]
+    fn tags_are_counted_as_at_the_last_solve_and_current_while_open() {
+        // Tagged while open, solved, then tagged again: counted with the tags at the solve.
+        let mut ev = customer_opens("2 09:00");
+        ev.push(tags("2 09:10", &["billing", "vip"], &[]));
+        ev.push(tags("2 09:20", &["refund"], &["vip"]));
+        ev.push(status("2 10:00", Status::New, Status::Solved));
+        ev.push(tags("2 11:00", &["survey-sent"], &[]));
+        assert_eq!(facts(&ev).dimensions.tags, vec!["billing", "refund"]);
+        // Reopened: open again, so the tags now count (the later tag included)…
+        ev.push(status("3 09:00", Status::Solved, Status::Open));
+        assert_eq!(
+            facts(&ev).dimensions.tags,
+            vec!["billing", "refund", "survey-sent"]
+        );
+        // …and after the next solve, those at that solve.
+        ev.push(tags("3 09:30", &[], &["refund"]));
+        ev.push(status("3 10:00", Status::Open, Status::Solved));
+        ev.push(tags("3 10:30", &["late"], &[]));
+        assert_eq!(facts(&ev).dimensions.tags, vec!["billing", "survey-sent"]);
+        // A ticket created solved counts with its tags at creation.
+        let mut c = created("2 09:00", Actor::agent(1), Status::Solved);
+        if let Change::Created { tags, .. } = &mut c.2 {
+            *tags = vec!["phone".into()];
+        }
+        let ev = vec![c, tags("2 09:05", &["later"], &[])];
+        assert_eq!(facts(&ev).dimensions.tags, vec!["phone"]);
+    }
+
+    #[test]
+    fn a_ticket_counts_once_under_each_tag_and_once_per_language() {
+        let mut ev = customer_opens("2 09:00");
+        ev.push(tags("2 09:10", &["billing", "vip"], &[]));
+        let mut f = facts(&ev);
+        f.dimensions.language = Some("de".into());
+        let c = ticket_contribution(&f, None, &[]);
+        let mut rows = std::collections::HashMap::new();
+        spread_contribution(&mut rows, &f.dimensions, &c, 1);
+        type Rows = std::collections::HashMap<RowKey, RollupCell>;
+        let created = |rows: &Rows, g: Grain| -> Vec<(Dimensions, i64)> {
+            let mut v: Vec<(Dimensions, i64)> = rows
+                .iter()
+                .filter(|(k, _)| k.grain == g)
+                .map(|(k, c)| (k.dimensions.clone(), c.counts[counter::CREATED]))
+                .collect();
+            v.sort();
+            v
+        };
+        let tag = |t: &str| Dimensions {
+            tags: vec![t.to_string()],
+            ..Dimensions::default()
+        };
+        assert_eq!(
+            created(&rows, Grain::TagDay),
+            vec![(tag("billing"), 1), (tag("vip"), 1)]
+        );
+        assert_eq!(
+            created(&rows, Grain::LanguageHour),
+            vec![(
+                Dimensions {
+                    language: Some("de".into()),
+                    ..Dimensions::default()
+                },
+                1
+            )]
+        );
+        // The cube and the agent rows keep neither tags nor language.
+        for g in [Grain::Hour, Grain::Day, Grain::AgentHour, Grain::AgentDay] {
+            let v = created(&rows, g);
+            assert_eq!(v.len(), 1, "{g:?}");
+            assert!(v[0].0.tags.is_empty() && v[0].0.language.is_none());
+        }
+        // Untagged: one row under no tag. Taking the contribution out empties every row.
+        let plain = facts(&customer_opens("2 09:00"));
+        let c2 = ticket_contribution(&plain, None, &[]);
+        spread_contribution(&mut rows, &plain.dimensions, &c2, 1);
+        assert!(created(&rows, Grain::TagHour).contains(&(Dimensions::default(), 1)));
+        // A rebuild's way (hourly rows, then the days from them) gives the same rows.
+        let mut hourly = std::collections::HashMap::new();
+        spread_contribution_hourly(&mut hourly, &f.dimensions, &c);
+        spread_contribution_hourly(&mut hourly, &plain.dimensions, &c2);
+        add_daily_rows(&mut hourly);
+        assert_eq!(hourly, rows);
+        spread_contribution(&mut rows, &plain.dimensions, &c2, -1);
+        spread_contribution(&mut rows, &f.dimensions, &c, -1);
+        assert!(rows.values().all(RollupCell::is_zero));
+        for g in Grain::ALL {
+            assert_eq!(Grain::from_code(g.code()), Some(g));
+        }
+    }
+
     #[test]
     fn first_and_next_responses_and_resolution() {
         // 09:00 customer writes; 09:10 internal note; 09:30 agent replies (FRT 30 min);
@@ -1785,6 +2020,8 @@ mod tests {
                 group_id: Some(2),
                 assignee_id: Some(3),
                 brand_id: None,
+                tags: vec![],
+                language: None,
             }
         );
     }
@@ -2102,6 +2339,7 @@ mod tests {
                 Target::new(Metric::FirstReply, 30, false),
                 Target::new(Metric::Resolution, 60, false),
             ],
+            calendar: None,
         };
         // Reply after 20 min (met at 09:20); solved after 2 h (breached, due 10:00).
         let mut ev = customer_opens("2 09:00");

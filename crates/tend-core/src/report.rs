@@ -50,6 +50,8 @@ pub struct ReportParams {
     pub group_id: Option<String>,
     pub brand_id: Option<String>,
     pub assignee_id: Option<String>,
+    pub tag: Option<String>,
+    pub language: Option<String>,
 }
 
 impl ReportParams {
@@ -65,6 +67,8 @@ impl ReportParams {
         "group_id",
         "brand_id",
         "assignee_id",
+        "tag",
+        "language",
     ];
 
     /// Reads `name=value` pairs; names in `extra` (e.g. `format`) are left to the caller.
@@ -79,6 +83,8 @@ impl ReportParams {
             if extra.contains(&k) {
                 continue;
             }
+            // `by` is a short alias of `group_by` (`by=tag`).
+            let k = if k == "by" { "group_by" } else { k };
             let slot = match k {
                 "from" => &mut p.from,
                 "to" => &mut p.to,
@@ -91,6 +97,8 @@ impl ReportParams {
                 "group_id" => &mut p.group_id,
                 "brand_id" => &mut p.brand_id,
                 "assignee_id" => &mut p.assignee_id,
+                "tag" => &mut p.tag,
+                "language" => &mut p.language,
                 _ => {
                     return Err(Invalid::new(
                         crate::truncate_for_message(k),
@@ -137,6 +145,8 @@ impl ReportParams {
             &self.group_id,
             &self.brand_id,
             &self.assignee_id,
+            &self.tag,
+            &self.language,
         ];
         Self::NAMES
             .iter()
@@ -184,16 +194,68 @@ pub enum Dim {
     Group,
     Brand,
     Assignee,
+    Tag,
+    Language,
 }
 
+/// Which roll-up rows a report reads: the channel × priority × group × brand cube, or the
+/// per-assignee, per-tag or per-language rows. A report's dimensions (grouped or
+/// filtered) all belong to one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Cube,
+    Agent,
+    Tag,
+    Language,
+}
+
+impl Family {
+    /// The hourly and daily grains of the family.
+    pub fn grains(self) -> (Grain, Grain) {
+        match self {
+            Family::Cube => (Grain::Hour, Grain::Day),
+            Family::Agent => (Grain::AgentHour, Grain::AgentDay),
+            Family::Tag => (Grain::TagHour, Grain::TagDay),
+            Family::Language => (Grain::LanguageHour, Grain::LanguageDay),
+        }
+    }
+
+    pub fn of(grain: Grain) -> Family {
+        match grain.hourly() {
+            Grain::AgentHour => Family::Agent,
+            Grain::TagHour => Family::Tag,
+            Grain::LanguageHour => Family::Language,
+            _ => Family::Cube,
+        }
+    }
+}
+
+/// Most tag groups a report shows: the tags with the most created tickets over the range
+/// (ties by name), the rest summed under [`OTHER_TAGS`].
+pub const TOP_TAGS: usize = 20;
+/// The group of the tags beyond [`TOP_TAGS`] (not a valid tag, so it cannot collide).
+pub const OTHER_TAGS: &str = "(other)";
+
 impl Dim {
-    pub const ALL: [Dim; 5] = [
+    pub const ALL: [Dim; 7] = [
         Dim::Channel,
         Dim::Priority,
         Dim::Group,
         Dim::Brand,
         Dim::Assignee,
+        Dim::Tag,
+        Dim::Language,
     ];
+
+    /// The roll-up rows that keep this dimension.
+    pub fn family(self) -> Family {
+        match self {
+            Dim::Assignee => Family::Agent,
+            Dim::Tag => Family::Tag,
+            Dim::Language => Family::Language,
+            _ => Family::Cube,
+        }
+    }
 
     /// The name in `group_by`.
     pub fn as_str(self) -> &'static str {
@@ -203,6 +265,8 @@ impl Dim {
             Dim::Group => "group",
             Dim::Brand => "brand",
             Dim::Assignee => "assignee",
+            Dim::Tag => "tag",
+            Dim::Language => "language",
         }
     }
 
@@ -214,6 +278,8 @@ impl Dim {
             Dim::Group => "group_id",
             Dim::Brand => "brand_id",
             Dim::Assignee => "assignee_id",
+            Dim::Tag => "tag",
+            Dim::Language => "language",
         }
     }
 
@@ -230,6 +296,8 @@ impl Dim {
             Dim::Group => d.group_id.map(|v| v.to_string()),
             Dim::Brand => d.brand_id.map(|v| v.to_string()),
             Dim::Assignee => d.assignee_id.map(|v| v.to_string()),
+            Dim::Tag => d.tags.first().cloned(),
+            Dim::Language => d.language.clone(),
         }
     }
 }
@@ -243,6 +311,9 @@ pub struct Filters {
     pub group_id: Option<i64>,
     pub brand_id: Option<i64>,
     pub assignee_id: Option<i64>,
+    /// Tickets counted with this tag (see [`crate::metrics::TicketFacts::dimensions`]).
+    pub tag: Option<String>,
+    pub language: Option<String>,
 }
 
 impl Filters {
@@ -256,6 +327,11 @@ impl Filters {
             && self.group_id.is_none_or(|g| d.group_id == Some(g))
             && self.brand_id.is_none_or(|b| d.brand_id == Some(b))
             && self.assignee_id.is_none_or(|a| d.assignee_id == Some(a))
+            && self.tag.as_ref().is_none_or(|t| d.tags.contains(t))
+            && self
+                .language
+                .as_ref()
+                .is_none_or(|l| d.language.as_ref() == Some(l))
     }
 
     fn dims(&self) -> Vec<Dim> {
@@ -274,6 +350,12 @@ impl Filters {
         }
         if self.assignee_id.is_some() {
             v.push(Dim::Assignee);
+        }
+        if self.tag.is_some() {
+            v.push(Dim::Tag);
+        }
+        if self.language.is_some() {
+            v.push(Dim::Language);
         }
         v
     }
@@ -499,16 +581,28 @@ impl ReportRequest {
                 .as_deref()
                 .map(|v| parse_id("assignee_id", v))
                 .transpose()?,
+            tag: p
+                .tag
+                .as_deref()
+                .map(|v| crate::parse_tag(v).map_err(|e| Invalid::new("tag", e.to_string())))
+                .transpose()?,
+            language: p
+                .language
+                .as_deref()
+                .map(crate::parse_language)
+                .transpose()?,
         };
-        let agent = group_by.contains(&Dim::Assignee) || filters.assignee_id.is_some();
-        let cube = group_by
+        let mut families: Vec<Family> = group_by
             .iter()
             .chain(&filters.dims())
-            .any(|d| *d != Dim::Assignee);
-        if agent && cube {
+            .map(|d| d.family())
+            .collect();
+        families.sort();
+        families.dedup();
+        if families.len() > 1 {
             return Err(Invalid::new(
                 "group_by",
-                "assignee (in group_by or assignee_id) cannot be combined with channel, priority, group or brand: agent figures are kept per agent only",
+                "assignee, tag and language (in group_by or as a filter) cannot be combined with each other or with channel, priority, group or brand: those figures are kept per agent, per tag and per language only",
             ));
         }
         let metrics = match &p.metrics {
@@ -560,12 +654,18 @@ impl ReportRequest {
     /// per-agent rows once (under its assignee or none), and there are far fewer of them
     /// than cube rows, so the totals come out the same from less reading.
     pub fn agent(&self) -> bool {
-        let f = &self.filters;
-        let cube_filter = f.channel.is_some()
-            || f.priority.is_some()
-            || f.group_id.is_some()
-            || f.brand_id.is_some();
-        !cube_filter && self.group_by.iter().all(|d| *d == Dim::Assignee)
+        self.family() == Family::Agent
+    }
+
+    /// The roll-up rows this report reads (see [`agent`](Self::agent) for the ungrouped,
+    /// unfiltered case).
+    pub fn family(&self) -> Family {
+        self.group_by
+            .iter()
+            .chain(&self.filters.dims())
+            .map(|d| d.family())
+            .next()
+            .unwrap_or(Family::Agent)
     }
 
     /// The metric columns this report shows, in catalog order.
@@ -623,7 +723,7 @@ impl ReportRequest {
                 end: self.day_start(w[1])?,
             });
         }
-        Plan::new(periods, self.agent(), self.tz)
+        Plan::new(periods, self.family(), self.tz)
     }
 
     /// The range just before this one: the same number of whole months when the range is
@@ -667,7 +767,7 @@ impl ReportRequest {
             start: self.day_start(from)?,
             end: self.day_start(end)?,
         };
-        Plan::new(vec![p], self.agent(), self.tz)
+        Plan::new(vec![p], self.family(), self.tz)
     }
 
     /// The hours of the weekday × hour heat map: the last [`HEATMAP_MAX_DAYS`] days of the
@@ -730,6 +830,8 @@ pub struct Plan {
     pub periods: Vec<Period>,
     /// Per-agent rows instead of the channel/priority/group/brand cube.
     pub agent: bool,
+    /// The roll-up rows read.
+    pub family: Family,
     /// Ranges `[from, to)` of hourly rows.
     pub hours: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Ranges `[from, to)` of daily rows.
@@ -747,7 +849,7 @@ fn push_range(v: &mut Vec<(DateTime<Utc>, DateTime<Utc>)>, a: DateTime<Utc>, b: 
 }
 
 impl Plan {
-    fn new(periods: Vec<Period>, agent: bool, tz: Tz) -> Result<Plan, Invalid> {
+    fn new(periods: Vec<Period>, family: Family, tz: Tz) -> Result<Plan, Invalid> {
         for p in &periods {
             for t in [p.start, p.end] {
                 if t.minute() != 0 || t.second() != 0 {
@@ -779,7 +881,8 @@ impl Plan {
         }
         Ok(Plan {
             periods,
-            agent,
+            agent: family == Family::Agent,
+            family,
             hours,
             days,
         })
@@ -797,11 +900,7 @@ impl Plan {
 
     /// The hourly and daily grains this plan reads.
     pub fn grains(&self) -> (Grain, Grain) {
-        if self.agent {
-            (Grain::AgentHour, Grain::AgentDay)
-        } else {
-            (Grain::Hour, Grain::Day)
-        }
+        self.family.grains()
     }
 
     /// The period a row belongs to, if the plan asked for it (rows of the wrong grain or
@@ -1275,6 +1374,51 @@ fn key_of(group_by: &[Dim], d: &Dimensions) -> GroupKey {
     group_by.iter().map(|g| g.value(d)).collect()
 }
 
+/// For a report grouped by tag: the tags shown as their own group when there are more than
+/// [`TOP_TAGS`] — those with the most created tickets in the range (then by name); `None`
+/// when every tag is shown. "No tag" is always shown on its own.
+fn top_tags(req: &ReportRequest, plan: &Plan, inputs: &ReportInputs) -> Option<BTreeSet<String>> {
+    if !req.group_by.contains(&Dim::Tag) {
+        return None;
+    }
+    let mut created: BTreeMap<String, i64> = BTreeMap::new();
+    for row in &inputs.rows {
+        if Family::of(row.grain) != plan.family
+            || !req.filters.matches(&row.dimensions)
+            || plan.period_of(row).is_none()
+        {
+            continue;
+        }
+        if let Some(t) = row.dimensions.tags.first() {
+            *created.entry(t.clone()).or_default() += row.counts[counter::CREATED];
+        }
+    }
+    for (d, _) in &inputs.open_before {
+        if let Some(t) = d.tags.first() {
+            created.entry(t.clone()).or_default();
+        }
+    }
+    if created.len() <= TOP_TAGS {
+        return None;
+    }
+    let mut ranked: Vec<(String, i64)> = created.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Some(ranked.into_iter().take(TOP_TAGS).map(|(t, _)| t).collect())
+}
+
+/// The group key of a row, with tags beyond the top ones as [`OTHER_TAGS`].
+fn group_key(group_by: &[Dim], top: Option<&BTreeSet<String>>, d: &Dimensions) -> GroupKey {
+    let mut k = key_of(group_by, d);
+    if let Some(top) = top {
+        for (dim, v) in group_by.iter().zip(k.iter_mut()) {
+            if *dim == Dim::Tag && v.as_ref().is_some_and(|t| !top.contains(t)) {
+                *v = Some(OTHER_TAGS.to_string());
+            }
+        }
+    }
+    k
+}
+
 fn net_open(acc: &RollupAcc) -> i64 {
     acc.counts[counter::CREATED] - acc.counts[counter::SOLVES] + acc.counts[counter::REOPENS]
 }
@@ -1291,14 +1435,15 @@ pub fn build(
     let n = plan.periods.len();
     let mut cells: Vec<BTreeMap<GroupKey, RollupAcc>> = vec![BTreeMap::new(); n];
     let mut keys: BTreeSet<GroupKey> = BTreeSet::new();
+    let top = top_tags(req, plan, inputs);
     for row in &inputs.rows {
-        if row.grain.is_agent() != plan.agent || !req.filters.matches(&row.dimensions) {
+        if Family::of(row.grain) != plan.family || !req.filters.matches(&row.dimensions) {
             continue;
         }
         let Some(i) = plan.period_of(row) else {
             continue;
         };
-        let k = key_of(&req.group_by, &row.dimensions);
+        let k = group_key(&req.group_by, top.as_ref(), &row.dimensions);
         if !keys.contains(&k) {
             keys.insert(k.clone());
         }
@@ -1310,7 +1455,9 @@ pub fn build(
     let mut base: BTreeMap<GroupKey, i64> = BTreeMap::new();
     for (d, v) in &inputs.open_before {
         if req.filters.matches(d) {
-            *base.entry(key_of(&req.group_by, d)).or_default() += v;
+            *base
+                .entry(group_key(&req.group_by, top.as_ref(), d))
+                .or_default() += v;
         }
     }
     for (k, v) in &base {
@@ -1414,7 +1561,7 @@ pub fn build(
     );
     let mut prev_acc = RollupAcc::default();
     for row in &inputs.previous_rows {
-        if row.grain.is_agent() != previous_plan.agent || !req.filters.matches(&row.dimensions) {
+        if Family::of(row.grain) != previous_plan.family || !req.filters.matches(&row.dimensions) {
             continue;
         }
         if previous_plan.period_of(row).is_some() {
@@ -1441,8 +1588,11 @@ pub fn build(
         notes.push(if unsplit_ok {
             "Survey scores (CSAT, NPS, CES) can be split by group, channel or assignee only: they are shown in the totals, not per row.".to_string()
         } else {
-            "Survey scores (CSAT, NPS, CES) cannot be filtered by channel, priority, group, brand or assignee: they are left out.".to_string()
+            "Survey scores (CSAT, NPS, CES) cannot be filtered by channel, priority, group, brand, assignee, tag or language: they are left out.".to_string()
         });
+    }
+    if req.group_by.contains(&Dim::Tag) {
+        notes.push(format!("A ticket counts once under each tag it is counted with (its tags at its last solve; open tickets: their tags now): the total and the previous period sum the tags (ticket–tag pairs), not tickets. At most {TOP_TAGS} tags are shown, the rest as {OTHER_TAGS}."));
     }
     Ok(Report {
         request: req.clone(),
@@ -1736,6 +1886,133 @@ mod tests {
     fn get(r: &Report, row: &ReportRow, key: &str) -> Option<f64> {
         let i = r.columns.iter().position(|c| c.key == key).unwrap();
         row.values[i].map(Value::as_f64)
+    }
+
+    fn tagged(at: &str, tags: &[&str]) -> Vec<crate::metrics::Event> {
+        let mut ev = ticket(at, 1, vec![]);
+        if let Change::Created { tags: t, .. } = &mut ev[0].2 {
+            *t = tags.iter().map(|s| s.to_string()).collect();
+        }
+        ev
+    }
+
+    fn rows_with_language(
+        tickets: &[(Vec<crate::metrics::Event>, Option<&str>)],
+    ) -> Vec<StoredRollup> {
+        let mut all: HashMap<RowKey, crate::metrics::RollupCell> = HashMap::new();
+        for (ev, lang) in tickets {
+            let mut f = TicketFacts::from_events(ev, false).unwrap();
+            f.dimensions.language = lang.map(str::to_string);
+            let c = ticket_contribution(&f, None, &[]);
+            spread_contribution(&mut all, &f.dimensions, &c, 1);
+        }
+        all.into_iter()
+            .map(|(k, c)| StoredRollup {
+                grain: k.grain,
+                period_start: k.period_start,
+                dimensions: k.dimensions,
+                counts: c.counts,
+                sketches: c.encode_sketches(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tag_and_language_parameters_and_families() {
+        assert_eq!(req("by=tag").unwrap().group_by, vec![Dim::Tag]);
+        assert_eq!(req("by=tag").unwrap().family(), Family::Tag);
+        assert_eq!(
+            req("language=pt_br").unwrap().filters.language.as_deref(),
+            Some("pt-BR")
+        );
+        assert_eq!(req("language=de").unwrap().family(), Family::Language);
+        assert_eq!(req("tag=VIP").unwrap().filters.tag.as_deref(), Some("vip"));
+        assert_eq!(req("").unwrap().family(), Family::Agent);
+        assert_eq!(req("group_by=group").unwrap().family(), Family::Cube);
+        for q in [
+            "group_by=tag,language",
+            "by=tag&channel=email",
+            "group_by=assignee&language=de",
+            "tag=a%20b",
+            "tag=no spaces",
+            "language=klingon-is-not-bcp47",
+        ] {
+            assert!(req(q).is_err(), "{q}");
+        }
+        assert_eq!(req("tag=no spaces").unwrap_err().field, "tag");
+        assert_eq!(req("by=tag&channel=email").unwrap_err().field, "group_by");
+        let p = params("by=language&tag=vip");
+        assert_eq!(p.to_query(), "group_by=language&tag=vip");
+    }
+
+    #[test]
+    fn a_report_by_tag_shows_the_top_tags_and_sums_the_rest() {
+        // 22 tags; "t21" on three tickets, "t00" on two, the others on one each.
+        let mut tickets = Vec::new();
+        for i in 0..TOP_TAGS + 2 {
+            tickets.push((tagged("2026-03-02T10:00:00Z", &[&format!("t{i:02}")]), None));
+        }
+        for _ in 0..2 {
+            tickets.push((tagged("2026-03-03T10:00:00Z", &["t21"]), Some("de")));
+        }
+        tickets.push((tagged("2026-03-03T10:00:00Z", &["t00"]), None));
+        tickets.push((tagged("2026-03-03T11:00:00Z", &[]), Some("en")));
+        let stored = rows_with_language(&tickets);
+        let run = |q: &str| {
+            let r = req(q).unwrap();
+            let plan = r.plan().unwrap();
+            let prev = r.previous_plan().unwrap();
+            let inputs = ReportInputs {
+                rows: stored.clone(),
+                previous_rows: vec![],
+                open_before: vec![],
+                surveys: None,
+                notes: vec![],
+            };
+            build(&r, &plan, &prev, &inputs).unwrap()
+        };
+        let r = run("from=2026-03-01&to=2026-03-07&by=tag&metrics=volume");
+        let groups: Vec<(Option<String>, f64)> = r
+            .groups
+            .iter()
+            .map(|g| (g.group[0].clone(), get(&r, g, "created").unwrap()))
+            .collect();
+        assert_eq!(
+            groups.len(),
+            TOP_TAGS + 2,
+            "20 tags, (other), no tag: {groups:?}"
+        );
+        assert!(groups.contains(&(Some("t21".into()), 3.0)));
+        assert!(groups.contains(&(Some("t00".into()), 2.0)));
+        // Ranked t21, t00, then by name t01…t18: t19 and t20 are summed.
+        assert!(
+            groups.contains(&(Some(OTHER_TAGS.into()), 2.0)),
+            "{groups:?}"
+        );
+        assert!(!groups.iter().any(|g| g.0.as_deref() == Some("t19")));
+        assert!(groups.contains(&(None, 1.0)));
+        assert_eq!(get(&r, &r.total, "created"), Some(26.0));
+        assert!(r.notes.iter().any(|n| n.contains("ticket–tag pairs")));
+        // Filtered by a tag: that tag's tickets.
+        let r = run("from=2026-03-01&to=2026-03-07&tag=t21&metrics=volume");
+        assert_eq!(get(&r, &r.total, "created"), Some(3.0));
+        // By language: one row per language, each ticket once.
+        let r = run("from=2026-03-01&to=2026-03-07&by=language&metrics=volume");
+        let mut langs: Vec<(Option<String>, f64)> = r
+            .groups
+            .iter()
+            .map(|g| (g.group[0].clone(), get(&r, g, "created").unwrap()))
+            .collect();
+        langs.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            langs,
+            vec![
+                (None, 23.0),
+                (Some("de".into()), 2.0),
+                (Some("en".into()), 1.0)
+            ]
+        );
+        assert_eq!(get(&r, &r.total, "created"), Some(26.0));
     }
 
     #[test]

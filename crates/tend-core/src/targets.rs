@@ -153,6 +153,8 @@ impl Scope {
                 Dim::Group => self.group_id.map(|v| v.to_string()),
                 Dim::Brand => self.brand_id.map(|v| v.to_string()),
                 Dim::Assignee => self.assignee_id.map(|v| v.to_string()),
+                // Target scopes have no tag or language (issue 8: tag/language roll-ups).
+                Dim::Tag | Dim::Language => None,
             })
             .collect()
     }
@@ -165,6 +167,7 @@ impl Scope {
             group_id: self.group_id,
             brand_id: self.brand_id,
             assignee_id: self.assignee_id,
+            ..Filters::default()
         }
     }
 

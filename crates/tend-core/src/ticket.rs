@@ -156,6 +156,15 @@ pub enum Change {
         due_at: DateTime<Utc>,
         escalated: Vec<String>,
     },
+    /// An escalation level after the breach fired (issue 5): `level` is its number (1-based,
+    /// in the configured order); `escalated` says what Tend did. Recorded once per target,
+    /// run and level.
+    SlaEscalated {
+        metric: String,
+        cycle: u32,
+        level: u32,
+        escalated: Vec<String>,
+    },
     /// A satisfaction survey about this ticket went out (written with the invitation, in its
     /// transaction). A mark on the timeline, not a change of the ticket: metrics, search and
     /// SLA clocks ignore it ([`Change::is_survey`]).
@@ -200,6 +209,7 @@ impl Change {
             Change::Linked { .. } => "ticket.linked",
             Change::SlaWarning { .. } => "ticket.sla_warning",
             Change::SlaBreached { .. } => "ticket.sla_breached",
+            Change::SlaEscalated { .. } => "ticket.sla_escalated",
             Change::SurveySent { .. } => "ticket.survey_sent",
             Change::SurveyAnswered { .. } => "ticket.survey_answered",
         }
@@ -228,6 +238,7 @@ impl Change {
         "ticket.linked",
         "ticket.sla_warning",
         "ticket.sla_breached",
+        "ticket.sla_escalated",
         "ticket.survey_sent",
         "ticket.survey_answered",
     ];
@@ -280,6 +291,7 @@ pub fn apply(t: &mut Ticket, change: &Change, seq: i64, at: DateTime<Utc>) {
         // SLA marks record what the clock did; they do not make the ticket "updated".
         Change::SlaWarning { .. }
         | Change::SlaBreached { .. }
+        | Change::SlaEscalated { .. }
         | Change::Linked { .. }
         | Change::SurveySent { .. }
         | Change::SurveyAnswered { .. } => {

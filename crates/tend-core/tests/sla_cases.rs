@@ -472,6 +472,7 @@ fn policies(spec: &str) -> Vec<Policy> {
                 name,
                 conditions: Conditions::default(),
                 targets: Vec::new(),
+                calendar: None,
             };
             for tok in rest.split_whitespace() {
                 let (k, v) = tok.split_once('=').unwrap();
@@ -686,6 +687,7 @@ fn evaluation_of_odd_input_does_not_panic() {
             Target::new(Metric::FirstReply, 0, true),
             Target::new(Metric::Resolution, -10, false),
         ],
+        calendar: None,
     };
     assert!(bad.validate().is_err());
     assert!(evaluate(&[], &cal, &bad, now).is_empty());
@@ -959,6 +961,7 @@ fn arb_policy() -> impl Strategy<Value = Policy> {
             name: "p".into(),
             conditions: Conditions::default(),
             targets: vec![a, b, c, d],
+            calendar: None,
         })
 }
 

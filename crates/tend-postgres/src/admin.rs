@@ -102,6 +102,9 @@ pub(crate) async fn update_agent(
     if n == 0 {
         return Err(StoreError::NotFound("agent"));
     }
+    if up.active == Some(false) {
+        crate::routing::agent_deactivated(&tx, id, now).await?; // routing (issue 5)
+    }
     // The same shape as the SQLite store's entry; never the hash itself.
     let data = json!({
         "name": up.name,

@@ -134,15 +134,41 @@ pub(crate) async fn list_jobs(s: &PgStore, state: JobState, limit: i64) -> Resul
 }
 
 /// Queues `job` under `key`, or moves the queued job with that key to the earlier time.
+/// Like [`schedule`], but a job already queued under the key starts over with this payload
+/// (a half-way SLA recompute restarts when the configuration changes again).
+pub(crate) async fn schedule_restart<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    key: &str,
+    job: &NewJob,
+) -> Result<()> {
+    upsert_keyed(c, key, job, true).await
+}
+
 pub(crate) async fn schedule<C: deadpool_postgres::GenericClient>(
     c: &C,
     key: &str,
     job: &NewJob,
 ) -> Result<()> {
+    upsert_keyed(c, key, job, false).await
+}
+
+async fn upsert_keyed<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    key: &str,
+    job: &NewJob,
+    restart: bool,
+) -> Result<()> {
+    let on_conflict = if restart {
+        "run_at = LEAST(jobs.run_at, excluded.run_at), payload = excluded.payload"
+    } else {
+        "run_at = LEAST(jobs.run_at, excluded.run_at)"
+    };
     crate::db::execute(
         c,
-        "INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts, dedupe_key) VALUES ($1, $2, 'queued', $3, 0, $4, $5) \
-         ON CONFLICT (dedupe_key) WHERE state = 'queued' AND dedupe_key IS NOT NULL DO UPDATE SET run_at = LEAST(jobs.run_at, excluded.run_at)",
+        &format!(
+            "INSERT INTO jobs (kind, payload, state, run_at, attempts, max_attempts, dedupe_key) VALUES ($1, $2, 'queued', $3, 0, $4, $5) \
+             ON CONFLICT (dedupe_key) WHERE state = 'queued' AND dedupe_key IS NOT NULL DO UPDATE SET {on_conflict}"
+        ),
         &[&job.kind, &job.payload, &us(job.run_at), &job.max_attempts, &key],
     )
     .await?;

@@ -8,6 +8,7 @@
 mod admin;
 mod brands;
 mod db;
+mod escalation;
 mod import;
 mod jobs;
 mod kb;
@@ -16,7 +17,9 @@ mod macros;
 mod mail;
 mod metrics;
 mod migrate;
+mod routing;
 mod rows;
+mod sla_bulk;
 mod survey;
 mod tickets;
 mod triggers;
@@ -321,7 +324,7 @@ impl Store for PgStore {
         .map_err(crate::db::backend)?;
         if key == "sla" {
             // Every open ticket's clocks follow the new calendar and policies.
-            jobs::schedule(&tx, SLA_RECOMPUTE_KEY, &sla_recompute_job(0, now)).await?;
+            jobs::schedule_restart(&tx, SLA_RECOMPUTE_KEY, &sla_recompute_job(0, now)).await?;
         }
         admin::audit(
             &tx,
@@ -641,6 +644,16 @@ impl Store for PgStore {
     async fn list_mailboxes(&self) -> Result<Vec<tend_store::mail::Mailbox>> {
         mail::list_mailboxes(self).await
     }
+    // issue 4: mailbox admin
+    async fn update_mailbox(
+        &self,
+        id: i64,
+        up: tend_store::mail::MailboxUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::mail::Mailbox> {
+        mail::update_mailbox(self, id, up, actor, now).await
+    }
     async fn mail_knowledge(
         &self,
         q: tend_store::mail::MailQuestion,
@@ -714,11 +727,27 @@ impl Store for PgStore {
     async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>> {
         tickets::list_tickets(self, q, viewer).await
     }
-    async fn count_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<i64> {
-        tickets::count_tickets(self, q, viewer).await
+    async fn count_tickets(
+        &self,
+        q: &TicketQuery,
+        viewer: &Viewer,
+        at_most: Option<i64>,
+    ) -> Result<i64> {
+        tickets::count_tickets(self, q, viewer, at_most).await
     }
     async fn set_sla_due(&self, ticket_id: i64, due: Option<DateTime<Utc>>) -> Result<()> {
         tickets::set_sla_due(self, ticket_id, due).await
+    }
+    // SLA bulk (issue 5): sla_bulk.rs
+    async fn sla_clock_page(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<tend_store::sla_bulk::SlaClockTicket>> {
+        sla_bulk::sla_clock_page(self, after_id, limit).await
+    }
+    async fn set_sla_dues(&self, updates: Vec<tend_store::sla_bulk::SlaDueUpdate>) -> Result<()> {
+        sla_bulk::set_sla_dues(self, updates).await
     }
     async fn update_ticket(
         &self,
@@ -872,10 +901,10 @@ impl Store for PgStore {
     }
     async fn metric_open_before(
         &self,
-        agent: bool,
+        family: tend_core::report::Family,
         at: DateTime<Utc>,
     ) -> Result<Vec<(tend_core::metrics::Dimensions, i64)>> {
-        metrics::metric_open_before(self, agent, at).await
+        metrics::metric_open_before(self, family, at).await
     }
     async fn metric_created_by_hour(
         &self,
@@ -936,7 +965,7 @@ impl Store for PgStore {
     async fn delete_trigger(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
         triggers::delete(self, id, actor, now).await
     }
-    async fn trigger_cursor(&self, ticket_id: i64) -> Result<i64> {
+    async fn trigger_cursor(&self, ticket_id: i64) -> Result<Option<i64>> {
         triggers::cursor(self, ticket_id).await
     }
     async fn advance_trigger_cursor(&self, ticket_id: i64, from: i64, to: i64) -> Result<bool> {
@@ -951,8 +980,44 @@ impl Store for PgStore {
     ) -> Result<bool> {
         triggers::claim_automation_run(self, automation_id, ticket_id, period, now).await
     }
+    // --- escalation (issue 5; migration 0022)
+    async fn group_lead(&self, group_id: i64) -> Result<Option<i64>> {
+        escalation::group_lead(self, group_id).await
+    }
+    async fn set_group_lead(
+        &self,
+        group_id: i64,
+        agent_id: Option<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        escalation::set_group_lead(self, group_id, agent_id, actor, now).await
+    }
+    async fn agent_hours(
+        &self,
+        agent_id: i64,
+    ) -> Result<Option<tend_store::escalation::AgentHours>> {
+        escalation::agent_hours(self, agent_id).await
+    }
+    async fn set_agent_hours(
+        &self,
+        agent_id: i64,
+        calendar: Option<String>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<tend_store::escalation::AgentHours>> {
+        escalation::set_agent_hours(self, agent_id, calendar, actor, now).await
+    }
     async fn claim_digest(&self, key: &str, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<bool> {
         metrics::claim_digest(self, key, jobs, now).await
+    }
+    async fn replace_keyed_job(
+        &self,
+        key: &str,
+        job: Option<NewJob>,
+        _now: DateTime<Utc>,
+    ) -> Result<()> {
+        metrics::replace_keyed_job(self, key, job).await
     }
     async fn metric_drill(
         &self,
@@ -1207,6 +1272,61 @@ impl Store for PgStore {
         kb_analytics::analytics(self, q).await
     }
     // --- search feed
+    // --- routing (issue 5; migration 0021)
+    async fn agent_routing(&self, agent_id: i64) -> Result<tend_store::routing::AgentRouting> {
+        routing::agent(self, agent_id).await
+    }
+    async fn list_agent_routing(&self) -> Result<Vec<tend_store::routing::AgentRouting>> {
+        routing::list_agents(self).await
+    }
+    async fn set_agent_routing(
+        &self,
+        agent_id: i64,
+        up: tend_store::routing::AgentRoutingUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::routing::AgentRouting> {
+        routing::set_agent(self, agent_id, up, actor, now).await
+    }
+    async fn group_routing(&self, group_id: i64) -> Result<tend_store::routing::GroupRouting> {
+        routing::group(self, group_id).await
+    }
+    async fn list_group_routing(&self) -> Result<Vec<tend_store::routing::GroupRouting>> {
+        routing::list_groups(self).await
+    }
+    async fn set_group_routing(
+        &self,
+        group_id: i64,
+        up: tend_store::routing::GroupRoutingUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::routing::GroupRouting> {
+        routing::set_group(self, group_id, up, actor, now).await
+    }
+    async fn routing_context(
+        &self,
+        ticket_id: i64,
+    ) -> Result<Option<tend_store::routing::RoutingContext>> {
+        routing::context(self, ticket_id).await
+    }
+    async fn routing_waiting(&self, after_id: i64, limit: i64) -> Result<Vec<i64>> {
+        routing::waiting(self, after_id, limit).await
+    }
+    async fn routing_assign(
+        &self,
+        a: tend_store::routing::Assign,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::routing::Assigned> {
+        routing::assign(self, a, now).await
+    }
+    async fn routing_release(
+        &self,
+        agent_id: i64,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::routing::Released> {
+        routing::release(self, agent_id, limit, now).await
+    }
     async fn tickets_for_index(
         &self,
         after_id: i64,

@@ -628,6 +628,64 @@ pub(crate) async fn create_mailbox(
     Ok(mailbox)
 }
 
+pub(crate) async fn update_mailbox(
+    s: &PgStore,
+    id: i64,
+    up: MailboxUpdate,
+    actor: Actor,
+    now: Now,
+) -> Result<Mailbox> {
+    let now = us(now);
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    let row = query_opt(
+        &tx,
+        &format!("SELECT {MAILBOX_COLS} FROM mailboxes b WHERE b.id = $1 FOR UPDATE"),
+        &[&id],
+    )
+    .await?
+    .ok_or(StoreError::NotFound("mailbox"))?;
+    let mut m = mailbox_row(&row);
+    let changed = up.apply(&mut m)?;
+    if changed.is_empty() {
+        return Ok(m);
+    }
+    if let Some(g) = m.group_id {
+        check_group(&tx, g).await?;
+    }
+    let imap = m.imap.as_ref().map(to_json).transpose()?;
+    let address = m.address.clone();
+    query_one_raw(
+        &tx,
+        "UPDATE mailboxes SET address = $2, name = $3, group_id = $4, brand_id = $5, \
+         closed_policy = $6, auto_ack = $7, imap = $8, active = $9 WHERE id = $1 RETURNING id",
+        &[
+            &id,
+            &m.address,
+            &m.name,
+            &m.group_id,
+            &m.brand_id,
+            &m.closed_policy.as_str(),
+            &m.auto_ack,
+            &imap,
+            &m.active,
+        ],
+    )
+    .await
+    .unique(|| format!("a mailbox for {address} exists already"))?;
+    audit(
+        &tx,
+        actor,
+        "mailbox.updated",
+        format!("mailbox:{id}"),
+        serde_json::json!({ "address": m.address, "changed": changed }),
+        now,
+    )
+    .await?;
+    tx.commit().await.db()?;
+    Ok(m)
+}
+
 pub(crate) async fn list_mailboxes(s: &PgStore) -> Result<Vec<Mailbox>> {
     let c = s.conn().await?;
     let sql = format!("SELECT {MAILBOX_COLS} FROM mailboxes b ORDER BY b.id");

@@ -17,7 +17,10 @@ use tend_store::metrics::*;
 use tend_store::{Result, StoreError};
 use tokio_postgres::Row;
 
-const DIM_COLS: &str = "channel, priority, group_id, brand_id, assignee_id";
+/// Key columns of `metric_rollups` after grain and period (tag and language: migration 0025).
+const DIM_COLS: &str = "channel, priority, group_id, brand_id, assignee_id, tag, language";
+/// Columns of `metric_rollups` before the counters.
+const KEY_LEN: usize = 9;
 /// How long a rebuild waits for transactions that were running when it started.
 const HORIZON_WAIT: Duration = Duration::from_secs(30);
 
@@ -37,6 +40,8 @@ fn dims_of(r: &Row, i: usize) -> Dimensions {
         group_id: id(r.get(i + 2)),
         brand_id: id(r.get(i + 3)),
         assignee_id: id(r.get(i + 4)),
+        tags: text(r.get(i + 5)).into_iter().collect(),
+        language: text(r.get(i + 6)),
     }
 }
 
@@ -44,7 +49,7 @@ fn rollup_of(r: &Row) -> Result<StoredRollup> {
     let g: i16 = r.get(0);
     let mut counts = [0i64; N_COUNTERS];
     for (k, v) in counts.iter_mut().enumerate() {
-        *v = r.get(7 + k);
+        *v = r.get(KEY_LEN + k);
     }
     Ok(StoredRollup {
         grain: Grain::from_code(g)
@@ -52,7 +57,7 @@ fn rollup_of(r: &Row) -> Result<StoredRollup> {
         period_start: r.get(1),
         dimensions: dims_of(r, 2),
         counts,
-        sketches: r.get(7 + N_COUNTERS),
+        sketches: r.get(KEY_LEN + N_COUNTERS),
     })
 }
 
@@ -66,6 +71,8 @@ struct RollupArrays {
     group: Vec<i64>,
     brand: Vec<i64>,
     assignee: Vec<i64>,
+    tag: Vec<String>,
+    language: Vec<String>,
     counts: Vec<Vec<i64>>,
     sketches: Vec<Vec<u8>>,
 }
@@ -88,6 +95,8 @@ impl RollupArrays {
         self.group.push(d.group_id.unwrap_or(0));
         self.brand.push(d.brand_id.unwrap_or(0));
         self.assignee.push(d.assignee_id.unwrap_or(0));
+        self.tag.push(d.tags.first().cloned().unwrap_or_default());
+        self.language.push(d.language.clone().unwrap_or_default());
     }
     fn row(&mut self, k: &RowKey, cell: &RollupCell) {
         self.key(k);
@@ -108,6 +117,8 @@ impl RollupArrays {
             &self.group,
             &self.brand,
             &self.assignee,
+            &self.tag,
+            &self.language,
         ]
     }
     fn row_params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
@@ -120,7 +131,7 @@ impl RollupArrays {
     }
 }
 
-const KEY_UNNEST: &str = "unnest($1::int2[], $2::timestamptz[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[]) AS k(grain, period_start, channel, priority, group_id, brand_id, assignee_id)";
+const KEY_UNNEST: &str = "unnest($1::int2[], $2::timestamptz[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[], $8::text[], $9::text[]) AS k(grain, period_start, channel, priority, group_id, brand_id, assignee_id, tag, language)";
 
 fn insert_rollups_sql(upsert: bool) -> String {
     let mut casts: Vec<String> = [
@@ -131,14 +142,16 @@ fn insert_rollups_sql(upsert: bool) -> String {
         "$5::int8[]",
         "$6::int8[]",
         "$7::int8[]",
+        "$8::text[]",
+        "$9::text[]",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     for i in 0..N_COUNTERS {
-        casts.push(format!("${}::int8[]", 8 + i));
+        casts.push(format!("${}::int8[]", KEY_LEN + 1 + i));
     }
-    casts.push(format!("${}::bytea[]", 8 + N_COUNTERS));
+    casts.push(format!("${}::bytea[]", KEY_LEN + 1 + N_COUNTERS));
     let mut sql = format!(
         "INSERT INTO metric_rollups ({}) SELECT * FROM unnest({})",
         rollup_cols(),
@@ -189,11 +202,31 @@ async fn put_tickets<C: deadpool_postgres::GenericClient>(
     let merged: Vec<bool> = tickets.iter().map(|t| t.merged).collect();
     let fcr: Vec<Option<bool>> = tickets.iter().map(|t| t.fcr).collect();
     let contribution: Vec<&[u8]> = tickets.iter().map(|t| t.contribution.as_slice()).collect();
+    // Tags as one JSON array per ticket (unnest cannot take an array of arrays of different
+    // lengths); language as is.
+    let tags: Vec<String> = tickets
+        .iter()
+        .map(|t| serde_json::to_string(&t.dimensions.tags).unwrap_or_else(|_| "[]".into()))
+        .collect();
+    let language: Vec<Option<&str>> = tickets
+        .iter()
+        .map(|t| t.dimensions.language.as_deref())
+        .collect();
     execute(
         c,
-        "INSERT INTO metric_tickets (ticket_id, channel, priority, group_id, brand_id, assignee_id, status, created_at, first_response_at, first_solved_at, solved_at, replies, reopens, merged, fcr, contribution) \
-         SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::int4[], $13::int4[], $14::bool[], $15::bool[], $16::bytea[]) \
-         ON CONFLICT (ticket_id) DO UPDATE SET channel = excluded.channel, priority = excluded.priority, group_id = excluded.group_id, brand_id = excluded.brand_id, assignee_id = excluded.assignee_id, status = excluded.status, created_at = excluded.created_at, first_response_at = excluded.first_response_at, first_solved_at = excluded.first_solved_at, solved_at = excluded.solved_at, replies = excluded.replies, reopens = excluded.reopens, merged = excluded.merged, fcr = excluded.fcr, contribution = excluded.contribution",
+        "INSERT INTO metric_ticket_languages (ticket_id, language) \
+         SELECT id, l FROM unnest($1::int8[], $2::text[]) AS x(id, l) WHERE l IS NOT NULL \
+         ON CONFLICT (ticket_id) DO NOTHING",
+        &[&id, &language],
+    )
+    .await?;
+    execute(
+        c,
+        "INSERT INTO metric_tickets (ticket_id, channel, priority, group_id, brand_id, assignee_id, status, created_at, first_response_at, first_solved_at, solved_at, replies, reopens, merged, fcr, contribution, tags, language) \
+         SELECT i, ch, pr, g, b, a, st, cr, fr, fs, sv, rp, ro, m, f, co, ARRAY(SELECT jsonb_array_elements_text(tg::jsonb)), lg \
+         FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::int4[], $13::int4[], $14::bool[], $15::bool[], $16::bytea[], $17::text[], $18::text[]) \
+           AS x(i, ch, pr, g, b, a, st, cr, fr, fs, sv, rp, ro, m, f, co, tg, lg) \
+         ON CONFLICT (ticket_id) DO UPDATE SET channel = excluded.channel, priority = excluded.priority, group_id = excluded.group_id, brand_id = excluded.brand_id, assignee_id = excluded.assignee_id, status = excluded.status, created_at = excluded.created_at, first_response_at = excluded.first_response_at, first_solved_at = excluded.first_solved_at, solved_at = excluded.solved_at, replies = excluded.replies, reopens = excluded.reopens, merged = excluded.merged, fcr = excluded.fcr, contribution = excluded.contribution, tags = excluded.tags, language = excluded.language",
         &[
             &id,
             &channel,
@@ -211,6 +244,8 @@ async fn put_tickets<C: deadpool_postgres::GenericClient>(
             &merged,
             &fcr,
             &contribution,
+            &tags,
+            &language,
         ],
     )
     .await?;
@@ -230,6 +265,7 @@ fn histories_of(rows: Vec<Row>) -> Result<Vec<MetricHistory>> {
                 ticket_id: id,
                 events: vec![ev],
                 stored: None,
+                language: None,
             }),
         }
     }
@@ -257,12 +293,27 @@ async fn horizon(s: &PgStore) -> Result<i64> {
         })
 }
 
-fn grains(agent: bool) -> (Grain, Grain) {
-    if agent {
-        (Grain::AgentHour, Grain::AgentDay)
-    } else {
-        (Grain::Hour, Grain::Day)
+/// Each ticket's language dimension: kept from its first computation, else its requester's.
+async fn languages<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    out: &mut [MetricHistory],
+) -> Result<()> {
+    let ids: Vec<i64> = out.iter().map(|h| h.ticket_id).collect();
+    let langs: HashMap<i64, String> = query(
+        c,
+        "SELECT t.id, COALESCE(l.language, NULLIF(c.language, '')) FROM tickets t \
+         LEFT JOIN metric_ticket_languages l ON l.ticket_id = t.id \
+         LEFT JOIN customers c ON c.id = t.requester_id WHERE t.id = ANY($1)",
+        &[&ids],
+    )
+    .await?
+    .iter()
+    .filter_map(|r| r.get::<_, Option<String>>(1).map(|l| (r.get(0), l)))
+    .collect();
+    for h in out {
+        h.language = langs.get(&h.ticket_id).cloned();
     }
+    Ok(())
 }
 
 const HISTORY_COLS: &str = "ticket_id, actor_kind, actor_id, at, data";
@@ -291,16 +342,21 @@ pub(crate) async fn metric_histories(s: &PgStore, ids: Vec<i64>) -> Result<Vec<M
     let mut out = histories_of(rows)?;
     let stored: HashMap<i64, (Dimensions, Vec<u8>)> = query(
         &c,
-        "SELECT ticket_id, COALESCE(channel, ''), COALESCE(priority, ''), COALESCE(group_id, 0), COALESCE(brand_id, 0), COALESCE(assignee_id, 0), contribution FROM metric_tickets WHERE ticket_id = ANY($1)",
+        "SELECT ticket_id, COALESCE(channel, ''), COALESCE(priority, ''), COALESCE(group_id, 0), COALESCE(brand_id, 0), COALESCE(assignee_id, 0), '', COALESCE(language, ''), contribution, tags FROM metric_tickets WHERE ticket_id = ANY($1)",
         &[&ids],
     )
     .await?
     .iter()
-    .map(|r| (r.get(0), (dims_of(r, 1), r.get(6))))
+    .map(|r| {
+        let mut d = dims_of(r, 1);
+        d.tags = r.get(9);
+        (r.get(0), (d, r.get(8)))
+    })
     .collect();
     for h in &mut out {
         h.stored = stored.get(&h.ticket_id).cloned();
     }
+    languages(&c, &mut out).await?;
     Ok(out)
 }
 
@@ -328,7 +384,9 @@ pub(crate) async fn metric_histories_after(
         &[&after, &last],
     )
     .await?;
-    histories_of(rows)
+    let mut out = histories_of(rows)?;
+    languages(&c, &mut out).await?;
+    Ok(out)
 }
 
 pub(crate) async fn metric_apply(s: &PgStore, batch: MetricBatch) -> Result<bool> {
@@ -398,7 +456,7 @@ pub(crate) async fn metric_apply(s: &PgStore, batch: MetricBatch) -> Result<bool
             execute(
                 &tx,
                 &format!(
-                    "DELETE FROM metric_rollups r USING {KEY_UNNEST} WHERE r.grain = k.grain AND r.period_start = k.period_start AND r.channel = k.channel AND r.priority = k.priority AND r.group_id = k.group_id AND r.brand_id = k.brand_id AND r.assignee_id = k.assignee_id"
+                    "DELETE FROM metric_rollups r USING {KEY_UNNEST} WHERE r.grain = k.grain AND r.period_start = k.period_start AND r.channel = k.channel AND r.priority = k.priority AND r.group_id = k.group_id AND r.brand_id = k.brand_id AND r.assignee_id = k.assignee_id AND r.tag = k.tag AND r.language = k.language"
                 ),
                 &deletes.key_params(),
             )
@@ -491,7 +549,7 @@ pub(crate) async fn metric_rebuild_finish(
 
 pub(crate) async fn metric_rollups(s: &PgStore, q: RollupQuery) -> Result<Vec<StoredRollup>> {
     let c = s.conn().await?;
-    let (hour, day) = grains(q.agent);
+    let (hour, day) = q.family.grains();
     let sql = format!(
         "SELECT {} FROM metric_rollups WHERE grain = $1 AND period_start >= $2 AND period_start < $3",
         rollup_cols()
@@ -509,11 +567,11 @@ pub(crate) async fn metric_rollups(s: &PgStore, q: RollupQuery) -> Result<Vec<St
 
 pub(crate) async fn metric_open_before(
     s: &PgStore,
-    agent: bool,
+    family: tend_core::report::Family,
     at: DateTime<Utc>,
 ) -> Result<Vec<(Dimensions, i64)>> {
     let c = s.conn().await?;
-    let (hour, day) = grains(agent);
+    let (hour, day) = family.grains();
     let midnight = day_start(at);
     let sum =
         format!("SELECT {DIM_COLS}, SUM(created - solves + reopens)::int8 FROM metric_rollups");
@@ -525,7 +583,7 @@ pub(crate) async fn metric_open_before(
     rows.extend(query(&c, &hours, &[&hour.code(), &midnight, &at]).await?);
     let mut sums: BTreeMap<Dimensions, i64> = BTreeMap::new();
     for r in &rows {
-        *sums.entry(dims_of(r, 0)).or_default() += r.get::<_, i64>(5);
+        *sums.entry(dims_of(r, 0)).or_default() += r.get::<_, i64>(7);
     }
     Ok(sums.into_iter().filter(|(_, v)| *v != 0).collect())
 }
@@ -683,6 +741,26 @@ pub(crate) async fn claim_digest(
     Ok(true)
 }
 
+pub(crate) async fn replace_keyed_job(
+    s: &PgStore,
+    key: &str,
+    job: Option<tend_store::NewJob>,
+) -> Result<()> {
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    execute(
+        &tx,
+        "DELETE FROM jobs WHERE dedupe_key = $1 AND state = 'queued'",
+        &[&key],
+    )
+    .await?;
+    if let Some(j) = &job {
+        crate::jobs::schedule(&tx, key, j).await?;
+    }
+    tx.commit().await.db()?;
+    Ok(())
+}
+
 pub(crate) async fn ops_counts(
     s: &PgStore,
     now: DateTime<Utc>,
@@ -758,6 +836,14 @@ pub(crate) async fn metric_drill(s: &PgStore, q: DrillQuery) -> Result<Vec<Drill
     if let Some(v) = &f.assignee_id {
         args.push(v);
         add("assignee_id", "", &mut args);
+    }
+    if let Some(v) = &f.language {
+        args.push(v);
+        add("language", "", &mut args);
+    }
+    if let Some(v) = &f.tag {
+        args.push(v);
+        sql.push_str(&format!(" AND ${} = ANY(tags)", args.len()));
     }
     if q.on == DrillOn::Solved {
         sql.push_str(" AND status IN ('solved', 'closed')");

@@ -26,6 +26,14 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_password_resets.sql")),
     (19, include_str!("../migrations/0019_saved_views.sql")),
     (20, include_str!("../migrations/0020_triggers.sql")),
+    (21, include_str!("../migrations/0021_routing.sql")),
+    (22, include_str!("../migrations/0022_escalation.sql")),
+    (24, include_str!("../migrations/0024_kb_category_brand.sql")),
+    (
+        25,
+        include_str!("../migrations/0025_metric_tags_languages.sql"),
+    ),
+    (26, include_str!("../migrations/0026_org_indexes.sql")),
 ];
 
 /// Namespace of Tend's advisory locks (first key of the two-key form).

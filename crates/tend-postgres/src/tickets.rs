@@ -527,7 +527,12 @@ fn query_filter(q: &TicketQuery, viewer: &Viewer, p: &mut impl FnMut(Param) -> S
 }
 
 /// How many tickets match a query (statuses included; sort, cursor and limit ignored).
-pub(crate) async fn count_tickets(s: &PgStore, q: &TicketQuery, viewer: &Viewer) -> Result<i64> {
+pub(crate) async fn count_tickets(
+    s: &PgStore,
+    q: &TicketQuery,
+    viewer: &Viewer,
+    at_most: Option<i64>,
+) -> Result<i64> {
     let mut params: Vec<Param> = Vec::new();
     let mut p = |v: Param| {
         params.push(v);
@@ -542,13 +547,15 @@ pub(crate) async fn count_tickets(s: &PgStore, q: &TicketQuery, viewer: &Viewer)
         .iter()
         .map(|b| b.as_ref() as &(dyn ToSql + Sync))
         .collect();
+    let sql = match at_most {
+        Some(n) => format!(
+            "SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE {filter} LIMIT {}) capped",
+            n.max(0)
+        ),
+        None => format!("SELECT count(*) FROM tickets t WHERE {filter}"),
+    };
     let c = s.conn().await?;
-    let row = query_one(
-        &c,
-        &format!("SELECT count(*) FROM tickets t WHERE {filter}"),
-        &refs,
-    )
-    .await?;
+    let row = query_one(&c, &sql, &refs).await?;
     Ok(row.get(0))
 }
 
@@ -934,6 +941,8 @@ pub(crate) async fn schedule_sla<C: GenericClient>(c: &C, id: i64, now: Now) -> 
     }
     // Triggers (issue 5) run after every ticket write, from the same transaction's job.
     crate::triggers::schedule_triggers(c, id, now).await?;
+    // Automatic assignment (issue 5; docs/routing.md).
+    crate::routing::schedule_routing(c, id, now).await?;
     Ok(())
 }
 

@@ -187,7 +187,7 @@ pub(crate) async fn delete(s: &PgStore, id: i64, by: Actor, now: Now) -> Result<
     Ok(())
 }
 
-pub(crate) async fn cursor(s: &PgStore, ticket_id: i64) -> Result<i64> {
+pub(crate) async fn cursor(s: &PgStore, ticket_id: i64) -> Result<Option<i64>> {
     let c = s.conn().await?;
     Ok(query_opt(
         &c,
@@ -195,29 +195,19 @@ pub(crate) async fn cursor(s: &PgStore, ticket_id: i64) -> Result<i64> {
         &[&ticket_id],
     )
     .await?
-    .map(|r| r.get::<_, i64>(0))
-    .unwrap_or(0))
+    .map(|r| r.get::<_, i64>(0)))
 }
 
-/// Compare-and-set: only one of two concurrent runs moves the cursor from `from`.
+/// Compare-and-set: only one of two concurrent runs moves the cursor from `from`. Only an
+/// existing cursor moves: a forgotten one is not recreated here.
 pub(crate) async fn advance(s: &PgStore, ticket_id: i64, from: i64, to: i64) -> Result<bool> {
     let c = s.conn().await?;
-    let n = if from == 0 {
-        execute(
-            &c,
-            "INSERT INTO trigger_cursors (ticket_id, seq) VALUES ($1, $2) \
-             ON CONFLICT (ticket_id) DO UPDATE SET seq = excluded.seq WHERE trigger_cursors.seq = 0",
-            &[&ticket_id, &to],
-        )
-        .await?
-    } else {
-        execute(
-            &c,
-            "UPDATE trigger_cursors SET seq = $3 WHERE ticket_id = $1 AND seq = $2",
-            &[&ticket_id, &from, &to],
-        )
-        .await?
-    };
+    let n = execute(
+        &c,
+        "UPDATE trigger_cursors SET seq = $3 WHERE ticket_id = $1 AND seq = $2",
+        &[&ticket_id, &from, &to],
+    )
+    .await?;
     Ok(n == 1)
 }
 

@@ -287,7 +287,8 @@ impl KbIndex {
                     boost: 1.5,
                 },
             ];
-            if let Some(q) = query::text_query(&parsed, &specs, Mode::Any, &mut a, &searcher) {
+            if let Some(q) = query::text_query(&parsed, &specs, Mode::Any, None, &mut a, &searcher)
+            {
                 per_lang.push(q);
             }
         }

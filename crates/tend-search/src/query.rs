@@ -19,6 +19,10 @@
 //! - A word found nowhere that is two indexed words run together ("giftcard") also matches
 //!   documents with both halves.
 //! - Stop words ("the", "how", "und", …) are left out unless the query has nothing else.
+//! - Ticket search (agents looking for a case they know) adds typo and prefix variants only
+//!   for a word found in fewer than [`TICKET_VARIANTS_BELOW`] tickets: a word that already
+//!   fills pages is what was meant, and building its typo automata was most of the cost of
+//!   a search for a long, rare word (bench S3). The help center always adds them.
 
 use crate::analysis::{analyze_word, Lang, SIMPLE};
 use std::collections::HashMap;
@@ -275,6 +279,9 @@ fn doc_freq(fields: &[FieldSpec], raw: &str, a: &mut Analyzed, searcher: &Search
         .unwrap_or(0)
 }
 
+/// Ticket search: a word found in at least this many tickets gets no typo or prefix variants.
+pub const TICKET_VARIANTS_BELOW: u64 = 50;
+
 /// A word in more documents than this is not a typo and not unfinished: its typo and
 /// prefix variants are skipped (they would add little at a large cost on a big index).
 fn common_above(searcher: &Searcher) -> u64 {
@@ -336,6 +343,7 @@ pub fn text_query(
     p: &Parsed,
     fields: &[FieldSpec],
     mode: Mode,
+    variants_below: Option<u64>,
     a: &mut Analyzed,
     searcher: &Searcher,
 ) -> Option<Box<dyn Query>> {
@@ -346,7 +354,7 @@ pub fn text_query(
     for w in &kept {
         let freq = doc_freq(fields, &w.raw, a, searcher);
         let absent = freq == 0;
-        let common = freq > common_above(searcher);
+        let common = freq > common_above(searcher) || variants_below.is_some_and(|b| freq >= b);
         let mut variants: Vec<Box<dyn Query>> = Vec::new();
         for f in fields {
             if let Some(t) = a.word(f.lang, &w.raw) {

@@ -267,7 +267,14 @@ impl TicketIndex {
                 boost: 1.5,
             },
         ];
-        let Some(text) = query::text_query(&parsed, &specs, Mode::All, &mut a, &searcher) else {
+        let Some(text) = query::text_query(
+            &parsed,
+            &specs,
+            Mode::All,
+            Some(query::TICKET_VARIANTS_BELOW),
+            &mut a,
+            &searcher,
+        ) else {
             return Ok(SearchResults::default());
         };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text)];

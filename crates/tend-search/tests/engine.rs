@@ -619,6 +619,54 @@ fn common_words_get_no_typo_or_prefix_variants() {
     assert_eq!(r.hits[0].id, 5_001, "prefix of an unknown word");
 }
 
+#[test]
+fn ticket_words_that_fill_a_page_get_no_typo_variants() {
+    let s = Search::open_in_ram().unwrap();
+    let mut docs: Vec<TicketOp> = (1..=49)
+        .map(|i| TicketOp::Upsert(ticket(i, Some(1), None, "open", "a zebrafish tank")))
+        .collect();
+    docs.push(TicketOp::Upsert(ticket(
+        1_000,
+        Some(1),
+        None,
+        "open",
+        "a zebrafisch tank",
+    )));
+    s.tickets().apply(docs, 1).unwrap();
+    // 49 tickets: fewer than a page's worth, the typo variant still counts.
+    let r = s.tickets().search(&TicketQuery::new("zebrafish ")).unwrap();
+    assert_eq!(r.total, 50, "typo variants below 50 exact matches");
+    assert_ne!(r.hits[0].id, 1_000, "the exact matches first");
+    s.tickets()
+        .apply(
+            vec![TicketOp::Upsert(ticket(
+                50,
+                Some(1),
+                None,
+                "open",
+                "a zebrafish tank",
+            ))],
+            2,
+        )
+        .unwrap();
+    // 50 tickets hold the word: it is what the agent meant.
+    let r = s.tickets().search(&TicketQuery::new("zebrafish ")).unwrap();
+    assert_eq!(r.total, 50, "no typo variants at 50 exact matches");
+    assert!(r.hits.iter().all(|h| h.id != 1_000));
+    // The typo itself (one ticket) still reaches the word.
+    let r = s
+        .tickets()
+        .search(&TicketQuery::new("zebrafisch "))
+        .unwrap();
+    assert_eq!(r.total, 51);
+    // The help center always expands: a misspelt article is found by the right word.
+    let s = kb(vec![
+        art(1, "en", "Zebrafish", "Zebrafish care."),
+        art(2, "en", "Tanks", "A zebrafisch tank."),
+    ]);
+    assert_eq!(ids(&s, q("zebrafish ")), vec![1, 2]);
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

@@ -23,10 +23,32 @@ pub fn enqueue(
 
 /// Queues `job` under `key`, or moves the queued job with that key to the earlier time.
 pub fn schedule(c: &Connection, key: &str, job: &NewJob, now: DateTime<Utc>) -> Result<()> {
-    c.prepare_cached(
+    upsert_keyed(c, key, job, now, false)
+}
+
+/// Like [`schedule`], but a job already queued under the key starts over with this payload:
+/// a pass that was half-way (e.g. an SLA recompute at ticket 500,000) restarts from the
+/// beginning when what it computes changed again.
+pub fn schedule_restart(c: &Connection, key: &str, job: &NewJob, now: DateTime<Utc>) -> Result<()> {
+    upsert_keyed(c, key, job, now, true)
+}
+
+fn upsert_keyed(
+    c: &Connection,
+    key: &str,
+    job: &NewJob,
+    now: DateTime<Utc>,
+    restart: bool,
+) -> Result<()> {
+    let on_conflict = if restart {
+        "run_at = MIN(run_at, excluded.run_at), payload = excluded.payload"
+    } else {
+        "run_at = MIN(run_at, excluded.run_at)"
+    };
+    c.prepare_cached(&format!(
         "INSERT INTO jobs(kind, payload, state, run_at, max_attempts, updated_at, dedupe_key) VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6) \
-         ON CONFLICT(dedupe_key) WHERE state = 'queued' AND dedupe_key IS NOT NULL DO UPDATE SET run_at = MIN(run_at, excluded.run_at)",
-    )
+         ON CONFLICT(dedupe_key) WHERE state = 'queued' AND dedupe_key IS NOT NULL DO UPDATE SET {on_conflict}",
+    ))
     .map_err(db)?
     .execute(params![job.kind, job.payload.to_string(), us(job.run_at), job.max_attempts, us(now), key])
     .map_err(db)?;

@@ -8,6 +8,7 @@
 
 mod brands;
 mod conv;
+mod escalation;
 mod imports;
 mod jobs;
 mod kb;
@@ -16,6 +17,8 @@ mod macros;
 mod mail;
 mod metrics;
 mod people;
+mod routing;
+mod sla_bulk;
 mod survey;
 mod tickets;
 mod triggers;
@@ -54,6 +57,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_password_resets.sql")),
     (19, include_str!("../migrations/0019_saved_views.sql")),
     (20, include_str!("../migrations/0020_triggers.sql")),
+    (21, include_str!("../migrations/0021_routing.sql")),
+    (22, include_str!("../migrations/0022_escalation.sql")),
+    (24, include_str!("../migrations/0024_kb_category_brand.sql")),
+    (
+        25,
+        include_str!("../migrations/0025_metric_tags_languages.sql"),
+    ),
+    (26, include_str!("../migrations/0026_org_indexes.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -264,6 +275,27 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
                 reply(Err(StoreError::Backend(e.to_string())));
             }
             let _ = conn.execute_batch("ROLLBACK");
+            continue;
+        }
+        // A batch of one needs no savepoint: a failing job rolls the transaction back. This
+        // matters for big writes (a roll-up rebuild, an import batch): under an open savepoint
+        // every page a statement first touches goes to the in-memory sub-journal, and each
+        // statement's end walks that journal, so one large write grew quadratically (a 1M
+        // ticket `tend metrics rebuild` spent 90 % of its time there).
+        if batch.len() == 1 {
+            let job = batch.pop().expect("one job");
+            let (ok, reply) = job(Some(&conn));
+            let done = if ok {
+                conn.execute_batch("COMMIT").map_err(db)
+            } else {
+                let _ = conn.execute_batch("ROLLBACK");
+                Ok(())
+            };
+            if let Err(e) = &done {
+                tracing::error!(error = %e, "COMMIT failed");
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            reply(done.map_err(|e| StoreError::Backend(format!("commit failed: {e}"))));
             continue;
         }
         for job in batch.drain(..) {
@@ -511,7 +543,7 @@ impl Store for SqliteStore {
             .map_err(db)?;
             if key == "sla" {
                 // Every open ticket's clocks follow the new calendar and policies.
-                jobs::schedule(c, SLA_RECOMPUTE_KEY, &sla_recompute_job(0, now), now)?;
+                jobs::schedule_restart(c, SLA_RECOMPUTE_KEY, &sla_recompute_job(0, now), now)?;
             }
             conv::audit(c, actor, "setting.changed", format!("setting:{key}"), value, now)
         })
@@ -542,6 +574,16 @@ impl Store for SqliteStore {
     }
     async fn list_mailboxes(&self) -> Result<Vec<tend_store::mail::Mailbox>> {
         self.list_mailboxes_impl().await
+    }
+    // issue 4: mailbox admin
+    async fn update_mailbox(
+        &self,
+        id: i64,
+        up: tend_store::mail::MailboxUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::mail::Mailbox> {
+        self.update_mailbox_impl(id, up, actor, now).await
     }
     async fn mail_knowledge(
         &self,
@@ -908,11 +950,28 @@ impl Store for SqliteStore {
     async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>> {
         self.list_tickets_impl(q.clone(), viewer.clone()).await
     }
-    async fn count_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<i64> {
-        self.count_tickets_impl(q.clone(), viewer.clone()).await
+    async fn count_tickets(
+        &self,
+        q: &TicketQuery,
+        viewer: &Viewer,
+        at_most: Option<i64>,
+    ) -> Result<i64> {
+        self.count_tickets_impl(q.clone(), viewer.clone(), at_most)
+            .await
     }
     async fn set_sla_due(&self, ticket_id: i64, due: Option<DateTime<Utc>>) -> Result<()> {
         self.set_sla_due_impl(ticket_id, due).await
+    }
+    // SLA bulk (issue 5): sla_bulk.rs
+    async fn sla_clock_page(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<tend_store::sla_bulk::SlaClockTicket>> {
+        self.sla_clock_page_impl(after_id, limit).await
+    }
+    async fn set_sla_dues(&self, updates: Vec<tend_store::sla_bulk::SlaDueUpdate>) -> Result<()> {
+        self.set_sla_dues_impl(updates).await
     }
     async fn update_ticket(
         &self,
@@ -1062,10 +1121,10 @@ impl Store for SqliteStore {
     }
     async fn metric_open_before(
         &self,
-        agent: bool,
+        family: tend_core::report::Family,
         at: DateTime<Utc>,
     ) -> Result<Vec<(tend_core::metrics::Dimensions, i64)>> {
-        self.metric_open_before_impl(agent, at).await
+        self.metric_open_before_impl(family, at).await
     }
     async fn metric_created_by_hour(
         &self,
@@ -1126,7 +1185,7 @@ impl Store for SqliteStore {
     async fn delete_trigger(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()> {
         self.delete_trigger_impl(id, actor, now).await
     }
-    async fn trigger_cursor(&self, ticket_id: i64) -> Result<i64> {
+    async fn trigger_cursor(&self, ticket_id: i64) -> Result<Option<i64>> {
         self.trigger_cursor_impl(ticket_id).await
     }
     async fn advance_trigger_cursor(&self, ticket_id: i64, from: i64, to: i64) -> Result<bool> {
@@ -1142,8 +1201,46 @@ impl Store for SqliteStore {
         self.claim_automation_run_impl(automation_id, ticket_id, period, now)
             .await
     }
+    // --- escalation (issue 5; migration 0022)
+    async fn group_lead(&self, group_id: i64) -> Result<Option<i64>> {
+        self.group_lead_impl(group_id).await
+    }
+    async fn set_group_lead(
+        &self,
+        group_id: i64,
+        agent_id: Option<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.set_group_lead_impl(group_id, agent_id, actor, now)
+            .await
+    }
+    async fn agent_hours(
+        &self,
+        agent_id: i64,
+    ) -> Result<Option<tend_store::escalation::AgentHours>> {
+        self.agent_hours_impl(agent_id).await
+    }
+    async fn set_agent_hours(
+        &self,
+        agent_id: i64,
+        calendar: Option<String>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<tend_store::escalation::AgentHours>> {
+        self.set_agent_hours_impl(agent_id, calendar, actor, now)
+            .await
+    }
     async fn claim_digest(&self, key: &str, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<bool> {
         self.claim_digest_impl(key.to_string(), jobs, now).await
+    }
+    async fn replace_keyed_job(
+        &self,
+        key: &str,
+        job: Option<NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.replace_keyed_job_impl(key.to_string(), job, now).await
     }
     async fn metric_drill(
         &self,
@@ -1406,6 +1503,61 @@ impl Store for SqliteStore {
         self.kb_analytics_impl(q).await
     }
     // --- search feed
+    // --- routing (issue 5; migration 0021)
+    async fn agent_routing(&self, agent_id: i64) -> Result<tend_store::routing::AgentRouting> {
+        self.agent_routing_impl(agent_id).await
+    }
+    async fn list_agent_routing(&self) -> Result<Vec<tend_store::routing::AgentRouting>> {
+        self.list_agent_routing_impl().await
+    }
+    async fn set_agent_routing(
+        &self,
+        agent_id: i64,
+        up: tend_store::routing::AgentRoutingUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::routing::AgentRouting> {
+        self.set_agent_routing_impl(agent_id, up, actor, now).await
+    }
+    async fn group_routing(&self, group_id: i64) -> Result<tend_store::routing::GroupRouting> {
+        self.group_routing_impl(group_id).await
+    }
+    async fn list_group_routing(&self) -> Result<Vec<tend_store::routing::GroupRouting>> {
+        self.list_group_routing_impl().await
+    }
+    async fn set_group_routing(
+        &self,
+        group_id: i64,
+        up: tend_store::routing::GroupRoutingUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::routing::GroupRouting> {
+        self.set_group_routing_impl(group_id, up, actor, now).await
+    }
+    async fn routing_context(
+        &self,
+        ticket_id: i64,
+    ) -> Result<Option<tend_store::routing::RoutingContext>> {
+        self.routing_context_impl(ticket_id).await
+    }
+    async fn routing_waiting(&self, after_id: i64, limit: i64) -> Result<Vec<i64>> {
+        self.routing_waiting_impl(after_id, limit).await
+    }
+    async fn routing_assign(
+        &self,
+        a: tend_store::routing::Assign,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::routing::Assigned> {
+        self.routing_assign_impl(a, now).await
+    }
+    async fn routing_release(
+        &self,
+        agent_id: i64,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<tend_store::routing::Released> {
+        self.routing_release_impl(agent_id, limit, now).await
+    }
     async fn tickets_for_index(
         &self,
         after_id: i64,

@@ -504,6 +504,36 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn update_mailbox_impl(
+        &self,
+        id: i64,
+        up: MailboxUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Mailbox> {
+        self.write(move |c| {
+            let mut m = c
+                .query_row(&format!("SELECT {MAILBOX_COLS} FROM mailboxes WHERE id = ?1"), [id], mailbox_row)
+                .optional()
+                .map_err(db)?
+                .ok_or(StoreError::NotFound("mailbox"))?;
+            let changed = up.apply(&mut m)?;
+            if changed.is_empty() {
+                return Ok(m);
+            }
+            check_group(c, m.group_id)?;
+            let address = m.address.clone();
+            c.execute(
+                "UPDATE mailboxes SET address = ?2, name = ?3, group_id = ?4, brand_id = ?5, closed_policy = ?6, auto_ack = ?7, imap = ?8, active = ?9 WHERE id = ?1",
+                params![id, m.address, m.name, m.group_id, m.brand_id, m.closed_policy.as_str(), m.auto_ack, m.imap.as_ref().map(to_json), m.active],
+            )
+            .map_err(|e| if is_unique(&e) { StoreError::Conflict(format!("a mailbox for {address} exists already")) } else { db(e) })?;
+            audit(c, actor, "mailbox.updated", format!("mailbox:{id}"), serde_json::json!({ "address": m.address, "changed": changed }), now)?;
+            Ok(m)
+        })
+        .await
+    }
+
     pub(crate) async fn list_mailboxes_impl(&self) -> Result<Vec<Mailbox>> {
         self.read(|c| {
             c.prepare_cached(&format!("SELECT {MAILBOX_COLS} FROM mailboxes ORDER BY id"))

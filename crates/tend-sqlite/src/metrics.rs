@@ -14,7 +14,17 @@ use tend_core::Change;
 use tend_store::metrics::*;
 use tend_store::{Result, StoreError};
 
-const DIM_COLS: &str = "channel, priority, group_id, brand_id, assignee_id";
+/// Key columns of `metric_rollups` after grain and period (tag and language: migration 0025).
+const DIM_COLS: &str = "channel, priority, group_id, brand_id, assignee_id, tag, language";
+/// Dimension columns of `metric_tickets` (`tags` is a JSON array).
+const TICKET_DIM_COLS: &str = "channel, priority, group_id, brand_id, assignee_id, tags, language";
+/// Columns of `metric_rollups` before the counters.
+const KEY_LEN: usize = 9;
+
+/// One tag of a tag-grain key ('' = none).
+fn key_tag(d: &Dimensions) -> &str {
+    d.tags.first().map_or("", String::as_str)
+}
 
 fn counter_cols() -> String {
     COUNTERS.join(", ")
@@ -27,13 +37,16 @@ fn rollup_cols() -> String {
     )
 }
 
-fn dims_params(d: &Dimensions) -> (&'static str, &'static str, i64, i64, i64) {
+#[allow(clippy::type_complexity)]
+fn dims_params(d: &Dimensions) -> (&'static str, &'static str, i64, i64, i64, &str, &str) {
     (
         d.channel.map_or("", |c| c.as_str()),
         d.priority.map_or("", |p| p.as_str()),
         d.group_id.unwrap_or(0),
         d.brand_id.unwrap_or(0),
         d.assignee_id.unwrap_or(0),
+        key_tag(d),
+        d.language.as_deref().unwrap_or(""),
     )
 }
 
@@ -47,6 +60,8 @@ fn dims_row(r: &Row, i: usize) -> rusqlite::Result<Dimensions> {
         group_id: id(r.get(i + 2)?),
         brand_id: id(r.get(i + 3)?),
         assignee_id: id(r.get(i + 4)?),
+        tags: text(r.get(i + 5)?).into_iter().collect(),
+        language: text(r.get(i + 6)?),
     })
 }
 
@@ -60,6 +75,8 @@ fn ticket_dims_row(r: &Row, i: usize) -> rusqlite::Result<Dimensions> {
         group_id: r.get(i + 2)?,
         brand_id: r.get(i + 3)?,
         assignee_id: r.get(i + 4)?,
+        tags: json(&r.get::<_, String>(i + 5)?)?,
+        language: r.get(i + 6)?,
     })
 }
 
@@ -83,8 +100,8 @@ fn rollup_row(r: &Row) -> rusqlite::Result<StoredRollup> {
         })?,
         period_start: time(r.get(1)?),
         dimensions: dims_row(r, 2)?,
-        counts: counts_row(r, 7)?,
-        sketches: r.get(7 + N_COUNTERS)?,
+        counts: counts_row(r, KEY_LEN)?,
+        sketches: r.get(KEY_LEN + N_COUNTERS)?,
     })
 }
 
@@ -109,6 +126,15 @@ fn history_rows(
 
 const HISTORY_COLS: &str = "ticket_id, actor_kind, actor_id, at, data";
 
+/// A ticket's language dimension: kept from the first computation, else its requester's.
+const LANGUAGE_ONE: &str = "SELECT COALESCE(l.language, NULLIF(c.language, '')) FROM tickets t \
+     LEFT JOIN metric_ticket_languages l ON l.ticket_id = t.id \
+     LEFT JOIN customers c ON c.id = t.requester_id WHERE t.id = ?1";
+const LANGUAGE_RANGE: &str =
+    "SELECT t.id, COALESCE(l.language, NULLIF(c.language, '')) FROM tickets t \
+     LEFT JOIN metric_ticket_languages l ON l.ticket_id = t.id \
+     LEFT JOIN customers c ON c.id = t.requester_id WHERE t.id > ?1 AND t.id <= ?2";
+
 fn state(c: &Connection) -> Result<MetricState> {
     c.query_row(
         "SELECT last_seq, generation, rebuilding FROM metric_state WHERE id = 1",
@@ -125,10 +151,19 @@ fn state(c: &Connection) -> Result<MetricState> {
 }
 
 fn put_ticket(c: &Connection, t: &TicketMetricRow) -> Result<()> {
-    let (ch, pr, g, b, a) = dims_params(&t.dimensions);
+    let (ch, pr, g, b, a, _, _) = dims_params(&t.dimensions);
+    if let Some(l) = &t.dimensions.language {
+        c.prepare_cached(
+            "INSERT OR IGNORE INTO metric_ticket_languages (ticket_id, language) VALUES (?1, ?2)",
+        )
+        .map_err(db)?
+        .execute(params![t.ticket_id, l])
+        .map_err(db)?;
+    }
+    let tags = serde_json::to_string(&t.dimensions.tags).unwrap_or_else(|_| "[]".into());
     c.prepare_cached(
-        "INSERT OR REPLACE INTO metric_tickets (ticket_id, channel, priority, group_id, brand_id, assignee_id, status, created_at, first_response_at, first_solved_at, solved_at, replies, reopens, merged, fcr, contribution) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        "INSERT OR REPLACE INTO metric_tickets (ticket_id, channel, priority, group_id, brand_id, assignee_id, status, created_at, first_response_at, first_solved_at, solved_at, replies, reopens, merged, fcr, contribution, tags, language) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )
     .map_err(db)?
     .execute(params![
@@ -148,14 +183,16 @@ fn put_ticket(c: &Connection, t: &TicketMetricRow) -> Result<()> {
         t.merged,
         t.fcr,
         t.contribution,
+        tags,
+        t.dimensions.language,
     ])
     .map_err(db)?;
     Ok(())
 }
 
 fn put_rollup(c: &Connection, k: &RowKey, cell: &RollupCell) -> Result<()> {
-    let (ch, pr, g, b, a) = dims_params(&k.dimensions);
-    let n = 7 + N_COUNTERS + 1;
+    let (ch, pr, g, b, a, tag, lang) = dims_params(&k.dimensions);
+    let n = KEY_LEN + N_COUNTERS + 1;
     let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
     let sql = format!(
         "INSERT OR REPLACE INTO metric_rollups ({}) VALUES ({})",
@@ -164,8 +201,17 @@ fn put_rollup(c: &Connection, k: &RowKey, cell: &RollupCell) -> Result<()> {
     );
     let mut st = c.prepare_cached(&sql).map_err(db)?;
     let sketches = cell.encode_sketches();
-    let head: [&dyn rusqlite::ToSql; 7] =
-        [&k.grain.code(), &us(k.period_start), &ch, &pr, &g, &b, &a];
+    let head: [&dyn rusqlite::ToSql; KEY_LEN] = [
+        &k.grain.code(),
+        &us(k.period_start),
+        &ch,
+        &pr,
+        &g,
+        &b,
+        &a,
+        &tag,
+        &lang,
+    ];
     let mut values: Vec<&dyn rusqlite::ToSql> = head.to_vec();
     values.extend(cell.counts.iter().map(|v| v as &dyn rusqlite::ToSql));
     values.push(&sketches);
@@ -174,16 +220,26 @@ fn put_rollup(c: &Connection, k: &RowKey, cell: &RollupCell) -> Result<()> {
 }
 
 fn get_rollup(c: &Connection, k: &RowKey) -> Result<Option<RollupCell>> {
-    let (ch, pr, g, b, a) = dims_params(&k.dimensions);
+    let (ch, pr, g, b, a, tag, lang) = dims_params(&k.dimensions);
     let sql = format!(
-        "SELECT {} FROM metric_rollups WHERE grain = ?1 AND period_start = ?2 AND channel = ?3 AND priority = ?4 AND group_id = ?5 AND brand_id = ?6 AND assignee_id = ?7",
+        "SELECT {} FROM metric_rollups WHERE grain = ?1 AND period_start = ?2 AND channel = ?3 AND priority = ?4 AND group_id = ?5 AND brand_id = ?6 AND assignee_id = ?7 AND tag = ?8 AND language = ?9",
         rollup_cols()
     );
     let row = c
         .prepare_cached(&sql)
         .map_err(db)?
         .query_row(
-            params![k.grain.code(), us(k.period_start), ch, pr, g, b, a],
+            params![
+                k.grain.code(),
+                us(k.period_start),
+                ch,
+                pr,
+                g,
+                b,
+                a,
+                tag,
+                lang
+            ],
             rollup_row,
         )
         .optional()
@@ -199,12 +255,12 @@ fn get_rollup(c: &Connection, k: &RowKey) -> Result<Option<RollupCell>> {
 }
 
 fn delete_rollup(c: &Connection, k: &RowKey) -> Result<()> {
-    let (ch, pr, g, b, a) = dims_params(&k.dimensions);
+    let (ch, pr, g, b, a, tag, lang) = dims_params(&k.dimensions);
     c.prepare_cached(
-        "DELETE FROM metric_rollups WHERE grain = ?1 AND period_start = ?2 AND channel = ?3 AND priority = ?4 AND group_id = ?5 AND brand_id = ?6 AND assignee_id = ?7",
+        "DELETE FROM metric_rollups WHERE grain = ?1 AND period_start = ?2 AND channel = ?3 AND priority = ?4 AND group_id = ?5 AND brand_id = ?6 AND assignee_id = ?7 AND tag = ?8 AND language = ?9",
     )
     .map_err(db)?
-    .execute(params![k.grain.code(), us(k.period_start), ch, pr, g, b, a])
+    .execute(params![k.grain.code(), us(k.period_start), ch, pr, g, b, a, tag, lang])
     .map_err(db)?;
     Ok(())
 }
@@ -218,6 +274,7 @@ fn group_histories(rows: Vec<(i64, CoreEvent)>) -> Vec<MetricHistory> {
                 ticket_id: id,
                 events: vec![ev],
                 stored: None,
+                language: None,
             }),
         }
     }
@@ -241,14 +298,21 @@ impl SqliteStore {
                 };
                 h.stored = c
                     .prepare_cached(&format!(
-                        "SELECT {DIM_COLS}, contribution FROM metric_tickets WHERE ticket_id = ?1"
+                        "SELECT {TICKET_DIM_COLS}, contribution FROM metric_tickets WHERE ticket_id = ?1"
                     ))
                     .map_err(db)?
                     .query_row([id], |r| {
-                        Ok((ticket_dims_row(r, 0)?, r.get::<_, Vec<u8>>(5)?))
+                        Ok((ticket_dims_row(r, 0)?, r.get::<_, Vec<u8>>(7)?))
                     })
                     .optional()
                     .map_err(db)?;
+                h.language = c
+                    .prepare_cached(LANGUAGE_ONE)
+                    .map_err(db)?
+                    .query_row([id], |r| r.get(0))
+                    .optional()
+                    .map_err(db)?
+                    .flatten();
                 out.push(h);
             }
             Ok(out)
@@ -279,7 +343,23 @@ impl SqliteStore {
                 ),
                 params![after, last],
             )?;
-            Ok(group_histories(rows))
+            let mut out = group_histories(rows);
+            let langs: std::collections::HashMap<i64, String> = c
+                .prepare_cached(LANGUAGE_RANGE)
+                .map_err(db)?
+                .query_map(params![after, last], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?
+                .filter_map(|r| match r {
+                    Ok((id, Some(l))) => Some(Ok((id, l))),
+                    Ok((_, None)) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db)?;
+            for h in &mut out {
+                h.language = langs.get(&h.ticket_id).cloned();
+            }
+            Ok(out)
         })
         .await
     }
@@ -383,11 +463,7 @@ impl SqliteStore {
 
     pub(crate) async fn metric_rollups_impl(&self, q: RollupQuery) -> Result<Vec<StoredRollup>> {
         self.read(move |c| {
-            let (hour, day) = if q.agent {
-                (Grain::AgentHour, Grain::AgentDay)
-            } else {
-                (Grain::Hour, Grain::Day)
-            };
+            let (hour, day) = q.family.grains();
             let sql = format!(
                 "SELECT {} FROM metric_rollups WHERE grain = ?1 AND period_start >= ?2 AND period_start < ?3",
                 rollup_cols()
@@ -411,15 +487,11 @@ impl SqliteStore {
 
     pub(crate) async fn metric_open_before_impl(
         &self,
-        agent: bool,
+        family: tend_core::report::Family,
         at: DateTime<Utc>,
     ) -> Result<Vec<(Dimensions, i64)>> {
         self.read(move |c| {
-            let (hour, day) = if agent {
-                (Grain::AgentHour, Grain::AgentDay)
-            } else {
-                (Grain::Hour, Grain::Day)
-            };
+            let (hour, day) = family.grains();
             let midnight = day_start(at);
             let sql = format!(
                 "SELECT {DIM_COLS}, SUM(created - solves + reopens) FROM metric_rollups \
@@ -430,7 +502,7 @@ impl SqliteStore {
             for (grain, a, b) in [(day, i64::MIN, us(midnight)), (hour, us(midnight), us(at))] {
                 let rows = st
                     .query_map(params![grain.code(), a, b], |r| {
-                        Ok((dims_row(r, 0)?, r.get::<_, i64>(5)?))
+                        Ok((dims_row(r, 0)?, r.get::<_, i64>(7)?))
                     })
                     .map_err(db)?;
                 for r in rows {
@@ -606,6 +678,25 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn replace_keyed_job_impl(
+        &self,
+        key: String,
+        job: Option<tend_store::NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM jobs WHERE dedupe_key = ?1 AND state = 'queued'")
+                .map_err(db)?
+                .execute([&key])
+                .map_err(db)?;
+            if let Some(j) = &job {
+                crate::jobs::schedule(c, &key, j, now)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     pub(crate) async fn ops_counts_impl(
         &self,
         now: DateTime<Utc>,
@@ -684,6 +775,16 @@ impl SqliteStore {
             }
             if let Some(v) = f.assignee_id {
                 add("assignee_id", v.into());
+            }
+            if let Some(v) = &f.language {
+                add("language", v.clone().into());
+            }
+            if let Some(v) = &f.tag {
+                args.push(v.clone().into());
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM json_each(metric_tickets.tags) WHERE json_each.value = ?{})",
+                    args.len()
+                ));
             }
             if q.on == DrillOn::Solved {
                 sql.push_str(" AND status IN ('solved', 'closed')");

@@ -318,6 +318,9 @@ impl SqliteStore {
             }
             if let Some(a) = up.active {
                 c.execute("UPDATE agents SET active = ?2 WHERE id = ?1", params![id, a]).map_err(db)?;
+                if !a {
+                    crate::routing::agent_deactivated(c, id, now)?; // routing (issue 5)
+                }
             }
             if let Some(h) = &up.password_hash {
                 c.execute("UPDATE agents SET password_hash = ?2 WHERE id = ?1", params![id, h]).map_err(db)?;

@@ -462,7 +462,12 @@ fn query_conds(q: &TicketQuery, viewer: &Viewer) -> (Vec<String>, Vec<Value>) {
 }
 
 /// How many tickets match a query (statuses included; sort, cursor and limit ignored).
-fn count_matching(c: &Connection, q: &TicketQuery, viewer: &Viewer) -> Result<i64> {
+fn count_matching(
+    c: &Connection,
+    q: &TicketQuery,
+    viewer: &Viewer,
+    at_most: Option<i64>,
+) -> Result<i64> {
     let (mut conds, mut args) = query_conds(q, viewer);
     if !q.statuses.is_empty() {
         conds.push(format!("status IN ({})", placeholders(q.statuses.len())));
@@ -473,7 +478,14 @@ fn count_matching(c: &Connection, q: &TicketQuery, viewer: &Viewer) -> Result<i6
     } else {
         format!("WHERE {}", conds.join(" AND "))
     };
-    c.prepare_cached(&format!("SELECT COUNT(*) FROM tickets {where_sql}"))
+    let sql = match at_most {
+        Some(n) => {
+            args.push(Value::Integer(n.max(0)));
+            format!("SELECT COUNT(*) FROM (SELECT 1 FROM tickets {where_sql} LIMIT ?)")
+        }
+        None => format!("SELECT COUNT(*) FROM tickets {where_sql}"),
+    };
+    c.prepare_cached(&sql)
         .map_err(db)?
         .query_row(params_from_iter(args), |r| r.get(0))
         .map_err(db)
@@ -568,8 +580,14 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn count_tickets_impl(&self, q: TicketQuery, viewer: Viewer) -> Result<i64> {
-        self.read(move |c| count_matching(c, &q, &viewer)).await
+    pub(crate) async fn count_tickets_impl(
+        &self,
+        q: TicketQuery,
+        viewer: Viewer,
+        at_most: Option<i64>,
+    ) -> Result<i64> {
+        self.read(move |c| count_matching(c, &q, &viewer, at_most))
+            .await
     }
 
     pub(crate) async fn set_sla_due_impl(&self, id: i64, due: Option<DateTime<Utc>>) -> Result<()> {
@@ -765,6 +783,8 @@ pub(crate) fn schedule_sla(c: &Connection, id: i64, now: DateTime<Utc>) -> Resul
     }
     // Triggers (issue 5) run after every ticket write, from the same transaction's job.
     crate::triggers::schedule_triggers(c, id, now)?;
+    // Automatic assignment (issue 5; docs/routing.md).
+    crate::routing::schedule_routing(c, id, now)?;
     Ok(())
 }
 

@@ -162,16 +162,13 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn trigger_cursor_impl(&self, ticket_id: i64) -> Result<i64> {
+    pub(crate) async fn trigger_cursor_impl(&self, ticket_id: i64) -> Result<Option<i64>> {
         self.read(move |c| {
-            Ok(
-                c.prepare_cached("SELECT seq FROM trigger_cursors WHERE ticket_id = ?1")
-                    .map_err(db)?
-                    .query_row([ticket_id], |r| r.get(0))
-                    .optional()
-                    .map_err(db)?
-                    .unwrap_or(0),
-            )
+            c.prepare_cached("SELECT seq FROM trigger_cursors WHERE ticket_id = ?1")
+                .map_err(db)?
+                .query_row([ticket_id], |r| r.get(0))
+                .optional()
+                .map_err(db)
         })
         .await
     }
@@ -182,25 +179,17 @@ impl SqliteStore {
         from: i64,
         to: i64,
     ) -> Result<bool> {
+        // Only an existing cursor moves: a forgotten one (no trigger was active for a while)
+        // is not recreated here, so a run queued before that never reads the history.
         self.write(move |c| {
-            let cur: i64 = c
-                .prepare_cached("SELECT seq FROM trigger_cursors WHERE ticket_id = ?1")
+            let n = c
+                .prepare_cached(
+                    "UPDATE trigger_cursors SET seq = ?3 WHERE ticket_id = ?1 AND seq = ?2",
+                )
                 .map_err(db)?
-                .query_row([ticket_id], |r| r.get(0))
-                .optional()
-                .map_err(db)?
-                .unwrap_or(0);
-            if cur != from {
-                return Ok(false);
-            }
-            c.prepare_cached(
-                "INSERT INTO trigger_cursors(ticket_id, seq) VALUES (?1, ?2) \
-                 ON CONFLICT(ticket_id) DO UPDATE SET seq = excluded.seq",
-            )
-            .map_err(db)?
-            .execute(params![ticket_id, to])
-            .map_err(db)?;
-            Ok(true)
+                .execute(params![ticket_id, from, to])
+                .map_err(db)?;
+            Ok(n == 1)
         })
         .await
     }

@@ -176,6 +176,12 @@ pub struct KbCategory {
 }
 
 impl KbCategory {
+    /// Whether the help center of `brand` (none: a request without a brand) shows this
+    /// category: one without a brand shows everywhere, one with a brand only on that brand's.
+    pub fn shown_on(&self, brand: Option<i64>) -> bool {
+        self.brand_id.is_none() || self.brand_id == brand
+    }
+
     /// Name and description for a locale: exact, then its primary language, then the default.
     pub fn label(&self, locale: &str) -> (&str, &str) {
         label_for(&self.translations, locale, &self.name, &self.description)

@@ -3,11 +3,14 @@
 
 pub mod brands;
 mod cursor;
+pub mod escalation;
 pub mod kb;
 pub mod kb_analytics;
 pub mod mail;
 pub mod metrics;
 mod records;
+pub mod routing;
+pub mod sla_bulk;
 pub mod survey;
 pub mod triggers;
 
@@ -229,6 +232,16 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<mail::Mailbox>;
     async fn list_mailboxes(&self) -> Result<Vec<mail::Mailbox>>;
+    // --- mailbox admin (issue 4: workspace and portal) ----------------------------------
+    /// Changes a mailbox (`NotFound`, `Conflict` for an address in use, `Invalid` for an
+    /// unknown group); audited as `mailbox.updated` with the changed fields' names.
+    async fn update_mailbox(
+        &self,
+        id: i64,
+        up: mail::MailboxUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<mail::Mailbox>;
     /// Answers threading's questions about one mail in one read.
     async fn mail_knowledge(&self, q: mail::MailQuestion) -> Result<mail::MailKnowledge>;
     /// Logs one received mail with its raw bytes and applies its action, in one transaction.
@@ -411,10 +424,31 @@ pub trait Store: Send + Sync + 'static {
     /// The ticket if it exists and the viewer may see it.
     async fn get_ticket(&self, id: i64, viewer: &Viewer) -> Result<Ticket>;
     async fn list_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<Page<Ticket>>;
-    /// How many tickets a query matches for this viewer (sort, cursor and limit ignored).
-    async fn count_tickets(&self, q: &TicketQuery, viewer: &Viewer) -> Result<i64>;
+    /// How many tickets a query matches for this viewer (sort, cursor and limit ignored),
+    /// counting no further than `at_most` (a view counter shows "10,000+" rather than
+    /// walking 160,000 open tickets of a million on every refresh).
+    async fn count_tickets(
+        &self,
+        q: &TicketQuery,
+        viewer: &Viewer,
+        at_most: Option<i64>,
+    ) -> Result<i64>;
     /// Stores the ticket's next SLA due time (derived by the `sla.check` job; no event).
     async fn set_sla_due(&self, ticket_id: i64, due: Option<DateTime<Utc>>) -> Result<()>;
+
+    // --- SLA bulk (issue 5; no migration; sla_bulk.rs) ----------------------------------
+    /// Up to `limit` open tickets (new, open, pending, on_hold) with `id > after_id`, in id
+    /// order, each with its current facts, stored due time and only the events the SLA clock
+    /// reads (created, status changes, public messages), in order. One query for the tickets
+    /// and one for their events. No viewer: the recompute pass sees every ticket.
+    async fn sla_clock_page(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<sla_bulk::SlaClockTicket>>;
+    /// Stores each ticket's next due time (unchanged rows are not rewritten) and schedules
+    /// its `sla.check` job at `next_check` (an earlier queued run stays), in one transaction.
+    async fn set_sla_dues(&self, updates: Vec<sla_bulk::SlaDueUpdate>) -> Result<()>;
     /// Applies a patch: computes the changes against the current state inside the transaction.
     async fn update_ticket(
         &self,
@@ -591,11 +625,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         q: metrics::RollupQuery,
     ) -> Result<Vec<tend_core::metrics::StoredRollup>>;
-    /// Per dimensions of the cube (or per agent): created − solves + reopens of every
-    /// roll-up before `at` (an hour), i.e. the tickets open at that instant.
+    /// Per dimensions of the family's rows (cube, agent, tag, language): created − solves +
+    /// reopens of every roll-up before `at` (an hour), i.e. the tickets open at that instant.
     async fn metric_open_before(
         &self,
-        agent: bool,
+        family: tend_core::report::Family,
         at: DateTime<Utc>,
     ) -> Result<Vec<(tend_core::metrics::Dimensions, i64)>>;
     /// Tickets created per UTC hour in `[from, to)` (hours with none left out), for the
@@ -629,6 +663,16 @@ pub trait Store: Send + Sync + 'static {
     /// Claims a digest (e.g. `weekly:2026-W48`) and queues its jobs in one transaction;
     /// `false` (nothing queued) when it was claimed before — so it goes out once.
     async fn claim_digest(&self, key: &str, jobs: Vec<NewJob>, now: DateTime<Utc>) -> Result<bool>;
+    // --- issue 8: moving a keyed job (the weekly digest's new weekday/time) ---------------
+    /// Sets the queued (not leased) job under `key` to exactly `job` — its time may be later
+    /// than the queued one, unlike `schedule_job` — or removes it (`None`), in one
+    /// transaction. A leased (running) job is left alone.
+    async fn replace_keyed_job(
+        &self,
+        key: &str,
+        job: Option<NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// Tickets behind a report number (metric rows, newest first; no viewer check: the
     /// caller authorizes).
     async fn metric_drill(&self, q: metrics::DrillQuery) -> Result<Vec<metrics::DrillRow>>;
@@ -843,10 +887,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<triggers::Trigger>;
     /// Audited `trigger.deleted`.
     async fn delete_trigger(&self, id: i64, actor: Actor, now: DateTime<Utc>) -> Result<()>;
-    /// The last event of the ticket the trigger runner has looked at (0: none).
-    async fn trigger_cursor(&self, ticket_id: i64) -> Result<i64>;
+    /// The last event of the ticket the trigger runner has looked at; `None` when the ticket
+    /// has no cursor (none was started, or it was forgotten while no trigger was active):
+    /// then the runner must not act.
+    async fn trigger_cursor(&self, ticket_id: i64) -> Result<Option<i64>>;
     /// Moves the ticket's trigger cursor from `from` to `to`; `false` (nothing written) if
-    /// another run moved it first. The runner claims its events this way before acting.
+    /// another run moved it first (or the cursor is gone). The runner claims its events this
+    /// way before acting.
     async fn advance_trigger_cursor(&self, ticket_id: i64, from: i64, to: i64) -> Result<bool>;
     /// Records that a time-based automation acts on a ticket in a status period; `false`
     /// (nothing written) if it did before.
@@ -857,6 +904,81 @@ pub trait Store: Send + Sync + 'static {
         period: i64,
         now: DateTime<Utc>,
     ) -> Result<bool>;
+
+    // --- escalation levels, group leads, working hours (issue 5; migration 0022) -------
+    /// The lead of a group (`None`: none set).
+    async fn group_lead(&self, group_id: i64) -> Result<Option<i64>>;
+    /// Sets (`None`: clears) a group's lead; audited `group.lead_set`. NotFound when the
+    /// group or the agent does not exist.
+    async fn set_group_lead(
+        &self,
+        group_id: i64,
+        agent_id: Option<i64>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// An agent's working hours, if set.
+    async fn agent_hours(&self, agent_id: i64) -> Result<Option<escalation::AgentHours>>;
+    /// Sets (`None`: clears) an agent's working hours (a calendar text the caller checked);
+    /// audited `agent.hours_set`. NotFound when the agent does not exist.
+    async fn set_agent_hours(
+        &self,
+        agent_id: i64,
+        calendar: Option<String>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Option<escalation::AgentHours>>;
+
+    // --- routing (issue 5; migration 0021) ---------------------------------------------
+    /// An agent's routing settings (defaults if never set); `NotFound("agent")`.
+    async fn agent_routing(&self, agent_id: i64) -> Result<routing::AgentRouting>;
+    /// Every agent's routing settings, by agent id.
+    async fn list_agent_routing(&self) -> Result<Vec<routing::AgentRouting>>;
+    /// Changes an agent's routing settings; audited `agent.routing_changed`. In the same
+    /// transaction: going off queues the release of their tickets (groups with
+    /// `reassign_when_off`); any change queues a drain of waiting tickets.
+    async fn set_agent_routing(
+        &self,
+        agent_id: i64,
+        up: routing::AgentRoutingUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<routing::AgentRouting>;
+    /// A group's routing settings (manual if never set); `NotFound("group")`.
+    async fn group_routing(&self, group_id: i64) -> Result<routing::GroupRouting>;
+    /// Every group's routing settings, by group id.
+    async fn list_group_routing(&self) -> Result<Vec<routing::GroupRouting>>;
+    /// Changes a group's routing settings; audited `group.routing_changed`. A routed mode
+    /// queues a drain (its waiting tickets get routed).
+    async fn set_group_routing(
+        &self,
+        group_id: i64,
+        up: routing::GroupRoutingUpdate,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<routing::GroupRouting>;
+    /// The ticket, its requester's language, its group's settings and candidates (no viewer
+    /// check: the worker routes). `None` if there is no such ticket.
+    async fn routing_context(&self, ticket_id: i64) -> Result<Option<routing::RoutingContext>>;
+    /// Unassigned new/open tickets in routed groups, oldest first, with `id > after_id`.
+    async fn routing_waiting(&self, after_id: i64, limit: i64) -> Result<Vec<i64>>;
+    /// Assigns through the ordinary ticket-update path (events, webhooks, jobs) with an
+    /// internal note, as `Actor::SYSTEM`, only if the ticket is still routable in that group,
+    /// the agent still online, active, a member and under capacity, and the round-robin
+    /// cursor unmoved (compare-and-set: two servers never double-assign).
+    async fn routing_assign(
+        &self,
+        a: routing::Assign,
+        now: DateTime<Utc>,
+    ) -> Result<routing::Assigned>;
+    /// If the agent is off or deactivated: unassigns up to `limit` of their new/open tickets
+    /// in groups with `reassign_when_off` (each write queues its ticket's routing job).
+    async fn routing_release(
+        &self,
+        agent_id: i64,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<routing::Released>;
 
     // --- search feed
     /// Up to `limit` tickets with `id > after_id`, in id order, each with its message bodies

@@ -111,6 +111,82 @@ pub struct NewMailbox {
     pub imap: Option<ImapSource>,
 }
 
+/// A change to a mailbox (issue 4: the admin UI and `PATCH /api/v1/mailboxes/{id}`); `None`
+/// leaves a field as it is. The IMAP password is write-only: an `imap` whose password is
+/// empty keeps the stored one ([`MailboxUpdate::apply`]).
+#[derive(Debug, Clone, Default)]
+pub struct MailboxUpdate {
+    pub address: Option<String>,
+    pub name: Option<String>,
+    pub group_id: Option<Option<i64>>,
+    pub brand_id: Option<Option<i64>>,
+    pub closed_policy: Option<ClosedPolicy>,
+    pub auto_ack: Option<bool>,
+    /// `Some(None)`: stop polling IMAP.
+    pub imap: Option<Option<ImapSource>>,
+    pub active: Option<bool>,
+}
+
+impl MailboxUpdate {
+    /// Applies the change to `m` and names the fields that changed (for the audit log; the
+    /// password only as `imap.password`, never its value).
+    ///
+    /// An empty password keeps the stored one only while the server, port, security and user
+    /// name stay the same: the write-only password is never handed to a different server.
+    pub fn apply(self, m: &mut Mailbox) -> Result<Vec<&'static str>, crate::StoreError> {
+        let mut changed = Vec::new();
+        if let Some(a) = self.address {
+            let a = a.trim().to_lowercase();
+            if a != m.address {
+                m.address = a;
+                changed.push("address");
+            }
+        }
+        macro_rules! set {
+            ($field:ident) => {
+                if let Some(v) = self.$field {
+                    if v != m.$field {
+                        m.$field = v;
+                        changed.push(stringify!($field));
+                    }
+                }
+            };
+        }
+        set!(name);
+        set!(group_id);
+        set!(brand_id);
+        set!(closed_policy);
+        set!(auto_ack);
+        set!(active);
+        if let Some(imap) = self.imap {
+            let imap = match (imap, &m.imap) {
+                (Some(mut new), Some(old)) if new.password.is_empty() => {
+                    if (&new.host, new.port, &new.security, &new.username)
+                        != (&old.host, old.port, &old.security, &old.username)
+                    {
+                        return Err(crate::StoreError::invalid(
+                            "imap.password",
+                            "enter the password again: the server, port, security or user name changed",
+                        ));
+                    }
+                    new.password = old.password.clone();
+                    Some(new)
+                }
+                (new, _) => new,
+            };
+            let old_pw = m.imap.as_ref().map(|i| i.password.clone());
+            if imap != m.imap {
+                if imap.as_ref().map(|i| i.password.clone()) != old_pw && imap.is_some() {
+                    changed.push("imap.password");
+                }
+                changed.push("imap");
+                m.imap = imap;
+            }
+        }
+        Ok(changed)
+    }
+}
+
 /// Headers of a mail a message came in as or went out as; shown in the timeline.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailMeta {
@@ -293,4 +369,79 @@ pub fn unique_ids(ids: impl IntoIterator<Item = String>) -> Vec<String> {
     ids.into_iter()
         .filter(|i| !i.is_empty() && seen.insert(i.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod mailbox_update_tests {
+    use super::*;
+
+    fn imap(password: &str) -> ImapSource {
+        ImapSource {
+            host: "imap.example".into(),
+            port: 993,
+            security: "tls".into(),
+            username: "support".into(),
+            password: password.into(),
+            folder: "INBOX".into(),
+            after_import: "seen".into(),
+        }
+    }
+
+    #[test]
+    fn an_empty_password_keeps_the_stored_one_and_changes_are_named() {
+        let mut m = Mailbox {
+            id: 1,
+            address: "help@shop.test".into(),
+            name: String::new(),
+            group_id: None,
+            brand_id: None,
+            closed_policy: ClosedPolicy::FollowUp,
+            auto_ack: true,
+            imap: Some(imap("secret")),
+            active: true,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let mut other = imap("");
+        other.folder = "Support".into();
+        let changed = MailboxUpdate {
+            address: Some(" Help@Shop.test ".into()),
+            imap: Some(Some(other)),
+            active: Some(false),
+            ..Default::default()
+        }
+        .apply(&mut m)
+        .unwrap();
+        assert_eq!(changed, vec!["active", "imap"]);
+        let i = m.imap.clone().unwrap();
+        assert_eq!(
+            (i.folder.as_str(), i.password.as_str()),
+            ("Support", "secret")
+        );
+        // Another server: the stored password is not carried over to it.
+        let mut elsewhere = imap("");
+        elsewhere.host = "imap.attacker.example".into();
+        let refused = MailboxUpdate {
+            imap: Some(Some(elsewhere)),
+            ..Default::default()
+        }
+        .apply(&mut m)
+        .unwrap_err();
+        assert!(refused.to_string().contains("password"), "{refused}");
+        assert_eq!(m.imap.as_ref().unwrap().host, "imap.example");
+        let changed = MailboxUpdate {
+            imap: Some(Some(imap("new"))),
+            ..Default::default()
+        }
+        .apply(&mut m)
+        .unwrap();
+        assert_eq!(changed, vec!["imap.password", "imap"]);
+        assert!(MailboxUpdate::default().apply(&mut m).unwrap().is_empty());
+        let changed = MailboxUpdate {
+            imap: Some(None),
+            ..Default::default()
+        }
+        .apply(&mut m)
+        .unwrap();
+        assert_eq!((changed, m.imap.is_none()), (vec!["imap"], true));
+    }
 }

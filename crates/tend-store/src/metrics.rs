@@ -28,8 +28,9 @@ use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use tend_core::metrics::{
-    decode_contribution, encode_contribution, spread_contribution, ticket_contribution,
-    Contribution, Dimensions, Event as CoreEvent, RollupCell, RowKey, TicketFacts,
+    add_daily_rows, decode_contribution, encode_contribution, spread_contribution,
+    spread_contribution_hourly, ticket_contribution, Contribution, Dimensions, Event as CoreEvent,
+    RollupCell, RowKey, TicketFacts,
 };
 use tend_core::report::{
     build, survey_split, Dim, GroupKey, MetricGroup, Report, ReportInputs, ReportRequest,
@@ -65,6 +66,10 @@ pub struct MetricHistory {
     pub events: Vec<CoreEvent>,
     /// The ticket's stored dimensions and encoded contribution.
     pub stored: Option<(Dimensions, Vec<u8>)>,
+    /// The requester's language when the metrics first saw the ticket (kept in
+    /// `metric_ticket_languages`, which rebuilds do not empty), else the requester's language
+    /// now: the ticket's `language` dimension.
+    pub language: Option<String>,
 }
 
 /// A ticket's row in the metric tables: its facts now and its contribution.
@@ -101,8 +106,8 @@ pub struct MetricBatch {
 /// Which roll-up rows a report reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupQuery {
-    /// Per-agent grains instead of the cube.
-    pub agent: bool,
+    /// Which rows: the cube, or the per-agent, per-tag or per-language ones.
+    pub family: tend_core::report::Family,
     /// `[from, to)` ranges of hourly rows.
     pub hours: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// `[from, to)` ranges of daily rows.
@@ -133,14 +138,17 @@ impl MetricConfig {
     }
 }
 
-/// Facts and contribution of one ticket from its history.
+/// Facts and contribution of one ticket from its history; `language` is its language
+/// dimension ([`MetricHistory::language`]).
 pub fn compute_ticket(
     ticket_id: i64,
     events: &[CoreEvent],
+    language: Option<&str>,
     cfg: &MetricConfig,
     now: DateTime<Utc>,
 ) -> std::result::Result<(TicketMetricRow, Contribution), tend_core::Invalid> {
-    let facts = TicketFacts::from_events(events, false)?;
+    let mut facts = TicketFacts::from_events(events, false)?;
+    facts.dimensions.language = language.map(str::to_string);
     let sla = match (&cfg.calendar, cfg.policies.is_empty()) {
         (Some(cal), false) => evaluate_ticket(events, cal, &cfg.policies, None, now)
             .map(|(_, st)| st)
@@ -289,15 +297,16 @@ pub async fn tail(
         let mut deltas: HashMap<RowKey, RollupCell> = HashMap::new();
         let mut tickets = Vec::with_capacity(histories.len());
         for h in histories {
-            let (row, new) = match compute_ticket(h.ticket_id, &h.events, cfg, now) {
-                Ok(r) => r,
-                Err(_) => {
-                    // A history without its Created event (cannot happen through the
-                    // stores): counted, left out.
-                    out.skipped += 1;
-                    continue;
-                }
-            };
+            let (row, new) =
+                match compute_ticket(h.ticket_id, &h.events, h.language.as_deref(), cfg, now) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // A history without its Created event (cannot happen through the
+                        // stores): counted, left out.
+                        out.skipped += 1;
+                        continue;
+                    }
+                };
             if let Some((dims, bytes)) = &h.stored {
                 if *bytes == row.contribution && *dims == row.dimensions {
                     tickets.push(row);
@@ -368,18 +377,14 @@ pub async fn rebuild(
     progress(p);
     let mut rows: HashMap<RowKey, RollupCell> = HashMap::new();
     let mut out = RebuildOutcome::default();
-    let mut after = 0i64;
-    loop {
-        let histories = store.metric_histories_after(after, REBUILD_BATCH).await?;
-        let Some(last) = histories.last().map(|h| h.ticket_id) else {
-            break;
-        };
-        after = last;
+    let mut histories = store.metric_histories_after(0, REBUILD_BATCH).await?;
+    while let Some(after) = histories.last().map(|h| h.ticket_id) {
         let mut tickets = Vec::with_capacity(histories.len());
         for h in &histories {
-            match compute_ticket(h.ticket_id, &h.events, &cfg, now) {
+            match compute_ticket(h.ticket_id, &h.events, h.language.as_deref(), &cfg, now) {
                 Ok((row, c)) => {
-                    spread_contribution(&mut rows, &row.dimensions, &c, 1);
+                    // Hourly rows per ticket; the daily ones are summed from them below.
+                    spread_contribution_hourly(&mut rows, &row.dimensions, &c);
                     tickets.push(row);
                 }
                 Err(_) => out.skipped += 1,
@@ -387,11 +392,17 @@ pub async fn rebuild(
         }
         out.tickets += tickets.len() as u64;
         p.tickets_done += histories.len() as u64;
-        store
-            .metric_rebuild_write(state.generation, tickets, Vec::new())
-            .await?;
+        // This batch's write (the writer thread) and the next batch's read (a reader
+        // connection) run at the same time; the computing happens between them.
+        let (written, next) = futures::join!(
+            store.metric_rebuild_write(state.generation, tickets, Vec::new()),
+            store.metric_histories_after(after, REBUILD_BATCH),
+        );
+        written?;
+        histories = next?;
         progress(p);
     }
+    add_daily_rows(&mut rows);
     let mut all: Vec<(RowKey, RollupCell)> = rows.into_iter().collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     while !all.is_empty() {
@@ -497,14 +508,14 @@ pub async fn run_report(store: &dyn Store, req: &ReportRequest) -> Result<Report
     // The roll-up reads and the survey counts are independent: run them side by side.
     let rollups = async {
         let q = |p: &tend_core::report::Plan| RollupQuery {
-            agent: p.agent,
+            family: p.family,
             hours: p.hours.clone(),
             days: p.days.clone(),
         };
         let (rows, previous_rows, open_before) = futures::try_join!(
             store.metric_rollups(q(&plan)),
             store.metric_rollups(q(&prev)),
-            store.metric_open_before(plan.agent, plan.start()),
+            store.metric_open_before(plan.family, plan.start()),
         )?;
         Ok::<_, StoreError>((rows, previous_rows, open_before))
     };

@@ -95,9 +95,12 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (counts) {
         if (!counts) return;
+        var capped = counts._capped || [];
         spans.forEach(function (s) {
-          var n = counts[s.getAttribute("data-view-count")];
-          s.textContent = typeof n === "number" ? String(n) : "";
+          var key = s.getAttribute("data-view-count");
+          var n = counts[key];
+          s.textContent = typeof n !== "number" ? ""
+            : capped.indexOf(key) >= 0 ? n.toLocaleString("en") + "+" : String(n);
         });
       })
       .catch(function () {});

@@ -12,6 +12,7 @@
   if (!list || !subject || !message) return;
   var session = form.getAttribute("data-deflect");
   var lang = form.getAttribute("data-lang") || "en";
+  var brand = form.getAttribute("data-brand") || "";
   var timer = null, last = "", seq = 0;
   function text() { return (subject.value + " " + message.value.slice(0, 600)).trim(); }
   function show(items) {
@@ -35,6 +36,7 @@
     if (q.replace(/[^\p{L}\p{N}]/gu, "").length < 3) { show([]); return; }
     var mine = ++seq;
     var p = new URLSearchParams({ q: q.slice(0, 1000), session: session, locale: lang });
+    if (brand) p.set("brand", brand);
     fetch("/api/v1/kb/suggestions?" + p.toString(), { credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (d) { if (d && mine === seq) show(d.suggestions || []); })

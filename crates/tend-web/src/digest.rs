@@ -132,30 +132,32 @@ async fn load(store: &dyn Store) -> Result<DigestSettings, String> {
     }
 }
 
-/// Queues (or moves) the next digest job.
+/// The next digest job after `after`; `None` when the digest is off (or the setting is
+/// not valid).
+pub fn next_job(cfg: &DigestSettings, after: DateTime<Utc>) -> Option<NewJob> {
+    let (wd, tz) = cfg.check().ok()?;
+    if !cfg.enabled {
+        return None;
+    }
+    let at = tend_core::ops::next_weekly(wd, cfg.hour, tz, after);
+    Some(NewJob {
+        kind: DIGEST_JOB.into(),
+        payload: json!({ "at": at }),
+        run_at: at,
+        max_attempts: 10,
+    })
+}
+
+/// Queues the next digest job (from the running job: it holds no key while leased).
 async fn schedule_next(
     store: &dyn Store,
     cfg: &DigestSettings,
     after: DateTime<Utc>,
 ) -> Result<(), tend_store::StoreError> {
-    let Ok((wd, tz)) = cfg.check() else {
-        return Ok(());
-    };
-    if !cfg.enabled {
-        return Ok(());
+    match next_job(cfg, after) {
+        Some(job) => store.schedule_job(JOB_KEY, job).await,
+        None => Ok(()),
     }
-    let at = tend_core::ops::next_weekly(wd, cfg.hour, tz, after);
-    store
-        .schedule_job(
-            JOB_KEY,
-            NewJob {
-                kind: DIGEST_JOB.into(),
-                payload: json!({ "at": at }),
-                run_at: at,
-                max_attempts: 10,
-            },
-        )
-        .await
 }
 
 /// `GET /reports/digest` (supervisors and admins).
@@ -180,7 +182,11 @@ pub async fn put_settings(
     s.store
         .put_setting(SETTING, doc.clone(), Actor::agent(v.agent_id), s.now())
         .await?;
-    schedule_next(&*s.store, &cfg, s.now()).await?;
+    // A new weekday or time moves the queued job (also to a later time); turning the digest
+    // off removes it.
+    s.store
+        .replace_keyed_job(JOB_KEY, next_job(&cfg, s.now()), s.now())
+        .await?;
     Ok(axum::Json(doc))
 }
 

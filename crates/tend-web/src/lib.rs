@@ -7,12 +7,16 @@ pub mod brands;
 pub mod charts;
 pub mod digest;
 pub mod error;
+pub mod escalation;
 pub mod extract;
+pub mod flight;
 pub mod helpcenter;
+pub mod i18n;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod portal;
+pub mod routing;
 pub mod search_tail;
 pub mod service;
 pub mod surveys;
@@ -51,6 +55,8 @@ pub struct AppState {
     pub suggest_limiter: Arc<auth::LoginLimiter>,
     /// Rendered public service pages, briefly (`service`).
     pub service_cache: Arc<service::Cache>,
+    /// The operations dashboard's shared snapshots (`ui::ops`, issue 8).
+    pub ops_snapshots: Arc<ui::ops::Snapshots>,
 }
 
 impl AppState {
@@ -71,6 +77,7 @@ impl AppState {
                 l
             }),
             service_cache: Arc::default(),
+            ops_snapshots: Arc::default(),
         }
     }
     /// Serves search from `search` (see [`search_tail::run_search_tailer`] to keep it fed).
@@ -90,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .nest("/api/v1", api::router())
+        .merge(api::routing::router())
         .merge(ui::router())
         .merge(portal::router())
         .merge(helpcenter::router())

@@ -2,6 +2,7 @@
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
@@ -48,13 +49,15 @@ pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let resp = next.run(req).await;
-    s.metrics.observe(
-        &method,
-        &route,
-        resp.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    let mut resp = next.run(req).await;
+    let took = start.elapsed().as_secs_f64();
+    s.metrics
+        .observe(&method, &route, resp.status().as_u16(), took);
+    // The server's own time until the response headers, for the browser's developer tools
+    // and bench/pages.py (https://www.w3.org/TR/server-timing/).
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={:.2}", took * 1000.0)) {
+        resp.headers_mut().insert("server-timing", v);
+    }
     resp
 }
 

@@ -159,6 +159,8 @@ pub fn document() -> Value {
     reports(&mut doc);
     report_extras(&mut doc);
     brands(&mut doc);
+    crate::api::routing::openapi(&mut doc); // routing (issue 5)
+    crate::api::escalation::openapi(&mut doc); // triggers, automations, escalation (issue 5)
     doc
 }
 
@@ -245,11 +247,14 @@ fn reports(doc: &mut Value) {
                 q("to", "string", "last local day included, YYYY-MM-DD (default: today); at most 1,096 days"),
                 q("tz", "string", "IANA time zone with whole-hour offsets (default UTC)"),
                 q("interval", "string", "day, week (ISO) or month; default by range length"),
-                q("group_by", "string", "comma-separated, at most 3: channel, priority, group, brand; or assignee alone"),
+                q("group_by", "string", "comma-separated, at most 3: channel, priority, group, brand; or assignee, tag (top 20 + '(other)') or language alone"),
+                q("by", "string", "alias of group_by"),
                 q("metrics", "string", "comma-separated families: volume, frt, nrt, resolution, fcr, one_touch, reopens, replies, sla, csat, nps, ces, or all (default)"),
                 q("channel", "string", "filter"), q("priority", "string", "filter"),
                 q("group_id", "integer", "filter"), q("brand_id", "integer", "filter"),
                 q("assignee_id", "integer", "filter (not with channel/priority/group/brand)"),
+                q("tag", "string", "filter: tickets counted with this tag (not with other dimensions)"),
+                q("language", "string", "filter: BCP 47 language at creation (not with other dimensions)"),
                 q("format", "string", "json (default) or csv")
             ]),
             None,
@@ -342,6 +347,16 @@ fn mail(doc: &mut Value) {
     doc["paths"]["/mailboxes"] = json!({
         "get": op("Mailboxes (admin); IMAP passwords are never returned", json!([]), None, "200", ok(items("Mailbox"))),
         "post": op("Add a mailbox: an address customers write to, its group, closed-ticket policy, acknowledgement, optional IMAP account (admin)", json!([]), Some(r("CreateMailbox")), "201", ok(r("Mailbox")))
+    });
+    // issue 4: change or disable a mailbox
+    doc["paths"]["/mailboxes/{id}"] = json!({
+        "patch": op("Change a mailbox (admin): only the fields sent; \"active\": false disables it; \"imap\": null stops polling; an imap password left empty keeps the stored one; brand_id must name an active brand (422); a taken address is 409",
+            id(), Some(json!({ "type": "object", "additionalProperties": false, "properties": {
+                "address": { "type": "string" }, "name": { "type": "string" },
+                "group_id": { "type": ["integer", "null"] }, "brand_id": { "type": ["integer", "null"] },
+                "closed_policy": { "enum": ["reopen", "follow_up"] }, "auto_ack": { "type": "boolean" },
+                "imap": { "type": ["object", "null"] }, "active": { "type": "boolean" } } })),
+            "200", ok(r("Mailbox")))
     });
     doc["paths"]["/mail/intake"] = json!({
         "get": op("The intake log, newest first: every received mail and what became of it (admin)",

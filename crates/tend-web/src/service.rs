@@ -10,6 +10,7 @@
 
 use crate::error::{ApiResult, AppError};
 use crate::extract::{require_admin, Auth, Json};
+use crate::flight::Flight;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -21,8 +22,8 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tend_core::report::{metric, MetricGroup, ReportParams, ReportRequest};
 use tend_core::targets::{format_value, period_range};
 use tend_core::{Actor, Invalid};
@@ -171,25 +172,25 @@ pub async fn put_settings(
 }
 
 /// A rendered page and the instant it expires.
-type Cached = (DateTime<Utc>, String);
+type Cached = (DateTime<Utc>, Arc<str>);
 
-/// Rendered pages by brand id.
+/// Rendered pages by brand id, with single-flight: concurrent misses of a page (a burst of
+/// visitors when it expires) compute it once and share it.
 #[derive(Default)]
-pub struct Cache(Mutex<HashMap<Option<i64>, Cached>>);
+pub struct Cache {
+    pages: Flight<Option<i64>, Cached>,
+    /// Pages computed (for tests and `/metrics`-style checks).
+    computed: AtomicU64,
+}
 
 impl Cache {
-    fn get(&self, k: Option<i64>, now: DateTime<Utc>) -> Option<String> {
-        let m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.get(&k)
-            .filter(|(exp, _)| *exp > now)
-            .map(|(_, h)| h.clone())
-    }
-    fn put(&self, k: Option<i64>, until: DateTime<Utc>, html: String) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        m.insert(k, (until, html));
-    }
     pub fn clear(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.pages.clear();
+    }
+
+    /// How many times a page was computed (not served from the cache).
+    pub fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
     }
 }
 
@@ -214,73 +215,86 @@ struct ServicePage {
     figures: Vec<FigureView>,
 }
 
+/// Computes one page (the report behind it and its HTML).
+async fn compute_page(
+    s: &AppState,
+    brand: Option<&(i64, String)>,
+    key: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Cached, AppError> {
+    let cfg = load(&*s.store).await?;
+    let Some(p) = cfg.pages.iter().find(|p| p.brand_id == key && p.enabled) else {
+        return Err(AppError::not_found("page"));
+    };
+    let tz: Tz = p.tz.as_deref().unwrap_or("UTC").parse().unwrap_or(Tz::UTC);
+    let today = now.with_timezone(&tz).date_naive();
+    let (from, to) = period_range(p.period.as_deref().unwrap_or("this_month"), today)?;
+    let mut fams: Vec<MetricGroup> = p
+        .figures
+        .iter()
+        .filter_map(|f| metric(&f.metric).map(|d| d.group))
+        .collect();
+    fams.sort();
+    fams.dedup();
+    let params = ReportParams {
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        tz: Some(tz.name().to_string()),
+        interval: Some("month".into()),
+        metrics: Some(
+            fams.iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        brand_id: key.map(|b| b.to_string()),
+        ..Default::default()
+    };
+    let req = ReportRequest::parse(&params, now)?;
+    let r = tend_store::metrics::run_report(&*s.store, &req).await?;
+    let figures = p
+        .figures
+        .iter()
+        .filter_map(|f| {
+            let i = r.columns.iter().position(|c| c.key == f.metric)?;
+            let c = r.columns[i];
+            let v = r.total.values[i];
+            Some(FigureView {
+                label: f.label.clone().unwrap_or_else(|| c.label.to_string()),
+                raw: v.map(|v| v.to_string()).unwrap_or_default(),
+                text: v.map_or("—".into(), |v| format_value(c.unit, v.as_f64())),
+                definition: c.definition,
+            })
+        })
+        .collect();
+    let page = ServicePage {
+        title: p.title.clone().unwrap_or_else(|| match brand {
+            Some((_, name)) => format!("{name}: our service"),
+            None => "Our service".into(),
+        }),
+        range: format!("{from} – {to} ({})", tz.name()),
+        figures,
+    };
+    let html = page
+        .render()
+        .map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    s.service_cache.computed.fetch_add(1, Ordering::Relaxed);
+    Ok((now + Duration::seconds(CACHE_SECONDS), Arc::from(html)))
+}
+
 async fn render_page(s: &AppState, brand: Option<(i64, String)>) -> Result<Response, AppError> {
     let now = s.now();
     let key = brand.as_ref().map(|b| b.0);
-    let html = match s.service_cache.get(key, now) {
-        Some(h) => h,
-        None => {
-            let cfg = load(&*s.store).await?;
-            let Some(p) = cfg.pages.iter().find(|p| p.brand_id == key && p.enabled) else {
-                return Err(AppError::not_found("page"));
-            };
-            let tz: Tz = p.tz.as_deref().unwrap_or("UTC").parse().unwrap_or(Tz::UTC);
-            let today = now.with_timezone(&tz).date_naive();
-            let (from, to) = period_range(p.period.as_deref().unwrap_or("this_month"), today)?;
-            let mut fams: Vec<MetricGroup> = p
-                .figures
-                .iter()
-                .filter_map(|f| metric(&f.metric).map(|d| d.group))
-                .collect();
-            fams.sort();
-            fams.dedup();
-            let params = ReportParams {
-                from: Some(from.to_string()),
-                to: Some(to.to_string()),
-                tz: Some(tz.name().to_string()),
-                interval: Some("month".into()),
-                metrics: Some(
-                    fams.iter()
-                        .map(|g| g.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ),
-                brand_id: key.map(|b| b.to_string()),
-                ..Default::default()
-            };
-            let req = ReportRequest::parse(&params, now)?;
-            let r = tend_store::metrics::run_report(&*s.store, &req).await?;
-            let figures = p
-                .figures
-                .iter()
-                .filter_map(|f| {
-                    let i = r.columns.iter().position(|c| c.key == f.metric)?;
-                    let c = r.columns[i];
-                    let v = r.total.values[i];
-                    Some(FigureView {
-                        label: f.label.clone().unwrap_or_else(|| c.label.to_string()),
-                        raw: v.map(|v| v.to_string()).unwrap_or_default(),
-                        text: v.map_or("—".into(), |v| format_value(c.unit, v.as_f64())),
-                        definition: c.definition,
-                    })
-                })
-                .collect();
-            let page = ServicePage {
-                title: p.title.clone().unwrap_or_else(|| match &brand {
-                    Some((_, name)) => format!("{name}: our service"),
-                    None => "Our service".into(),
-                }),
-                range: format!("{from} – {to} ({})", tz.name()),
-                figures,
-            };
-            let html = page
-                .render()
-                .map_err(|e| AppError::Internal(format!("template: {e}")))?;
-            s.service_cache
-                .put(key, now + Duration::seconds(CACHE_SECONDS), html.clone());
-            html
-        }
-    };
+    let (_, html) = s
+        .service_cache
+        .pages
+        .get_or_try(
+            &key,
+            |(exp, _)| *exp > now,
+            || compute_page(s, brand.as_ref(), key, now),
+        )
+        .await?;
+    let html = html.to_string();
     let mut resp = (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),

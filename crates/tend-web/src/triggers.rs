@@ -37,7 +37,12 @@ pub async fn run(
         .as_i64()
         .ok_or("payload has no ticket_id")?;
     let sys = system();
-    let from = store.trigger_cursor(id).await.map_err(e)?;
+    // No cursor: none was started for this ticket, or it was forgotten while no trigger was
+    // active (a job queued before that). Either way there is nothing this run may claim —
+    // reading from the start would run the ticket's whole history through the triggers.
+    let Some(from) = store.trigger_cursor(id).await.map_err(e)? else {
+        return Ok(());
+    };
     let mut events = Vec::new();
     let mut after = (from > 0).then_some(from);
     loop {
@@ -116,6 +121,8 @@ pub async fn run(
             trigger_actor(f.trigger_id),
             f.patch,
             f.messages,
+            f.outbound,
+            serde_json::json!({ "trigger_id": f.trigger_id }),
             now,
         )
         .await?;
@@ -124,13 +131,17 @@ pub async fn run(
 }
 
 /// Applies one firing through the ordinary store paths: the patch, then the messages
-/// (rendered against the ticket as the patch left it).
+/// (rendered against the ticket as the patch left it), then the outbound actions (mail to
+/// agents at their working hours, webhook posts; `source` names the trigger or automation).
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     store: &dyn Store,
     id: i64,
     actor: tend_core::Actor,
     patch: tend_core::ticket::Patch,
     messages: Vec<tend_core::automation::PlannedMessage>,
+    outbound: Vec<tend_core::automation::Outbound>,
+    source: serde_json::Value,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), String> {
     let e = |e: StoreError| e.to_string();
@@ -143,7 +154,7 @@ async fn apply(
             return Ok(());
         }
     }
-    if messages.is_empty() {
+    if messages.is_empty() && outbound.is_empty() {
         return Ok(());
     }
     let t = store.get_ticket(id, &sys).await.map_err(e)?;
@@ -168,6 +179,9 @@ async fn apply(
             .add_message(id, msg, &sys, actor, now)
             .await
             .map_err(e)?;
+    }
+    if !outbound.is_empty() {
+        crate::escalation::send_outbound(store, &t, outbound, &values, source, now).await?;
     }
     Ok(())
 }
@@ -201,6 +215,10 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
     if autos.is_empty() {
         return Ok(());
     }
+    // Business-hour automations count in the SLA calendar (none saved: calendar hours).
+    let calendar = crate::escalation::sla_config(store)
+        .await?
+        .map(|(_, cal)| cal);
     // The next sweep is queued first: a sweep that fails half-way still has a successor.
     store
         .schedule_job(
@@ -223,7 +241,7 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
         for t in &page.items {
             // One ticket's trouble (a deleted requester, a failing write) is logged and the
             // sweep goes on with the others.
-            if let Err(err) = sweep_ticket(store, &autos, t, now).await {
+            if let Err(err) = sweep_ticket(store, &autos, calendar.as_ref(), t, now).await {
                 tracing::warn!(ticket = t.id, error = %err, "automation sweep: ticket skipped");
             }
         }
@@ -245,6 +263,7 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
 async fn sweep_ticket(
     store: &dyn Store,
     autos: &[tend_core::automation::AutomationDef],
+    calendar: Option<&tend_core::sla::Calendar>,
     t: &tend_core::Ticket,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), String> {
@@ -276,7 +295,7 @@ async fn sweep_ticket(
         events.iter().map(|ev| (ev.at, &ev.actor, &ev.change)),
     );
     for a in autos {
-        let Some(period) = automation_due(a, t, &facts, now) else {
+        let Some(period) = automation_due(a, t, &facts, now, calendar) else {
             continue;
         };
         if !store
@@ -287,7 +306,18 @@ async fn sweep_ticket(
             continue;
         }
         let (patch, messages) = tend_core::automation::effects(&a.actions);
-        apply(store, t.id, tend_core::Actor::SYSTEM, patch, messages, now).await?;
+        let outbound = tend_core::automation::outbound(&a.actions);
+        apply(
+            store,
+            t.id,
+            tend_core::Actor::SYSTEM,
+            patch,
+            messages,
+            outbound,
+            serde_json::json!({ "automation_id": a.id }),
+            now,
+        )
+        .await?;
         return Ok(());
     }
     Ok(())
@@ -295,7 +325,7 @@ async fn sweep_ticket(
 
 /// The values of `tend_core::template::TICKET_PLACEHOLDERS` for a ticket: the customer is the
 /// requester, the agent the assignee (empty when there is none).
-async fn placeholder_values(
+pub(crate) async fn placeholder_values(
     store: &dyn Store,
     t: &tend_core::Ticket,
 ) -> Result<HashMap<String, String>, String> {

@@ -170,6 +170,16 @@ impl Worker {
         match job.kind.as_str() {
             WEBHOOK_JOB => self.deliver(job).await,
             crate::mail::MAIL_JOB => crate::mail::send(&self.mail, &job.payload).await,
+            // Issue 4: sign-in and reset links, looked up off the request path.
+            crate::portal::MAGIC_LINK_JOB => {
+                let now = self.clock.now();
+                crate::portal::send_magic_link(&*self.store, &self.mail, now, &job.payload).await
+            }
+            crate::ui::password::RESET_JOB => {
+                let now = self.clock.now();
+                crate::ui::password::run_reset_job(&*self.store, &self.mail, now, &job.payload)
+                    .await
+            }
             tend_store::MAIL_REPLY_JOB => {
                 crate::mail::outbound::send_reply(&*self.store, &self.mail, &job.payload).await
             }
@@ -185,11 +195,28 @@ impl Worker {
                 tracing::info!(job = job.id, tickets = n, "SLA clocks re-checked");
                 Ok(())
             }
+            // Automatic assignment (issue 5; docs/routing.md).
+            tend_store::routing::ASSIGN_JOB => {
+                crate::routing::assign(&*self.store, self.clock.now(), &job.payload).await
+            }
+            tend_store::routing::DRAIN_JOB => {
+                crate::routing::drain(&*self.store, self.clock.now()).await
+            }
+            tend_store::routing::RELEASE_JOB => {
+                crate::routing::release(&*self.store, self.clock.now(), &job.payload).await
+            }
             tend_store::triggers::TRIGGER_JOB => {
                 crate::triggers::run(&*self.store, self.clock.now(), &job.payload).await
             }
             tend_store::triggers::SWEEP_JOB => {
                 crate::triggers::sweep(&*self.store, self.clock.now()).await
+            }
+            // Issue 5: deferred notifications and automation webhook posts.
+            tend_store::escalation::NOTIFY_JOB => {
+                crate::escalation::run_notify(&*self.store, self.clock.now(), &job.payload).await
+            }
+            tend_store::escalation::ACTION_WEBHOOK_JOB => {
+                crate::escalation::run_webhook(&self.http, self.clock.now(), job).await
             }
             tend_store::SURVEY_SEND_JOB => {
                 let sent =

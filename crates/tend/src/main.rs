@@ -115,7 +115,30 @@ enum TokenCmd {
     },
 }
 
+/// glibc's allocator gives every thread that allocates its own arena (up to 8 per core) and
+/// keeps freed memory in them: the search index's indexing and merge threads left the server
+/// at ~200 MiB after a create load, of which ~70 % was free memory the process still held
+/// (bench/RESULTS.md, S6). Two arenas and giving back free space above 1 MiB keep it near
+/// 50–70 MiB at the same creates/s. `MALLOC_ARENA_MAX` / `MALLOC_TRIM_THRESHOLD_` in the
+/// environment still win.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
+    unsafe {
+        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+        if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() {
+    tune_allocator();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -189,6 +189,39 @@ impl CalendarSpec {
         Ok((spec, lines))
     }
 
+    /// The line format [`CalendarSpec::parse`] reads: `zone`, one line per set of days with
+    /// the same hours (`mon,tue,wed 09:00-17:00`), then the holidays. Parsing it gives the
+    /// same calendar (shifts may come in another order).
+    pub fn to_text(&self) -> String {
+        let mut out = format!("zone {}\n", self.time_zone);
+        let mut ranges: Vec<((&str, &str), Vec<&str>)> = Vec::new();
+        for h in &self.hours {
+            let key = (h.start.as_str(), h.end.as_str());
+            match ranges.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, days)) => {
+                    if !days.contains(&h.day.as_str()) {
+                        days.push(&h.day)
+                    }
+                }
+                None => ranges.push((key, vec![&h.day])),
+            }
+        }
+        for ((start, end), days) in ranges {
+            out.push_str(&format!("{} {start}-{end}\n", days.join(",")));
+        }
+        for h in &self.holidays {
+            let (word, when) = match (&h.date, &h.yearly) {
+                (Some(d), _) => ("holiday", d),
+                (None, Some(y)) => ("yearly", y),
+                (None, None) => continue,
+            };
+            let name = h.name.replace('#', "");
+            out.push_str(format!("{word} {when} {name}").trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
     /// Adds the all-day events of an iCalendar file as holidays; returns how many were added.
     pub fn import_ical(&mut self, ics: &str) -> Result<usize, Invalid> {
         let hs = holidays_from_ical(ics)?;
@@ -208,7 +241,7 @@ pub struct SpecLines {
 
 impl SpecLines {
     /// Rewrites `hours[3].end: …` into `line 7: …`.
-    fn locate(&self, e: Invalid) -> Invalid {
+    pub fn locate(&self, e: Invalid) -> Invalid {
         let idx = |prefix: &str| -> Option<usize> {
             let rest = e.field.strip_prefix(prefix)?;
             rest.split(']').next()?.parse().ok()
@@ -1078,6 +1111,25 @@ pub fn holidays_from_ical(ics: &str) -> Result<Vec<HolidaySpec>, Invalid> {
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn text_round_trips() {
+        let text = "zone Europe/Berlin\nmon-fri 09:00-17:00\nsat 10:00-14:00\nfri 22:00-06:00\nholiday 2026-12-24 Christmas Eve\nyearly 12-25\n";
+        let (spec, _) = CalendarSpec::parse(text).unwrap();
+        let again = CalendarSpec::parse(&spec.to_text()).unwrap().0;
+        assert_eq!(
+            Calendar::new(again).unwrap(),
+            Calendar::new(spec.clone()).unwrap()
+        );
+        assert!(spec
+            .to_text()
+            .starts_with("zone Europe/Berlin\nmon,tue,wed,thu,fri 09:00-17:00\n"));
+    }
 }
 
 #[cfg(test)]

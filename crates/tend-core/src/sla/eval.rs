@@ -135,15 +135,52 @@ fn end_open(runs: &mut [Run], t: i64, by: FulfilledBy) {
     }
 }
 
+/// What the clock reads of one event: the few kinds that move it. A history reduced to
+/// these (e.g. by a store that reads only those event kinds) evaluates exactly like the full
+/// history as long as event times do not go backwards (they never do in a store: each event
+/// is stamped with the time of its write).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockStep {
+    /// `Created` with its status.
+    Created(Status),
+    /// `StatusChanged` to this status.
+    Status(Status),
+    /// A public message by this kind of author (internal notes do not touch the clock).
+    PublicMessage(ActorKind),
+    /// Anything else: counts only as a point in time.
+    Other,
+}
+
+/// One event as the clock sees it: microseconds since the epoch and the step.
+pub type ClockEvent = (i64, ClockStep);
+
+impl ClockStep {
+    pub fn of(actor: &crate::Actor, change: &Change) -> ClockStep {
+        match change {
+            Change::Created { status, .. } => ClockStep::Created(*status),
+            Change::StatusChanged { to, .. } => ClockStep::Status(*to),
+            Change::MessageAdded { public: true, .. } => ClockStep::PublicMessage(actor.kind),
+            _ => ClockStep::Other,
+        }
+    }
+}
+
+/// The clock's view of a history.
+pub fn clock_events(events: &[Event]) -> Vec<ClockEvent> {
+    events
+        .iter()
+        .map(|(t, a, c)| (t.timestamp_micros(), ClockStep::of(a, c)))
+        .collect()
+}
+
 impl Timeline {
     /// Replays the events at or before `now` (times forced non-decreasing); `None` if there
     /// are none. A missing `Created` event is read as a ticket created `new` at the first event.
-    fn build(events: &[Event], now: i64) -> Option<Timeline> {
-        let mut it = events.iter().filter(|e| e.0.timestamp_micros() <= now);
-        let (t0, a0, first_change) = it.next()?;
-        let created = t0.timestamp_micros();
-        let status = match first_change {
-            Change::Created { status, .. } => *status,
+    fn build(events: &[ClockEvent], now: i64) -> Option<Timeline> {
+        let mut it = events.iter().filter(|e| e.0 <= now);
+        let &(created, first_step) = it.next()?;
+        let status = match first_step {
+            ClockStep::Created(status) => status,
             _ => Status::New,
         };
         let mut tl = Timeline {
@@ -165,28 +202,27 @@ impl Timeline {
             tl.solve(created);
         }
         let mut last_t = created;
-        let head = std::iter::once((t0, a0, first_change))
-            .filter(|(_, _, c)| !matches!(c, Change::Created { .. }));
-        let events = head.chain(it.map(|(t, a, c)| (t, a, c)));
-        for (t, actor, change) in events {
-            let t = t.timestamp_micros().max(last_t);
+        let first = (created, first_step);
+        let head = std::iter::once(&first).filter(|(_, c)| !matches!(c, ClockStep::Created(_)));
+        for &(t, step) in head.chain(it) {
+            let t = t.max(last_t);
             last_t = t;
-            match change {
-                Change::StatusChanged { to, .. } => {
+            match step {
+                ClockStep::Status(to) => {
                     let was = status;
-                    status = *to;
+                    status = to;
                     tl.statuses.push((t, status));
                     if was.is_open() && !status.is_open() {
                         tl.solve(t);
                         last_solve = t;
                     }
                 }
-                Change::MessageAdded { public: true, .. } => match actor.kind {
+                ClockStep::PublicMessage(kind) => match kind {
                     ActorKind::Agent => tl.agent_reply(t, status),
                     ActorKind::Customer => tl.customer_message(t),
                     ActorKind::System => {}
                 },
-                _ => {}
+                ClockStep::Created(_) | ClockStep::Other => {}
             }
         }
         if !status.is_open() {
@@ -270,6 +306,17 @@ pub fn evaluate(
 /// one when someone looks.
 pub fn evaluate_brief(
     events: &[Event],
+    calendar: &Calendar,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Vec<TargetStatus> {
+    evaluate_steps(&clock_events(events), calendar, policy, now)
+}
+
+/// [`evaluate_brief`] on the clock's view of a history ([`clock_events`]): what the bulk
+/// recompute runs on the few event kinds it reads.
+pub fn evaluate_steps(
+    events: &[ClockEvent],
     calendar: &Calendar,
     policy: &Policy,
     now: DateTime<Utc>,
@@ -469,11 +516,16 @@ impl TargetStatus {
 
     /// What [`evaluate`] puts in `explanation`, with times in the calendar's zone.
     pub fn explain(&self, calendar: &Calendar) -> String {
-        explain(self, calendar)
+        explain(self, calendar, None)
+    }
+
+    /// [`TargetStatus::explain`] naming the calendar: "… business time (calendar berlin): …".
+    pub fn explain_named(&self, calendar: &Calendar, name: &str) -> String {
+        explain(self, calendar, Some(name))
     }
 }
 
-fn explain(st: &TargetStatus, cal: &Calendar) -> String {
+fn explain(st: &TargetStatus, cal: &Calendar, name: Option<&str>) -> String {
     let tz = cal.time_zone();
     let local = |t: DateTime<Utc>| local_time(t.with_timezone(&tz).naive_local());
     let what = match st.metric {
@@ -485,8 +537,9 @@ fn explain(st: &TargetStatus, cal: &Calendar) -> String {
     } else {
         "calendar"
     };
+    let named = name.map(|n| format!(" (calendar {n})")).unwrap_or_default();
     let mut parts = vec![format!(
-        "{what} within {} {kind} time",
+        "{what} within {} {kind} time{named}",
         format_duration(st.target)
     )];
     let mut head = match (st.due_at, st.state) {

@@ -7,6 +7,9 @@
 //! select_policy(&policies, &TicketFacts)                   →  the first that matches
 //! evaluate(&events, &calendar, &policy, now)               →  Vec<TargetStatus>
 //! evaluate_ticket(&events, &calendar, &policies, tier, now) does the last two in one go.
+//! Calendars::new(default, named, policies).select(policy, group, brand)  →  the calendar
+//! evaluate_ticket_on(&events, &calendars, &policies, tier, now)  →  policy, calendar, targets
+//! recompute_clock(&clock_events, &facts, …)  →  next due + next check (bulk recompute)
 //! ```
 //!
 //! # Semantics
@@ -59,14 +62,19 @@
 pub mod calendar;
 pub mod eval;
 pub mod policy;
+pub mod select;
 
 pub use calendar::{holidays_from_ical, Calendar, CalendarSpec, HolidaySpec, ShiftSpec};
 pub use eval::{
-    evaluate, evaluate_brief, evaluate_ticket, format_duration, next_due, FulfilledBy, PausedSpan,
-    SlaState, TargetStatus,
+    clock_events, evaluate, evaluate_brief, evaluate_steps, evaluate_ticket, format_duration,
+    next_due, ClockEvent, ClockStep, FulfilledBy, PausedSpan, SlaState, TargetStatus,
 };
 pub use policy::{
     select_policy, validate_policies, Conditions, Metric, Policy, Target, TicketFacts,
+};
+pub use select::{
+    evaluate_ticket_on, next_check, recompute_clock, Calendars, Chosen, ChosenBy, Evaluation,
+    NamedCalendar, Recomputed, DEFAULT_CALENDAR, MAX_CALENDARS,
 };
 
 /// One event of a ticket's history: when, who, what.

@@ -202,6 +202,10 @@ pub struct Policy {
     #[serde(default)]
     pub conditions: Conditions,
     pub targets: Vec<Target>,
+    /// The name of the calendar this policy's clocks run on (see [`super::select`]); `None`:
+    /// the ticket's group's calendar, else its brand's, else the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<String>,
 }
 
 fn prefixed(prefix: &str, e: Invalid) -> Invalid {
@@ -321,11 +325,15 @@ pub struct TicketFacts {
     pub tier: Option<String>,
     pub tags: Vec<String>,
     pub fields: Fields,
+    /// Not a policy condition: picks the brand's calendar (see [`super::select`]).
+    #[serde(default)]
+    pub brand_id: Option<i64>,
 }
 
 impl TicketFacts {
     pub fn of_ticket(t: &Ticket, tier: Option<&str>) -> TicketFacts {
         TicketFacts {
+            brand_id: t.brand_id,
             priority: t.priority,
             channel: t.channel,
             group_id: t.group_id,
@@ -365,6 +373,7 @@ mod tests {
             name: name.into(),
             conditions,
             targets: vec![Target::new(Metric::FirstReply, 60, true)],
+            calendar: None,
         }
     }
 
@@ -376,6 +385,7 @@ mod tests {
             tier: Some("gold".into()),
             tags: vec!["billing".into(), "vip".into()],
             fields: Fields::new(),
+            brand_id: None,
         }
     }
 

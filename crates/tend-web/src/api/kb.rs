@@ -440,6 +440,24 @@ pub struct GroupPatch {
     category_id: Option<i64>,
 }
 
+/// A category's (or section's) brand must be an active brand: 422 otherwise. A category with a
+/// brand shows only in that brand's help center; one without shows in every help center.
+async fn check_brand(s: &AppState, brand_id: Option<i64>) -> ApiResult<()> {
+    let Some(id) = brand_id else { return Ok(()) };
+    match s.store.get_brand(id).await {
+        Ok(b) if b.active() => Ok(()),
+        Ok(_) => Err(AppError::invalid(
+            "brand_id",
+            format!("brand {id} is archived; choose an active brand or none"),
+        )),
+        Err(tend_store::StoreError::NotFound(_)) => Err(AppError::invalid(
+            "brand_id",
+            format!("there is no brand {id}; see GET /api/v1/brands"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn group_update(b: GroupPatch) -> ApiResult<KbGroupUpdate> {
     Ok(KbGroupUpdate {
         brand_id: b.brand_id,
@@ -489,6 +507,7 @@ async fn create_category(
             "categories do not belong to a category",
         ));
     }
+    check_brand(&s, b.brand_id).await?;
     let new = NewKbCategory {
         brand_id: b.brand_id,
         position: b.position,
@@ -537,6 +556,9 @@ async fn update_category(
         ));
     }
     let up = group_update(b)?;
+    // 404 for a missing category before 422 for its new brand.
+    s.store.kb_get_category(id).await?;
+    check_brand(&s, up.brand_id.flatten()).await?;
     Ok(axum::Json(
         s.store
             .kb_update_category(id, up, editor(&v), s.now())

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tend_core::Actor;
-use tend_store::mail::{ClosedPolicy, ImapSource, NewMailbox};
+use tend_store::mail::{ClosedPolicy, ImapSource, MailboxUpdate, NewMailbox};
 
 use super::PageParams;
 use crate::error::AppError;
@@ -51,32 +51,91 @@ pub struct CreateMailbox {
     imap: Option<ImapSource>,
 }
 
-pub async fn create_mailbox(
-    State(s): State<AppState>,
-    Auth(v): Auth,
-    Json(b): Json<CreateMailbox>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    require_admin(&v)?;
-    let address = tend_core::Email::parse(&b.address)?;
-    let name =
-        tend_core::parse_line("name", &b.name, tend_core::limits::NAME_MAX).or_else(|e| {
-            if b.name.is_empty() {
-                Ok(String::new())
-            } else {
-                Err(e)
-            }
-        })?;
-    let closed_policy = match b.closed_policy.as_deref() {
-        None => ClosedPolicy::default(),
-        Some(p) => ClosedPolicy::parse(p)
-            .ok_or_else(|| AppError::invalid("closed_policy", "must be reopen or follow_up"))?,
+/// A mailbox as sent by the API or the admin form (`/admin/mailboxes`), before checking;
+/// `None` leaves a field as it is. Both go through [`check_mailbox`]: one set of rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxPatch {
+    pub address: Option<String>,
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::double_option")]
+    pub group_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "crate::api::double_option")]
+    pub brand_id: Option<Option<i64>>,
+    pub closed_policy: Option<String>,
+    pub auto_ack: Option<bool>,
+    /// `null` stops IMAP polling; an empty `password` keeps the stored one.
+    #[serde(default, deserialize_with = "crate::api::double_option")]
+    pub imap: Option<Option<ImapSource>>,
+    pub active: Option<bool>,
+}
+
+/// The rules for a mailbox's fields, for creating and changing, from the API and the admin
+/// UI alike: a valid address, a one-line name, a known closed policy, an active brand, and a
+/// complete IMAP account. (The group is checked by the store, in the write's transaction.)
+pub async fn check_mailbox(s: &AppState, b: MailboxPatch) -> ApiResult<MailboxUpdate> {
+    let address = match &b.address {
+        Some(a) => Some(tend_core::Email::parse(a)?.as_str().to_string()),
+        None => None,
     };
-    if let Some(i) = &b.imap {
+    let name = match &b.name {
+        Some(n) if n.trim().is_empty() => Some(String::new()),
+        Some(n) => Some(tend_core::parse_line(
+            "name",
+            n,
+            tend_core::limits::NAME_MAX,
+        )?),
+        None => None,
+    };
+    let closed_policy = match b.closed_policy.as_deref() {
+        None => None,
+        Some(p) => Some(
+            ClosedPolicy::parse(p)
+                .ok_or_else(|| AppError::invalid("closed_policy", "must be reopen or follow_up"))?,
+        ),
+    };
+    if let Some(Some(id)) = b.brand_id {
+        match s.store.get_brand(id).await {
+            Ok(br) if br.active() => {}
+            Ok(_) => {
+                return Err(AppError::invalid(
+                    "brand_id",
+                    format!("brand {id} is archived"),
+                ))
+            }
+            Err(tend_store::StoreError::NotFound(_)) => {
+                return Err(AppError::invalid(
+                    "brand_id",
+                    format!("there is no brand {id}"),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(Some(i)) = &b.imap {
         if i.host.trim().is_empty() || i.username.is_empty() {
             return Err(AppError::invalid("imap", "host and username are required"));
         }
+        if i.host.len() > 253 || i.host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(AppError::invalid(
+                "imap.host",
+                "must be a host name or an IP address",
+            ));
+        }
+        if i.port == 0 {
+            return Err(AppError::invalid(
+                "imap.port",
+                "must be between 1 and 65535",
+            ));
+        }
         if !(i.security == "none" || i.security == "tls") {
             return Err(AppError::invalid("imap.security", "must be none or tls"));
+        }
+        if i.folder.trim().is_empty() {
+            return Err(AppError::invalid(
+                "imap.folder",
+                "name the folder to read, such as INBOX",
+            ));
         }
         if !(i.after_import == "none"
             || i.after_import == "seen"
@@ -88,23 +147,82 @@ pub async fn create_mailbox(
             ));
         }
     }
-    let m = s
-        .store
+    Ok(MailboxUpdate {
+        address,
+        name,
+        group_id: b.group_id,
+        brand_id: b.brand_id,
+        closed_policy,
+        auto_ack: b.auto_ack,
+        imap: b.imap,
+        active: b.active,
+    })
+}
+
+/// Creates a mailbox from checked fields (shared by the API and the admin form).
+pub async fn create_checked(
+    s: &AppState,
+    up: MailboxUpdate,
+    actor: Actor,
+) -> ApiResult<tend_store::mail::Mailbox> {
+    let address = up
+        .address
+        .ok_or_else(|| AppError::invalid("address", "a mailbox needs an address"))?;
+    Ok(s.store
         .create_mailbox(
             NewMailbox {
-                address: address.as_str().to_string(),
-                name,
-                group_id: b.group_id,
-                brand_id: b.brand_id,
-                closed_policy,
-                auto_ack: b.auto_ack.unwrap_or(true),
-                imap: b.imap,
+                address,
+                name: up.name.unwrap_or_default(),
+                group_id: up.group_id.flatten(),
+                brand_id: up.brand_id.flatten(),
+                closed_policy: up.closed_policy.unwrap_or_default(),
+                auto_ack: up.auto_ack.unwrap_or(true),
+                imap: up.imap.flatten(),
             },
-            Actor::agent(v.agent_id),
+            actor,
             s.now(),
         )
-        .await?;
+        .await?)
+}
+
+pub async fn create_mailbox(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Json(b): Json<CreateMailbox>,
+) -> ApiResult<(StatusCode, axum::Json<Value>)> {
+    require_admin(&v)?;
+    let up = check_mailbox(
+        &s,
+        MailboxPatch {
+            address: Some(b.address),
+            name: Some(b.name),
+            group_id: Some(b.group_id),
+            brand_id: Some(b.brand_id),
+            closed_policy: b.closed_policy,
+            auto_ack: b.auto_ack,
+            imap: Some(b.imap),
+            active: None,
+        },
+    )
+    .await?;
+    let m = create_checked(&s, up, Actor::agent(v.agent_id)).await?;
     Ok((StatusCode::CREATED, axum::Json(mailbox_json(&m))))
+}
+
+/// `PATCH /api/v1/mailboxes/{id}`: change or disable (`"active": false`) a mailbox. Admins.
+pub async fn update_mailbox(
+    State(s): State<AppState>,
+    Auth(v): Auth,
+    Id(id): Id,
+    Json(b): Json<MailboxPatch>,
+) -> ApiResult<axum::Json<Value>> {
+    require_admin(&v)?;
+    let up = check_mailbox(&s, b).await?;
+    let m = s
+        .store
+        .update_mailbox(id, up, Actor::agent(v.agent_id), s.now())
+        .await?;
+    Ok(axum::Json(mailbox_json(&m)))
 }
 
 #[derive(Debug, Deserialize)]

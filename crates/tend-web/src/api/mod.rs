@@ -4,12 +4,14 @@ pub mod admin;
 pub mod brands;
 mod customers;
 pub mod drill;
+pub mod escalation;
 mod imports;
 pub mod kb;
 pub mod kb_analytics;
 pub mod macros;
-mod mail;
+pub(crate) mod mail;
 pub mod reports;
+pub mod routing;
 pub(crate) mod search;
 pub mod sla;
 pub mod targets;
@@ -63,6 +65,15 @@ pub fn router() -> Router<AppState> {
         .route("/groups", get(admin::list_groups).post(admin::create_group))
         .route("/groups/{id}", get(admin::get_group))
         .route("/groups/{id}/members", put(admin::set_members))
+        // Issue 5: group leads and working hours.
+        .route(
+            "/groups/{id}/lead",
+            get(escalation::get_lead).put(escalation::put_lead),
+        )
+        .route(
+            "/agents/{id}/hours",
+            get(escalation::get_hours).put(escalation::put_hours),
+        )
         .route(
             "/field-definitions",
             get(admin::list_fields).post(admin::create_field),
@@ -150,6 +161,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/mailboxes",
             get(mail::list_mailboxes).post(mail::create_mailbox),
+        )
+        // issue 4: change or disable a mailbox
+        .route(
+            "/mailboxes/{id}",
+            axum::routing::patch(mail::update_mailbox),
         )
         .route("/mail/intake", get(mail::intake))
         .route("/mail/intake/{id}/raw", get(mail::raw))

@@ -8,7 +8,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tend_core::sla::{
-    evaluate_ticket, validate_policies, Calendar, CalendarSpec, Policy, TargetStatus,
+    evaluate_ticket_on, validate_policies, CalendarSpec, Calendars, NamedCalendar, Policy,
+    TargetStatus,
 };
 use tend_core::{Actor, Ticket, Viewer};
 use tend_store::PageRequest;
@@ -18,7 +19,11 @@ pub const SETTING: &str = "sla";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaConfig {
+    /// The default calendar.
     pub calendar: CalendarSpec,
+    /// Named calendars (issue 5), chosen per policy, group or brand (`tend_core::sla::select`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calendars: Vec<NamedCalendar>,
     #[serde(default)]
     pub policies: Vec<Policy>,
     /// Minutes before a target runs out at which Tend records a warning (0: no warnings).
@@ -32,36 +37,20 @@ fn default_warn() -> i64 {
     30
 }
 
-fn yes() -> bool {
-    true
-}
-
-/// What happens when a target is breached (each once per target and run).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Escalation {
-    /// Raise the ticket's priority one level (up to urgent).
-    #[serde(default = "yes")]
-    pub raise_priority: bool,
-    /// E-mail the assignee.
-    #[serde(default = "yes")]
-    pub notify_assignee: bool,
-}
-
-impl Default for Escalation {
-    fn default() -> Self {
-        Escalation {
-            raise_priority: true,
-            notify_assignee: true,
-        }
-    }
-}
+/// What happens after a breach: ordered escalation levels (issue 5; see
+/// `tend_core::escalation`). The old `{raise_priority, notify_assignee}` shape still reads.
+pub use tend_core::escalation::Escalation;
 
 impl SlaConfig {
-    /// The calendar, checked; policies checked too. Field names point into the document.
-    pub fn check(&self) -> Result<Calendar, tend_core::Invalid> {
-        let cal = Calendar::new(self.calendar.clone())
-            .map_err(|e| tend_core::Invalid::new(format!("calendar.{}", e.field), e.message))?;
+    /// The default calendar after [`SlaConfig::calendars`]' checks (for code that predates
+    /// named calendars; clocks should use `calendars()` and `evaluate_ticket_on`).
+    pub fn check(&self) -> Result<tend_core::sla::Calendar, tend_core::Invalid> {
+        Ok(self.calendars()?.default_calendar().clone())
+    }
+
+    /// The calendars, checked; policies checked too. Field names point into the document.
+    pub fn calendars(&self) -> Result<Calendars, tend_core::Invalid> {
+        let cal = Calendars::new(&self.calendar, &self.calendars, &self.policies)?;
         validate_policies(&self.policies)?;
         if !(0..=7 * 24 * 60).contains(&self.warn_before_minutes) {
             return Err(tend_core::Invalid::new(
@@ -73,14 +62,14 @@ impl SlaConfig {
     }
 }
 
-pub async fn load(s: &AppState) -> Result<Option<(SlaConfig, Calendar)>, AppError> {
+pub async fn load(s: &AppState) -> Result<Option<(SlaConfig, Calendars)>, AppError> {
     let Some(v) = s.store.get_setting(SETTING).await? else {
         return Ok(None);
     };
     let cfg: SlaConfig = serde_json::from_value(v)
         .map_err(|e| AppError::Internal(format!("stored SLA config: {e}")))?;
     let cal = cfg
-        .check()
+        .calendars()
         .map_err(|e| AppError::Internal(format!("stored SLA config: {e}")))?;
     Ok(Some((cfg, cal)))
 }
@@ -98,12 +87,31 @@ pub async fn put_config(
     Json(cfg): Json<SlaConfig>,
 ) -> ApiResult<axum::Json<Value>> {
     require_admin(&v)?;
-    cfg.check()?;
+    Ok(axum::Json(save(&s, &v, cfg).await?))
+}
+
+/// Every check a configuration passes before it is stored (the API and the admin page).
+pub async fn validate(s: &AppState, cfg: &SlaConfig) -> Result<Calendars, AppError> {
+    let cals = cfg.calendars()?;
+    crate::api::escalation::check_escalation(s, &cfg.escalation).await?;
+    Ok(cals)
+}
+
+/// Validates and stores a configuration as `viewer` (an admin; audited by the store, which
+/// also queues the recompute pass). Returns the stored document.
+pub async fn save(s: &AppState, viewer: &Viewer, cfg: SlaConfig) -> Result<Value, AppError> {
+    require_admin(viewer)?;
+    validate(s, &cfg).await?;
     let value = serde_json::to_value(&cfg).map_err(|e| AppError::Internal(e.to_string()))?;
     s.store
-        .put_setting(SETTING, value.clone(), Actor::agent(v.agent_id), s.now())
+        .put_setting(
+            SETTING,
+            value.clone(),
+            Actor::agent(viewer.agent_id),
+            s.now(),
+        )
         .await?;
-    Ok(axum::Json(value))
+    Ok(value)
 }
 
 /// The ticket's SLA targets now: the matching policy's name and each target's status.
@@ -112,9 +120,43 @@ pub async fn for_ticket(
     viewer: &Viewer,
     t: &Ticket,
 ) -> Result<Option<(String, Vec<TargetStatus>)>, AppError> {
+    Ok(for_ticket_on(s, viewer, t)
+        .await?
+        .map(|c| (c.policy, c.targets)))
+}
+
+/// A ticket's clocks with the calendar they run on.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketClock {
+    pub policy: String,
+    /// The calendar's name (`default` for the default one).
+    pub calendar: String,
+    /// Why that calendar: `policy`, `group`, `brand` or `default`.
+    pub calendar_by: tend_core::sla::ChosenBy,
+    pub targets: Vec<TargetStatus>,
+}
+
+/// [`for_ticket`] naming the calendar.
+pub async fn for_ticket_on(
+    s: &AppState,
+    viewer: &Viewer,
+    t: &Ticket,
+) -> Result<Option<TicketClock>, AppError> {
     let Some((cfg, cal)) = load(s).await? else {
         return Ok(None);
     };
+    clock_of(s, viewer, t, &cfg, &cal, s.now()).await
+}
+
+/// A ticket's clocks under a given configuration (the admin page previews unsaved ones).
+pub async fn clock_of(
+    s: &AppState,
+    viewer: &Viewer,
+    t: &Ticket,
+    cfg: &SlaConfig,
+    cal: &Calendars,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<TicketClock>, AppError> {
     let mut events = Vec::new();
     let mut after = None;
     loop {
@@ -135,8 +177,14 @@ pub async fn for_ticket(
             break;
         }
     }
-    Ok(evaluate_ticket(&events, &cal, &cfg.policies, None, s.now())
-        .map(|(p, targets)| (p.name.clone(), targets)))
+    Ok(
+        evaluate_ticket_on(&events, cal, &cfg.policies, None, now).map(|e| TicketClock {
+            policy: e.policy.name.clone(),
+            calendar: e.calendar.to_string(),
+            calendar_by: e.calendar_by,
+            targets: e.targets,
+        }),
+    )
 }
 
 pub async fn ticket_sla(
@@ -145,9 +193,9 @@ pub async fn ticket_sla(
     Id(id): Id,
 ) -> ApiResult<axum::Json<Value>> {
     let t = s.store.get_ticket(id, &v).await?;
-    Ok(axum::Json(match for_ticket(&s, &v, &t).await? {
-        Some((policy, targets)) => json!({ "policy": policy, "targets": targets }),
-        None => json!({ "policy": null, "targets": [] }),
+    Ok(axum::Json(match for_ticket_on(&s, &v, &t).await? {
+        Some(c) => json!(c),
+        None => json!({ "policy": null, "calendar": null, "targets": [] }),
     }))
 }
 
@@ -186,7 +234,9 @@ async fn check(
     };
     let cfg: SlaConfig =
         serde_json::from_value(v).map_err(|e| format!("stored SLA config: {e}"))?;
-    let cal = cfg.check().map_err(|e| format!("stored SLA config: {e}"))?;
+    let cal = cfg
+        .calendars()
+        .map_err(|e| format!("stored SLA config: {e}"))?;
     let system = Viewer {
         agent_id: 0,
         role: tend_core::Role::Admin,
@@ -229,7 +279,9 @@ async fn check(
             _ => {}
         }
     }
-    let Some((_, targets)) = evaluate_ticket(&events, &cal, &cfg.policies, None, now) else {
+    let Some(targets) =
+        evaluate_ticket_on(&events, &cal, &cfg.policies, None, now).map(|e| e.targets)
+    else {
         if t.sla_due_at.is_some() {
             store
                 .set_sla_due(id, None)
@@ -257,19 +309,86 @@ async fn check(
             .unwrap_or_default();
         let Some(due) = ts.due_at else { continue };
         match ts.state {
-            SlaState::Breached if !quiet && !marks.contains(&(true, metric.clone(), ts.cycle)) => {
-                let escalated =
-                    escalate(store, &cfg.escalation, &t, &metric, &ts.explanation, now).await?;
-                let change = Change::SlaBreached {
-                    metric,
-                    cycle: ts.cycle,
-                    due_at: due,
-                    escalated,
-                };
-                store
-                    .record_event(id, change, Actor::SYSTEM, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            SlaState::Breached => {
+                // Escalation levels (issue 5): each fires once per target, run and level, only
+                // after the breach is on record and only while the target is not met; the
+                // first level at 0 minutes fires with the breach and is recorded in it.
+                let recorded = marks.contains(&(true, metric.clone(), ts.cycle));
+                if quiet && !recorded {
+                    continue;
+                }
+                let open = ts.fulfilled_at.is_none();
+                let levels = &cfg.escalation.levels;
+                if !recorded {
+                    let escalated = match levels.first() {
+                        Some(l) if open && l.after_minutes == 0 => {
+                            escalate(store, l, 1, &t, &metric, ts.cycle, &ts.explanation, now)
+                                .await?
+                        }
+                        _ => vec![],
+                    };
+                    let change = Change::SlaBreached {
+                        metric: metric.clone(),
+                        cycle: ts.cycle,
+                        due_at: due,
+                        escalated,
+                    };
+                    store
+                        .record_event(id, change, Actor::SYSTEM, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                if !open {
+                    continue;
+                }
+                let mut t = t.clone();
+                for (i, l) in levels
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.after_minutes > 0)
+                {
+                    let number = i as u32 + 1;
+                    let fired = events.iter().any(|(_, _, c)| {
+                        matches!(c, Change::SlaEscalated { metric: m, cycle, level, .. }
+                            if *m == metric && *cycle == ts.cycle && *level == number)
+                    });
+                    if fired {
+                        continue;
+                    }
+                    let at = l.fires_at(due);
+                    if now < at {
+                        soon(at);
+                        break;
+                    }
+                    if quiet {
+                        continue; // the recompute pass only schedules what is ahead
+                    }
+                    let escalated = escalate(
+                        store,
+                        l,
+                        number,
+                        &t,
+                        &metric,
+                        ts.cycle,
+                        &ts.explanation,
+                        now,
+                    )
+                    .await?;
+                    let change = Change::SlaEscalated {
+                        metric: metric.clone(),
+                        cycle: ts.cycle,
+                        level: number,
+                        escalated,
+                    };
+                    store
+                        .record_event(id, change, Actor::SYSTEM, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    // A later level due now too sees this one's changes (group, priority).
+                    if let Ok(x) = store.get_ticket(id, &system).await {
+                        t = x;
+                    }
+                }
             }
             SlaState::Active => {
                 let warn_at = due - warn;
@@ -305,20 +424,87 @@ async fn check(
     Ok(())
 }
 
-/// Open tickets per `sla.recompute` page.
-const RECOMPUTE_PAGE: i64 = 500;
+/// Open tickets per bulk page (one read, one write transaction).
+pub const RECOMPUTE_PAGE: i64 = 5_000;
+/// Bulk pages per `sla.recompute` run.
+pub const RECOMPUTE_PAGES_PER_RUN: usize = 10;
 
-/// The `sla.recompute` job: checks every open ticket (new, open, pending, on-hold), a page of
-/// 500 in id order per run, then queues itself for the next page, so a restart resumes where
-/// it stopped and the queue stays responsive. Each ticket gets its next due time stored and
-/// its next check scheduled; a change applies from now on: targets already overdue when the
-/// pass runs are shown breached by the clock but not recorded or escalated afresh (no burst
-/// of escalation mail for imported history). Returns how many tickets this page checked.
+/// The `sla.recompute` job: checks every open ticket (new, open, pending, on-hold) in id
+/// order, [`RECOMPUTE_PAGES_PER_RUN`] bulk pages of [`RECOMPUTE_PAGE`] per run, then queues
+/// itself for the next run, so a restart resumes where it stopped and other jobs get their
+/// turn. Each page is read in two queries (`Store::sla_clock_page`), evaluated on all cores
+/// and written in one transaction (`Store::set_sla_dues`): the next due time and the next
+/// check, as the per-ticket quiet check would store them. A change applies from now on:
+/// targets already overdue when the pass runs are shown breached by the clock but not
+/// recorded or escalated afresh (no burst of escalation mail for imported history). Tickets
+/// with a recorded breach, when escalation levels fire later than the breach, go through the
+/// per-ticket check (their levels are its business). Returns how many tickets this run checked.
 pub async fn recompute(
     store: &dyn tend_store::Store,
     now: chrono::DateTime<chrono::Utc>,
     payload: &Value,
 ) -> Result<usize, String> {
+    let mut after = payload["after_id"].as_i64().unwrap_or(0).max(0);
+    let Some(v) = store
+        .get_setting(SETTING)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(0);
+    };
+    let cfg: SlaConfig =
+        serde_json::from_value(v).map_err(|e| format!("stored SLA config: {e}"))?;
+    let cals = cfg
+        .calendars()
+        .map_err(|e| format!("stored SLA config: {e}"))?;
+    let late_levels = cfg.escalation.levels.iter().any(|l| l.after_minutes > 0);
+    let defer = move |t: &tend_store::sla_bulk::SlaClockTicket| late_levels && t.breach_recorded;
+    let threads = tend_store::sla_bulk::cores();
+    let mut checked = 0;
+    for _ in 0..RECOMPUTE_PAGES_PER_RUN {
+        let page = tend_store::sla_bulk::recompute_page(
+            store,
+            &cals,
+            &cfg.policies,
+            cfg.warn_before_minutes,
+            now,
+            after,
+            RECOMPUTE_PAGE,
+            threads,
+            &defer,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        for id in &page.deferred {
+            check(store, now, *id, true).await?;
+        }
+        checked += page.checked;
+        let Some(last) = page.last_id else {
+            return Ok(checked);
+        };
+        after = last;
+        if !page.more {
+            return Ok(checked);
+        }
+    }
+    store
+        .schedule_job(
+            tend_store::SLA_RECOMPUTE_KEY,
+            tend_store::sla_recompute_job(after, now),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(checked)
+}
+
+/// The per-ticket recompute (one `check` per open ticket, a page of 500): the reference the
+/// bulk pass is tested against. Does not queue a next page; returns the last id checked.
+pub async fn recompute_per_ticket(
+    store: &dyn tend_store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+    payload: &Value,
+) -> Result<Option<i64>, String> {
+    const RECOMPUTE_PAGE: i64 = 500;
     use tend_core::Status;
     let after = payload["after_id"].as_i64().unwrap_or(0).max(0);
     let system = Viewer {
@@ -341,75 +527,25 @@ pub async fn recompute(
     for t in &page.items {
         check(store, now, t.id, true).await?;
     }
-    if let (Some(_), Some(last)) = (&page.next_cursor, page.items.last()) {
-        store
-            .schedule_job(
-                tend_store::SLA_RECOMPUTE_KEY,
-                tend_store::sla_recompute_job(last.id, now),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(page.items.len())
+    Ok(page
+        .next_cursor
+        .as_ref()
+        .and(page.items.last())
+        .map(|t| t.id))
 }
 
+/// One escalation level's actions (see `crate::escalation::fire_level`): what it did, for the
+/// timeline.
+#[allow(clippy::too_many_arguments)]
 async fn escalate(
     store: &dyn tend_store::Store,
-    e: &Escalation,
+    level: &tend_core::escalation::Level,
+    number: u32,
     t: &Ticket,
     metric: &str,
+    cycle: u32,
     why: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<String>, String> {
-    use tend_core::Priority;
-    let mut done = Vec::new();
-    let system = Viewer {
-        agent_id: 0,
-        role: tend_core::Role::Admin,
-        group_ids: vec![],
-    };
-    if e.raise_priority {
-        let up = match t.priority {
-            Priority::Low => Some(Priority::Normal),
-            Priority::Normal => Some(Priority::High),
-            Priority::High => Some(Priority::Urgent),
-            Priority::Urgent => None,
-        };
-        if let Some(p) = up {
-            let patch = tend_core::ticket::Patch {
-                priority: Some(p),
-                ..Default::default()
-            };
-            store
-                .update_ticket(t.id, patch, &system, Actor::SYSTEM, now)
-                .await
-                .map_err(|e| e.to_string())?;
-            done.push(format!("priority {} → {p}", t.priority));
-        }
-    }
-    if e.notify_assignee {
-        if let Some(a) = t.assignee_id {
-            let agent = store.get_agent(a).await.map_err(|e| e.to_string())?;
-            let mail = crate::mail::OutMail {
-                to: agent.email.clone(),
-                subject: format!("SLA breached: #{} {}", t.id, t.subject),
-                text: format!(
-                    "Hello {},\n\nthe {} target of ticket #{} ({}) was breached.\n{}\n",
-                    agent.name,
-                    metric.replace('_', " "),
-                    t.id,
-                    t.subject,
-                    why
-                ),
-                html: None,
-                ..Default::default()
-            };
-            store
-                .enqueue_job(crate::mail::job(&mail, now))
-                .await
-                .map_err(|e| e.to_string())?;
-            done.push(format!("mailed {}", agent.email));
-        }
-    }
-    Ok(done)
+    crate::escalation::fire_level(store, level, number, t, metric, cycle, why, now).await
 }

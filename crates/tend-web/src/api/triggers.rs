@@ -25,20 +25,25 @@ async fn check_refs(
     prefix: &str,
 ) -> ApiResult<()> {
     let (agents, groups) = tend_core::automation::referenced(actions);
+    // `notify` names its agent or group in `to`; the set_* actions in `value`.
+    let field = |i: usize| {
+        let key = match actions.get(i) {
+            Some(tend_core::automation::Action::Notify { .. }) => "to",
+            _ => "value",
+        };
+        format!("{prefix}actions[{i}].{key}")
+    };
     for (i, id) in agents {
         match s.store.get_agent(id).await {
             Ok(a) if a.active => {}
             Ok(_) => {
                 return Err(AppError::invalid(
-                    format!("{prefix}actions[{i}].value"),
+                    field(i),
                     format!("agent {id} is not active"),
                 ))
             }
             Err(StoreError::NotFound(_)) => {
-                return Err(AppError::invalid(
-                    format!("{prefix}actions[{i}].value"),
-                    format!("no agent {id}"),
-                ))
+                return Err(AppError::invalid(field(i), format!("no agent {id}")))
             }
             Err(e) => return Err(e.into()),
         }
@@ -47,10 +52,7 @@ async fn check_refs(
         match s.store.get_group(id).await {
             Ok(_) => {}
             Err(StoreError::NotFound(_)) => {
-                return Err(AppError::invalid(
-                    format!("{prefix}actions[{i}].value"),
-                    format!("no group {id}"),
-                ))
+                return Err(AppError::invalid(field(i), format!("no group {id}")))
             }
             Err(e) => return Err(e.into()),
         }
@@ -62,17 +64,38 @@ fn out(t: &Trigger) -> Value {
     serde_json::to_value(t).unwrap_or(Value::Null)
 }
 
-pub async fn list(State(s): State<AppState>, Auth(_): Auth) -> ApiResult<axum::Json<Value>> {
-    let items: Vec<Value> = s.store.list_triggers().await?.iter().map(out).collect();
+/// Webhook action secrets are for admins' eyes: others see `"********"`.
+fn redact(mut v: Value, viewer: &Viewer) -> Value {
+    if viewer.is_admin() {
+        return v;
+    }
+    if let Some(actions) = v["actions"].as_array_mut() {
+        for a in actions {
+            if a["type"] == "webhook" {
+                a["secret"] = json!("********");
+            }
+        }
+    }
+    v
+}
+
+pub async fn list(State(s): State<AppState>, Auth(v): Auth) -> ApiResult<axum::Json<Value>> {
+    let items: Vec<Value> = s
+        .store
+        .list_triggers()
+        .await?
+        .iter()
+        .map(|t| redact(out(t), &v))
+        .collect();
     Ok(axum::Json(json!({ "items": items })))
 }
 
 pub async fn get_one(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    Auth(v): Auth,
     Id(id): Id,
 ) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(out(&s.store.get_trigger(id).await?)))
+    Ok(axum::Json(redact(out(&s.store.get_trigger(id).await?), &v)))
 }
 
 fn admin(v: &Viewer) -> ApiResult<Actor> {
@@ -127,11 +150,15 @@ pub struct AutomationsIn {
 
 pub async fn get_automations(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    Auth(v): Auth,
 ) -> ApiResult<axum::Json<Value>> {
     let list = crate::triggers::load_automations(&*s.store)
         .await
         .map_err(AppError::Internal)?;
+    let list: Vec<Value> = list
+        .iter()
+        .map(|a| redact(serde_json::to_value(a).unwrap_or(Value::Null), &v))
+        .collect();
     Ok(axum::Json(json!({ "automations": list })))
 }
 
@@ -150,8 +177,19 @@ pub async fn put_automations(
         .map_err(AppError::Internal)?;
     let mut next = stored.iter().map(|a| a.id).max().unwrap_or(0);
     let mut seen = std::collections::HashSet::new();
+    let has_calendar = s
+        .store
+        .get_setting(crate::api::sla::SETTING)
+        .await?
+        .is_some();
     for (i, a) in body.automations.iter_mut().enumerate() {
         check_refs(&s, &a.actions, &format!("automations[{i}].")).await?;
+        if a.business_hours && !has_calendar {
+            return Err(AppError::invalid(
+                format!("automations[{i}].business_hours"),
+                "business hours count in the SLA calendar; configure one first (PUT /api/v1/sla)",
+            ));
+        }
         if a.id == 0 {
             next += 1;
             a.id = next;

@@ -277,7 +277,7 @@ pub async fn tickets(
             )
         })?);
     }
-    let count = s.store.count_tickets(&q, &v).await?;
+    let count = s.store.count_tickets(&q, &v, None).await?;
     let page = s.store.list_tickets(&q, &v).await?;
     Ok(axum::Json(json!({
         "view": view,

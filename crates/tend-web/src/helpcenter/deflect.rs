@@ -103,6 +103,7 @@ pub struct Suggestion {
 pub async fn suggest(
     store: &dyn Store,
     search: Option<&Arc<tend_search::Search>>,
+    scope: &super::BrandScope,
     now: DateTime<Utc>,
     locale: &str,
     text: &str,
@@ -160,7 +161,9 @@ pub async fn suggest(
         let Ok(Some(full)) = store.kb_article_for_index(h.id).await else {
             continue;
         };
-        if full.article.visibility != KbVisibility::Public {
+        if full.article.visibility != KbVisibility::Public
+            || !scope.shows_category(full.article.category_id)
+        {
             continue;
         }
         let Some(t) = full
@@ -192,6 +195,9 @@ pub struct SuggestParams {
     q: Option<String>,
     session: Option<String>,
     locale: Option<String>,
+    /// The slug of the form page's brand (else the request's `Host` decides, as for pages):
+    /// only that brand's and unbranded categories are suggested.
+    brand: Option<String>,
 }
 
 /// `GET /api/v1/kb/suggestions?q=&session=&locale=`: `{"suggestions": [{id, title, url,
@@ -199,6 +205,7 @@ pub struct SuggestParams {
 pub async fn suggestions(
     State(s): State<AppState>,
     axum::Extension(ip): axum::Extension<crate::ClientIp>,
+    headers: HeaderMap,
     Query(p): Query<SuggestParams>,
 ) -> ApiResult<axum::Json<Value>> {
     let now = s.now();
@@ -220,9 +227,17 @@ pub async fn suggestions(
         }
     };
     let raw: String = p.q.unwrap_or_default().chars().take(TYPED_MAX).collect();
+    let brand_query = p.brand.as_deref().map(|b| {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("brand", b)
+            .finish()
+    });
+    let brand = crate::brands::resolve(&s, &headers, brand_query.as_deref()).await;
+    let scope = super::BrandScope::load(&*s.store, brand.map(|b| b.id)).await?;
     let found = suggest(
         &*s.store,
         s.search.as_ref(),
+        &scope,
         now,
         &locale,
         &raw,
@@ -347,6 +362,7 @@ pub async fn for_ticket(s: &AppState, viewer: &Viewer, t: &Ticket) -> Vec<AgentS
     suggest(
         &*s.store,
         s.search.as_ref(),
+        &super::BrandScope::everything(),
         s.now(),
         &locale,
         &text,
@@ -469,7 +485,20 @@ pub async fn send_auto_reply(
         .and_then(|l| parse_locale(l).ok())
         .unwrap_or_else(|| "en".into());
     let text = format!("{} {}", t.subject, first);
-    let found = suggest(store, search, now, &locale, &text, AUTO_REPLY_ARTICLES).await;
+    // Only articles the ticket's brand's help center shows.
+    let scope = super::BrandScope::load(store, t.brand_id)
+        .await
+        .map_err(e)?;
+    let found = suggest(
+        store,
+        search,
+        &scope,
+        now,
+        &locale,
+        &text,
+        AUTO_REPLY_ARTICLES,
+    )
+    .await;
     if found.is_empty() {
         return Ok(AutoReplied::Skipped("no matching article"));
     }
@@ -515,6 +544,8 @@ pub async fn send_auto_reply(
 #[derive(Template)]
 #[template(path = "self_service_solved.html")]
 struct SolvedPage {
+    /// The portal frame's words (this page's own text is English only, for now).
+    t: &'static crate::portal::strings::Portal,
     /// `confirm`, `solved`, `used`, `invalid`.
     state: &'static str,
     token: String,
@@ -543,6 +574,7 @@ fn invalid() -> Response {
     page(
         StatusCode::NOT_FOUND,
         SolvedPage {
+            t: &crate::portal::strings::EN,
             state: "invalid",
             token: String::new(),
             ticket_id: 0,
@@ -574,6 +606,7 @@ async fn solved_page(State(s): State<AppState>, Query(p): Query<TokenParam>) -> 
         return page(
             StatusCode::OK,
             SolvedPage {
+                t: &crate::portal::strings::EN,
                 state: "used",
                 token: String::new(),
                 ticket_id: a.ticket_id,
@@ -594,6 +627,7 @@ async fn solved_page(State(s): State<AppState>, Query(p): Query<TokenParam>) -> 
     page(
         StatusCode::OK,
         SolvedPage {
+            t: &crate::portal::strings::EN,
             state: "confirm",
             token,
             ticket_id: a.ticket_id,
@@ -645,6 +679,7 @@ async fn solved_post(
         AutoReplySolve::Solved { ticket_id } => page(
             StatusCode::OK,
             SolvedPage {
+                t: &crate::portal::strings::EN,
                 state: "solved",
                 token: String::new(),
                 ticket_id,
@@ -656,6 +691,7 @@ async fn solved_post(
         AutoReplySolve::AlreadyClosed { ticket_id } => page(
             StatusCode::OK,
             SolvedPage {
+                t: &crate::portal::strings::EN,
                 state: "closed",
                 token: String::new(),
                 ticket_id,
@@ -667,6 +703,7 @@ async fn solved_post(
         AutoReplySolve::AlreadyUsed { ticket_id, at } => page(
             StatusCode::CONFLICT,
             SolvedPage {
+                t: &crate::portal::strings::EN,
                 state: "used",
                 token: String::new(),
                 ticket_id,

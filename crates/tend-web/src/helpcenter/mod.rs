@@ -89,6 +89,60 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
+/// Which categories one brand's help center shows (issue 4): those without a brand and the
+/// brand's own ([`KbCategory::shown_on`]). Pages, search, suggestions and the sitemap of a
+/// brand leave out the rest, articles included.
+#[derive(Debug, Clone, Default)]
+pub struct BrandScope {
+    hidden_categories: HashSet<i64>,
+    hidden_sections: HashSet<i64>,
+}
+
+impl BrandScope {
+    /// The scope of `brand` (`None`: a request without a brand sees unbranded categories).
+    pub async fn load(
+        store: &dyn tend_store::Store,
+        brand: Option<i64>,
+    ) -> Result<BrandScope, tend_store::StoreError> {
+        let hidden_categories: HashSet<i64> = store
+            .kb_list_categories()
+            .await?
+            .iter()
+            .filter(|c| !c.shown_on(brand))
+            .map(|c| c.id)
+            .collect();
+        let hidden_sections = if hidden_categories.is_empty() {
+            HashSet::new()
+        } else {
+            store
+                .kb_list_sections(None)
+                .await?
+                .iter()
+                .filter(|x| hidden_categories.contains(&x.category_id))
+                .map(|x| x.id)
+                .collect()
+        };
+        Ok(BrandScope {
+            hidden_categories,
+            hidden_sections,
+        })
+    }
+    /// The scope of the brand of the page being served (crate::brands).
+    pub async fn of_page(s: &AppState) -> Result<BrandScope, tend_store::StoreError> {
+        BrandScope::load(&*s.store, crate::brands::current_id()).await
+    }
+    /// No restriction (agents' views).
+    pub fn everything() -> BrandScope {
+        BrandScope::default()
+    }
+    pub fn shows_category(&self, id: i64) -> bool {
+        !self.hidden_categories.contains(&id)
+    }
+    pub fn shows_section(&self, id: i64) -> bool {
+        !self.hidden_sections.contains(&id)
+    }
+}
+
 /// The article hits whose translation is live now in the store (and public, with
 /// `public_only`), one per article, in the engine's order. The index lags the store by up to
 /// a second and holds scheduled translations before their time, so every reader-facing
@@ -97,6 +151,16 @@ pub(crate) async fn live_hits(
     s: &AppState,
     hits: Vec<tend_search::SearchHit>,
     public_only: bool,
+) -> Vec<tend_search::SearchHit> {
+    live_hits_in(s, hits, public_only, &BrandScope::everything()).await
+}
+
+/// [`live_hits`] within a brand's categories.
+pub(crate) async fn live_hits_in(
+    s: &AppState,
+    hits: Vec<tend_search::SearchHit>,
+    public_only: bool,
+    scope: &BrandScope,
 ) -> Vec<tend_search::SearchHit> {
     let now = s.now();
     let mut out: Vec<tend_search::SearchHit> = Vec::new();
@@ -107,8 +171,9 @@ pub(crate) async fn live_hits(
         let Ok(Some(full)) = s.store.kb_article_for_index(h.id).await else {
             continue;
         };
-        let visible =
-            !public_only || full.article.visibility == tend_store::kb::KbVisibility::Public;
+        let visible = (!public_only
+            || full.article.visibility == tend_store::kb::KbVisibility::Public)
+            && scope.shows_category(full.article.category_id);
         // The index keeps locales lowercased ("de-ch"); the store as written ("de-CH").
         let Some(t) = full
             .translations
@@ -151,7 +216,12 @@ pub enum SearchOutcome {
 /// Searches the help-center index (public articles; this language first, then any), and
 /// keeps only the hits live now in the store (the index may lag a second, and scheduled
 /// translations are indexed before their time: [`tend_search::feed::article_docs`]).
-pub async fn search_articles(s: &AppState, locale: &str, query: &str) -> SearchOutcome {
+pub async fn search_articles(
+    s: &AppState,
+    scope: &BrandScope,
+    locale: &str,
+    query: &str,
+) -> SearchOutcome {
     let Some(search) = s.search.clone() else {
         return SearchOutcome::Unavailable(
             "Search is switched off on this server. Please browse the categories instead.".into(),
@@ -193,7 +263,7 @@ pub async fn search_articles(s: &AppState, locale: &str, query: &str) -> SearchO
             )
         }
     };
-    let out = live_hits(s, hits, true)
+    let out = live_hits_in(s, hits, true, scope)
         .await
         .into_iter()
         .take(10)
@@ -252,46 +322,12 @@ pub fn language_name(locale: &str) -> String {
     name.to_string()
 }
 
-/// The best of `available` for an Accept-Language header: by q-value, an exact tag first,
-/// then the same primary language; `en` (or the first available) when nothing matches.
+/// The best of `available` for an Accept-Language header ([`crate::i18n::negotiate`]: by
+/// q-value, an exact tag first, then the same primary language; `en` or the first available
+/// language when nothing matches).
 pub fn best_language(accept: Option<&str>, available: &BTreeSet<String>) -> String {
-    let mut wanted: Vec<(f32, usize, String)> = Vec::new();
-    for (i, part) in accept.unwrap_or("").split(',').enumerate().take(50) {
-        let mut it = part.split(';');
-        let tag = it.next().unwrap_or("").trim();
-        let q = it
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        if q <= 0.0 || tag.is_empty() || tag == "*" {
-            continue;
-        }
-        if let Ok(l) = parse_locale(tag) {
-            wanted.push((q, i, l));
-        }
-    }
-    wanted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, _, w) in &wanted {
-        if available.contains(w) {
-            return w.clone();
-        }
-        let p = primary_language(w);
-        if available.contains(p) {
-            return p.to_string();
-        }
-        if let Some(a) = available.iter().find(|a| primary_language(a) == p) {
-            return a.clone();
-        }
-    }
-    if available.is_empty() || available.contains("en") {
-        "en".into()
-    } else {
-        available
-            .iter()
-            .next()
-            .cloned()
-            .unwrap_or_else(|| "en".into())
-    }
+    let available: Vec<&str> = available.iter().map(String::as_str).collect();
+    crate::i18n::negotiate(crate::i18n::Wishes::accept(accept), &available)
 }
 
 /// The translation to show for `lang` among the live ones: exact, same primary language,
@@ -367,16 +403,18 @@ pub struct Chrome {
 /// The help center's state for one request: what is live, in which languages.
 struct Live {
     now: DateTime<Utc>,
+    /// Only sections in categories the page's brand shows.
     counts: Vec<KbLiveCount>,
+    scope: BrandScope,
 }
 
 impl Live {
     async fn load(s: &AppState) -> Result<Live, AppError> {
         let now = s.now();
-        Ok(Live {
-            now,
-            counts: s.store.kb_live_counts(now).await?,
-        })
+        let scope = BrandScope::of_page(s).await?;
+        let mut counts = s.store.kb_live_counts(now).await?;
+        counts.retain(|c| scope.shows_section(c.section_id));
+        Ok(Live { now, counts, scope })
     }
     fn languages(&self) -> BTreeSet<String> {
         self.counts.iter().map(|c| c.locale.clone()).collect()
@@ -474,7 +512,17 @@ async fn pick_language(State(s): State<AppState>, headers: HeaderMap) -> Respons
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
-    let lang = best_language(accept, &live.languages());
+    // Then the brand's default language (crate::i18n).
+    let brand_default = crate::brands::current().map(|b| b.default_locale);
+    let available: Vec<String> = live.languages().into_iter().collect();
+    let lang = crate::i18n::negotiate(
+        crate::i18n::Wishes {
+            customer: None,
+            accept,
+            brand_default: brand_default.as_deref(),
+        },
+        &available,
+    );
     let mut r = Redirect::to(&format!("/help/{lang}")).into_response();
     r.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
@@ -757,7 +805,7 @@ async fn article_page(
     let live = Live::load(s).await?;
     let now = live.now;
     let full = s.store.kb_get_article(id).await?;
-    if !full.is_public_at(now) {
+    if !full.is_public_at(now) || !live.scope.shows_category(full.article.category_id) {
         return Err(AppError::not_found("article"));
     }
     let a = &full.article;
@@ -809,7 +857,7 @@ async fn article_page(
         let Ok(r) = s.store.kb_get_article(*rid).await else {
             continue;
         };
-        if !r.is_public_at(now) {
+        if !r.is_public_at(now) || !live.scope.shows_category(r.article.category_id) {
             continue;
         }
         let rl: Vec<&KbTranslationHead> = r
@@ -1006,7 +1054,7 @@ async fn search(
     let (message, hits) = if q.is_empty() {
         (None, vec![])
     } else {
-        match search_articles(&s, &lang, &q).await {
+        match search_articles(&s, &live.scope, &lang, &q).await {
             SearchOutcome::Unavailable(m) => (Some(m), vec![]),
             SearchOutcome::Hits(h) => {
                 track_search(&s, &q, h.len()).await;
@@ -1099,6 +1147,7 @@ fn xml_escape(s: &str) -> String {
 /// Every live translation of every public article, with its other languages as alternates.
 async fn sitemap(State(s): State<AppState>) -> Result<Response, AppError> {
     let now = s.now();
+    let scope = BrandScope::of_page(&s).await?;
     let base = base_url(&s);
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\" xmlns:xhtml=\"http://www.w3.org/1999/xhtml\">\n",
@@ -1115,7 +1164,11 @@ async fn sitemap(State(s): State<AppState>) -> Result<Response, AppError> {
                 ..Default::default()
             })
             .await?;
-        for a in &page.items {
+        for a in page
+            .items
+            .iter()
+            .filter(|a| scope.shows_category(a.category_id))
+        {
             let links: Vec<(String, String)> = a
                 .translations
                 .iter()

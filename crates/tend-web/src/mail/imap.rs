@@ -842,6 +842,32 @@ pub async fn run(
     futures::future::join_all(all.into_iter().map(halt)).await;
 }
 
+/// Issue 4 (the admin's "test connection" button): connects, logs in and selects the folder
+/// of `src`, all within `limit`, then logs out. The answer, or the server's refusal, is text
+/// for the admin (it may quote the server).
+pub async fn test_login(src: &ImapSource, limit: Duration) -> Result<String, String> {
+    match tokio::time::timeout(limit, connect(src)).await {
+        Err(_) => Err(format!(
+            "no answer from {}:{} within {} seconds",
+            src.host,
+            src.port,
+            limit.as_secs()
+        )),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(mut conn)) => {
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn.session.logout()).await;
+            Ok(format!(
+                "Signed in as {} and opened {} (UIDVALIDITY {}; IDLE {}, MOVE {}).",
+                src.username,
+                src.folder,
+                conn.uid_validity,
+                if conn.idle { "yes" } else { "no" },
+                if conn.move_ext { "yes" } else { "no" },
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::uid_set;

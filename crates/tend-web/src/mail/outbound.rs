@@ -224,14 +224,16 @@ pub async fn send_ack(
         .await
         .map_err(|e| e.to_string())?
         .unwrap_or_default();
+    // Issue 4: without an admin's template, the default in the customer's language.
+    let words = crate::portal::ticket_words(store, job.ticket_id).await;
     let subject_t = templates
         .get("ack_subject")
         .and_then(|v| v.as_str())
-        .unwrap_or(DEFAULT_ACK_SUBJECT);
+        .unwrap_or(words.ack_subject);
     let body_t = templates
         .get("ack_body")
         .and_then(|v| v.as_str())
-        .unwrap_or(DEFAULT_ACK_BODY);
+        .unwrap_or(words.ack_body);
     let vars: std::collections::HashMap<String, String> = ack_vars(&ctx, cfg)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

@@ -3,10 +3,19 @@
 //! Customers sign in by magic link: they give their e-mail, get a single-use link valid for
 //! 30 minutes, and the link opens a portal session (cookie `tend_portal`, HttpOnly,
 //! SameSite=Lax so the link from the mail works). The answer never says whether an address is
-//! known. A customer sees only tickets they requested, and only public messages.
+//! known, and both answers cost the same: the request only queues a job
+//! ([`MAGIC_LINK_JOB`]) and the job decides whether there is someone to mail. A customer sees
+//! only tickets they requested, and only public messages.
+//!
+//! Language: pages and the sign-in mail are in the customer's language (English, German,
+//! French, Spanish; [`strings`]), chosen by [`crate::i18n::customer_language`] from the
+//! customer's `language`, the `Accept-Language` header, the brand's default, else English.
+
+pub mod strings;
 
 use crate::auth::{generate_token, hash_token};
-use crate::mail::{job, OutMail};
+use crate::i18n::{customer_language, Wishes};
+use crate::mail::{job, MailConfig, OutMail};
 use crate::ui::{csrf_for, csrf_ok, forbidden_csrf, render};
 use crate::{AppError, AppState};
 use askama::Template;
@@ -17,11 +26,38 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::Duration;
 use serde::Deserialize;
+use strings::{portal, Portal};
 use tend_core::ticket::Patch;
 use tend_core::{html, Actor, Channel, Email, Priority, Role, Status, Ticket, Viewer};
 use tend_store::*;
 
 pub const COOKIE: &str = "tend_portal";
+
+/// The job that mails a sign-in link (payload `{"email", "accept_language", "brand_id"}`):
+/// queued for every well-formed request; it mails only a known customer.
+pub const MAGIC_LINK_JOB: &str = "portal.magic_link";
+
+/// The words for this request: the customer's language when signed in, else the browser's,
+/// else the page brand's default, else English.
+fn words(h: &HeaderMap, customer: Option<&Customer>) -> &'static Portal {
+    let accept = h.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let brand = crate::brands::current().map(|b| b.default_locale);
+    portal(customer_language(Wishes {
+        customer: customer.and_then(|c| c.language.as_deref()),
+        accept,
+        brand_default: brand.as_deref(),
+    }))
+}
+
+/// A portal page, marked as varying by language and session.
+fn page<T: askama::Template>(t: &T) -> Response {
+    let mut r = render(t);
+    r.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Cookie"),
+    );
+    r
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -94,6 +130,7 @@ async fn own_ticket(s: &AppState, ps: &PortalSession, id: i64) -> Result<Ticket,
 #[derive(Template)]
 #[template(path = "portal_login.html")]
 struct LoginPage {
+    t: &'static Portal,
     sent: bool,
     error: Option<String>,
 }
@@ -101,20 +138,33 @@ struct LoginPage {
 #[derive(Template)]
 #[template(path = "portal_home.html")]
 struct HomePage {
+    t: &'static Portal,
     name: String,
     csrf: String,
-    tickets: Vec<(i64, String, String, String)>,
+    tickets: Vec<Row>,
     /// Surveys waiting for an answer: (invitation id, question).
     surveys: Vec<(i64, String)>,
 }
 
+pub struct Row {
+    id: i64,
+    subject: String,
+    /// The state's code (the badge's class).
+    status: String,
+    /// The state's name in the page's language.
+    state: &'static str,
+    updated: String,
+}
+
 async fn home(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let Some(ps) = session(&s, &headers).await? else {
-        return Ok(render(&LoginPage {
+        return Ok(page(&LoginPage {
+            t: words(&headers, None),
             sent: false,
             error: None,
         }));
     };
+    let w = words(&headers, Some(&ps.customer));
     let q = TicketQuery {
         requester_id: Some(ps.customer.id),
         limit: 100,
@@ -126,13 +176,12 @@ async fn home(State(s): State<AppState>, headers: HeaderMap) -> Result<Response,
         .await?
         .items
         .into_iter()
-        .map(|t| {
-            (
-                t.id,
-                t.subject,
-                t.status.to_string(),
-                t.updated_at.format("%Y-%m-%d %H:%M").to_string(),
-            )
+        .map(|t| Row {
+            id: t.id,
+            subject: t.subject,
+            status: t.status.to_string(),
+            state: w.state(t.status),
+            updated: t.updated_at.format("%Y-%m-%d %H:%M").to_string(),
         })
         .collect();
     let surveys = s
@@ -148,7 +197,8 @@ async fn home(State(s): State<AppState>, headers: HeaderMap) -> Result<Response,
             )
         })
         .collect();
-    Ok(render(&HomePage {
+    Ok(page(&HomePage {
+        t: w,
         name: ps.customer.name.clone(),
         csrf: ps.csrf,
         tickets,
@@ -225,13 +275,16 @@ struct LoginForm {
 async fn login(
     State(s): State<AppState>,
     axum::Extension(ip): axum::Extension<crate::ClientIp>,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let now = s.now();
+    let w = words(&headers, None);
     let Ok(email) = Email::parse(&f.email) else {
-        return Ok(render(&LoginPage {
+        return Ok(page(&LoginPage {
+            t: w,
             sent: false,
-            error: Some("Please enter a valid e-mail address, like name@example.com.".into()),
+            error: Some(w.bad_email.into()),
         }));
     };
     let ip = ip.0;
@@ -241,51 +294,120 @@ async fn login(
     ];
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     if s.login_limiter.check(&keys, now).is_err() {
-        return Ok(render(&LoginPage {
+        return Ok(page(&LoginPage {
+            t: w,
             sent: false,
-            error: Some(
-                "Too many sign-in links were requested. Please try again in 15 minutes.".into(),
-            ),
+            error: Some(w.too_many_links.into()),
         }));
     }
     // Every request counts towards the limit: links are mail we send on someone's word.
     s.login_limiter.fail(&keys, now);
-    if let Some(c) = s
-        .store
-        .customer_by_identity(IdentityKind::Email, email.as_str())
-        .await?
-    {
-        let token = generate_token();
-        s.store
-            .create_customer_token(
-                c.id,
-                false,
-                hash_token(&token),
-                now + Duration::minutes(30),
-                now,
-            )
-            .await?;
-        let link = format!(
-            "{}/portal/auth?token={token}",
-            s.mail.base_url.trim_end_matches('/')
-        );
-        // The brand of the page the customer asked on names the mail (crate::brands).
-        let brand = crate::brands::current().map(|b| b.name);
-        let mail = OutMail {
-            to: email.as_str().to_string(),
-            subject: match &brand {
-                Some(b) => format!("Your sign-in link · {b}"),
-                None => "Your sign-in link".into(),
-            },
-            text: format!("Hello {},\n\nopen this link to see your requests (valid for 30 minutes, once):\n{link}\n\nIf you did not ask for it, ignore this mail.\n{}", c.name, brand.map(|b| format!("\n— {b}\n")).unwrap_or_default()),
-            html: None,
-            ..Default::default()
-        };
-        s.store.enqueue_job(job(&mail, now)).await?;
-    }
-    Ok(render(&LoginPage {
+    // The same work for known and unknown addresses: one queued job, which looks the address
+    // up (so the answer's timing says nothing about who is a customer).
+    let accept: Option<String> = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect());
+    s.store
+        .enqueue_job(NewJob {
+            kind: MAGIC_LINK_JOB.into(),
+            payload: serde_json::json!({
+                "email": email.as_str(),
+                "accept_language": accept,
+                // The brand of the page the customer asked on names the mail (crate::brands).
+                "brand_id": crate::brands::current_id(),
+            }),
+            run_at: now,
+            max_attempts: 5,
+        })
+        .await?;
+    Ok(page(&LoginPage {
+        t: w,
         sent: true,
         error: None,
+    }))
+}
+
+#[derive(Deserialize)]
+struct MagicLinkJob {
+    email: String,
+    #[serde(default)]
+    accept_language: Option<String>,
+    #[serde(default)]
+    brand_id: Option<i64>,
+}
+
+/// Runs a [`MAGIC_LINK_JOB`]: for a known customer, a single-use link (30 minutes) by mail in
+/// their language; for an unknown address, nothing.
+pub async fn send_magic_link(
+    store: &dyn Store,
+    cfg: &MailConfig,
+    now: chrono::DateTime<chrono::Utc>,
+    payload: &serde_json::Value,
+) -> Result<(), String> {
+    let j: MagicLinkJob =
+        serde_json::from_value(payload.clone()).map_err(|e| format!("bad job: {e}"))?;
+    let Some(c) = store
+        .customer_by_identity(IdentityKind::Email, &j.email)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    let brand = match j.brand_id {
+        Some(id) => store.get_brand(id).await.ok().filter(|b| b.active()),
+        None => None,
+    };
+    let w = portal(customer_language(Wishes {
+        customer: c.language.as_deref(),
+        accept: j.accept_language.as_deref(),
+        brand_default: brand.as_ref().map(|b| b.default_locale.as_str()),
+    }));
+    let token = generate_token();
+    store
+        .create_customer_token(
+            c.id,
+            false,
+            hash_token(&token),
+            now + Duration::minutes(30),
+            now,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let link = format!(
+        "{}/portal/auth?token={token}",
+        cfg.base_url.trim_end_matches('/')
+    );
+    let (subject, text) = w.link_mail(&c.name, &link, brand.as_ref().map(|b| b.name.as_str()));
+    let mail = OutMail {
+        to: j.email,
+        subject,
+        text,
+        html: None,
+        ..Default::default()
+    };
+    store
+        .enqueue_job(job(&mail, now))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The words for mail about a ticket: the requester's language, else the ticket brand's
+/// default, else English (mail has no Accept-Language). English when anything is missing.
+pub async fn ticket_words(store: &dyn Store, ticket_id: i64) -> &'static Portal {
+    let Ok(t) = store.get_ticket(ticket_id, &system_viewer()).await else {
+        return &strings::EN;
+    };
+    let customer = store.get_customer(t.requester_id).await.ok();
+    let brand = match t.brand_id {
+        Some(b) => store.get_brand(b).await.ok(),
+        None => None,
+    };
+    portal(customer_language(Wishes {
+        customer: customer.as_ref().and_then(|c| c.language.as_deref()),
+        accept: None,
+        brand_default: brand.as_ref().map(|b| b.default_locale.as_str()),
     }))
 }
 
@@ -305,12 +427,11 @@ async fn auth(
         _ => None,
     };
     let Some(cid) = redeemed else {
-        return Ok(render(&LoginPage {
+        let w = words(&headers, None);
+        return Ok(page(&LoginPage {
+            t: w,
             sent: false,
-            error: Some(
-                "This sign-in link has expired or was used already. Ask for a new one below."
-                    .into(),
-            ),
+            error: Some(w.dead_link.into()),
         }));
     };
     let token = generate_token();
@@ -369,9 +490,11 @@ pub struct PublicMessage {
 #[derive(Template)]
 #[template(path = "portal_ticket.html")]
 struct TicketPage {
+    t: &'static Portal,
     csrf: String,
-    t: Ticket,
+    ticket: Ticket,
     status: String,
+    state: &'static str,
     messages: Vec<PublicMessage>,
     open: bool,
 }
@@ -386,6 +509,7 @@ async fn ticket(
     };
     let t = own_ticket(&s, &ps, id).await?;
     crate::brands::use_brand(&s, t.brand_id).await;
+    let w = words(&headers, Some(&ps.customer));
     let agents: std::collections::HashMap<i64, String> = s
         .store
         .list_agents()
@@ -403,14 +527,14 @@ async fn ticket(
             let mine = m.author.kind == tend_core::ActorKind::Customer
                 && m.author.id == Some(ps.customer.id);
             let who = if mine {
-                "You".to_string()
+                w.you.to_string()
             } else if m.author.kind == tend_core::ActorKind::Agent {
                 m.author
                     .id
                     .and_then(|i| agents.get(&i).cloned())
-                    .unwrap_or_else(|| "Support".into())
+                    .unwrap_or_else(|| w.support.into())
             } else {
-                "Support".into()
+                w.support.into()
             };
             PublicMessage {
                 who,
@@ -420,11 +544,13 @@ async fn ticket(
             }
         })
         .collect();
-    Ok(render(&TicketPage {
+    Ok(page(&TicketPage {
+        t: w,
         csrf: ps.csrf,
         status: t.status.to_string(),
+        state: w.state(t.status),
         open: t.status.is_open(),
-        t,
+        ticket: t,
         messages,
     }))
 }
@@ -512,6 +638,7 @@ async fn solve(
 #[derive(Template)]
 #[template(path = "contact.html")]
 struct ContactPage {
+    t: &'static Portal,
     embed: bool,
     done: Option<i64>,
     error: Option<String>,
@@ -528,8 +655,9 @@ struct EmbedParam {
     embed: Option<String>,
 }
 
-async fn contact_form(Query(p): Query<EmbedParam>) -> Response {
-    render(&ContactPage {
+async fn contact_form(headers: HeaderMap, Query(p): Query<EmbedParam>) -> Response {
+    page(&ContactPage {
+        t: words(&headers, None),
         embed: p.embed.is_some(),
         done: None,
         error: None,
@@ -562,14 +690,17 @@ struct ContactForm {
 async fn contact(
     State(s): State<AppState>,
     axum::Extension(ip): axum::Extension<crate::ClientIp>,
+    headers: HeaderMap,
     Form(f): Form<ContactForm>,
 ) -> Result<Response, AppError> {
     let now = s.now();
+    let w = words(&headers, None);
     let embed = f.embed.is_some();
-    let again = |error: String| ContactPage {
+    let again = |error: &str| ContactPage {
+        t: w,
         embed,
         done: None,
-        error: Some(error),
+        error: Some(error.to_string()),
         name: f.name.clone(),
         email: f.email.clone(),
         subject: f.subject.clone(),
@@ -578,7 +709,8 @@ async fn contact(
     };
     if !f.website.is_empty() {
         tracing::info!("contact form honeypot filled; dropped");
-        return Ok(render(&ContactPage {
+        return Ok(page(&ContactPage {
+            t: w,
             embed,
             done: Some(0),
             error: None,
@@ -591,30 +723,20 @@ async fn contact(
     }
     let email = match Email::parse(&f.email) {
         Ok(e) => e,
-        Err(_) => {
-            return Ok(render(&again(
-                "Please enter a valid e-mail address, like name@example.com.".into(),
-            )))
-        }
+        Err(_) => return Ok(page(&again(w.bad_email))),
     };
     let name = match tend_core::parse_line("name", &f.name, tend_core::limits::NAME_MAX) {
         Ok(n) => n,
-        Err(_) => return Ok(render(&again("Please tell us your name.".into()))),
+        Err(_) => return Ok(page(&again(w.need_name))),
     };
     let subject = match tend_core::parse_line("subject", &f.subject, tend_core::limits::SUBJECT_MAX)
     {
         Ok(x) => x,
-        Err(_) => {
-            return Ok(render(&again(
-                "Please add a short subject (up to 500 characters).".into(),
-            )))
-        }
+        Err(_) => return Ok(page(&again(w.need_subject))),
     };
     let body = f.message.trim().to_string();
     if body.is_empty() || body.len() > 50_000 {
-        return Ok(render(&again(
-            "Please describe your request (up to 50,000 characters).".into(),
-        )));
+        return Ok(page(&again(w.need_message)));
     }
     let keys = [
         format!("contact-ip:{}", ip.0),
@@ -622,7 +744,7 @@ async fn contact(
     ];
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     if s.login_limiter.check(&keys, now).is_err() {
-        return Ok(render(&again("You have sent several requests in a short time. Please wait 15 minutes, or reply to one of our mails.".into())));
+        return Ok(page(&again(w.too_many_requests)));
     }
     s.login_limiter.fail(&keys, now);
     let new = NewTicket {
@@ -652,7 +774,8 @@ async fn contact(
     };
     let t = s.store.create_ticket(new, Actor::SYSTEM, now).await?.value;
     crate::helpcenter::deflect::form_ticket(&s, &f.deflect, t.id).await;
-    Ok(render(&ContactPage {
+    Ok(page(&ContactPage {
+        t: w,
         embed,
         done: Some(t.id),
         error: None,

@@ -225,8 +225,9 @@ pub async fn create(
 
 #[derive(Deserialize)]
 pub struct EditParams {
+    /// A code the server put in its own redirect, mapped to fixed text (anything else shows
+    /// nothing). There is no `?error=`: a refused POST re-renders the form with its message.
     notice: Option<String>,
-    error: Option<String>,
 }
 
 async fn edit_page(
@@ -290,10 +291,7 @@ pub async fn edit(
 ) -> Result<Response, AppError> {
     admin(&sess)?;
     let b = s.store.get_brand(id).await?;
-    let error = p
-        .error
-        .map(|e| (e.chars().take(500).collect::<String>(), "logo".to_string()));
-    edit_page(&s, &sess, &b, FormValues::of(&b), p.notice, error).await
+    edit_page(&s, &sess, &b, FormValues::of(&b), p.notice, None).await
 }
 
 /// POST /admin/brands/{id}: save the form.
@@ -333,9 +331,25 @@ pub async fn update(
     }
 }
 
-fn back_with_error(id: i64, e: &AppError) -> Response {
-    let msg: String = form_urlencoded::byte_serialize(explain(e).0.as_bytes()).collect();
-    Redirect::to(&format!("/admin/brands/{id}?error={msg}")).into_response()
+/// A refused logo upload: the edit page again (422) with the server's own message beside
+/// the logo field, not a redirect carrying text in its URL.
+async fn logo_refused(
+    s: &AppState,
+    sess: &Session,
+    id: i64,
+    e: &AppError,
+) -> Result<Response, AppError> {
+    let b = s.store.get_brand(id).await?;
+    let (msg, _) = explain(e);
+    edit_page(
+        s,
+        sess,
+        &b,
+        FormValues::of(&b),
+        None,
+        Some((msg, "logo".into())),
+    )
+    .await
 }
 
 /// POST /admin/brands/{id}/logo: a multipart form with `csrf` first, then the file `logo`.
@@ -353,12 +367,15 @@ pub async fn upload_logo(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(_) => {
-                return Ok(back_with_error(
+                return logo_refused(
+                    &s,
+                    &sess,
                     id,
                     &AppError::BadRequest(
                         "The upload did not arrive whole. Please try again.".into(),
                     ),
-                ))
+                )
+                .await
             }
         };
         match field.name() {
@@ -388,14 +405,17 @@ pub async fn upload_logo(
         return Ok(forbidden_csrf());
     }
     let Some((ct, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
-        return Ok(back_with_error(
+        return logo_refused(
+            &s,
+            &sess,
             id,
             &AppError::invalid("logo", "choose an image file to upload"),
-        ));
+        )
+        .await;
     };
     let logo = match check_upload(&ct, bytes) {
         Ok(l) => l,
-        Err(e) => return Ok(back_with_error(id, &e)),
+        Err(e) => return logo_refused(&s, &sess, id, &e).await,
     };
     s.store
         .set_brand_logo(id, Some(logo), Actor::agent(sess.viewer.agent_id), s.now())

@@ -6,14 +6,16 @@
 
 mod admin_brands;
 mod admin_mail;
+mod admin_routing;
+mod admin_sla;
 mod admin_team;
 mod kb_analytics;
 pub mod live;
 mod macros_page;
-mod ops;
+pub mod ops;
 mod org;
 mod pages;
-mod password;
+pub(crate) mod password;
 mod reports;
 mod satisfaction;
 mod search;
@@ -80,6 +82,14 @@ pub fn router() -> Router<AppState> {
             post(admin_team::password_link),
         )
         .route("/admin/mail/{id}", post(admin_mail::decide))
+        // issue 4: mailbox admin
+        .route("/admin/mailboxes", post(admin_mail::create_mailbox))
+        .route("/admin/mailboxes/new", get(admin_mail::new_mailbox))
+        .route(
+            "/admin/mailboxes/{id}",
+            get(admin_mail::edit_mailbox).post(admin_mail::save_mailbox),
+        )
+        .route("/admin/mailboxes/{id}/test", post(admin_mail::test_mailbox))
         .route(
             "/admin/brands",
             get(admin_brands::page).post(admin_brands::create),
@@ -104,9 +114,11 @@ pub fn router() -> Router<AppState> {
             "/assets/app.js",
             get(|| async { asset("text/javascript", include_str!("../../assets/app.js")) }),
         )
+        .merge(admin_sla::router()) // issue 5: /admin/sla
         .merge(reports::router())
         .merge(ops::router())
         .merge(kb_analytics::router())
+        .merge(admin_routing::router())
         .layer(axum::middleware::from_fn(security_headers))
 }
 

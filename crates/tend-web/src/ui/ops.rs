@@ -20,6 +20,9 @@ use chrono_tz::Tz;
 use futures::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 use tend_core::ops::{hours_needed, today_volume, TodayVolume};
 use tend_store::metrics::OpsCounts;
 
@@ -63,6 +66,82 @@ const JS: &str = r#"(function () {
 #[serde(deny_unknown_fields)]
 pub struct OpsQuery {
     tz: Option<String>,
+}
+
+/// Whose tickets a snapshot counts. The dashboard is for supervisors and admins, who may
+/// open every ticket, so there is one scope; a viewer limited to some tickets would need
+/// its own scope (and counts restricted to it) — never another scope's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpsScope {
+    All,
+}
+
+/// One computation of the numbers, shared by every viewer of its scope and zone.
+pub struct Snapshot {
+    /// When the computation started: it reflects every change before this instant.
+    pub started: Instant,
+    pub numbers: OpsNumbers,
+}
+
+/// The shared snapshots: per scope and zone, computed at most once per interval however
+/// many viewers are watching (single-flight: concurrent misses wait for one computation).
+#[derive(Default)]
+pub struct Snapshots {
+    flight: crate::flight::Flight<(OpsScope, Tz), Arc<Snapshot>>,
+    computed: AtomicU64,
+}
+
+impl Snapshots {
+    /// How many snapshots were computed.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
+    }
+}
+
+/// How old a snapshot may be when nothing changed (a periodic refresh or a first paint).
+pub const SNAPSHOT_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The scope of a viewer allowed on the dashboard (the live stream; `/ops` and `/ops/data`
+/// count on each request).
+fn scope_of(sess: &Session) -> OpsScope {
+    debug_assert!(sess.viewer.sees_all());
+    OpsScope::All
+}
+
+/// The numbers of `scope` in `tz` from a snapshot that started at or after `not_before`
+/// (computed now, once for all waiting viewers, if there is none).
+pub async fn snapshot(
+    s: &AppState,
+    scope: OpsScope,
+    tz: Tz,
+    not_before: Instant,
+) -> Result<Arc<Snapshot>, AppError> {
+    let now = s.now();
+    s.ops_snapshots
+        .flight
+        .get_or_try(
+            &(scope, tz),
+            // Started after `not_before`, and not older than a second on the app's clock
+            // either (SLA clocks and "today" move with it; tests move it).
+            |snap| {
+                snap.started >= not_before
+                    && snap.numbers.at
+                        >= now - chrono::Duration::from_std(SNAPSHOT_MAX_AGE).unwrap_or_default()
+            },
+            || async {
+                let started = Instant::now();
+                let numbers = numbers(s, tz).await?;
+                s.ops_snapshots.computed.fetch_add(1, Ordering::Relaxed);
+                Ok(Arc::new(Snapshot { started, numbers }))
+            },
+        )
+        .await
+}
+
+/// An instant `SNAPSHOT_MAX_AGE` ago (or the oldest one representable).
+fn recent() -> Instant {
+    let now = Instant::now();
+    now.checked_sub(SNAPSHOT_MAX_AGE).unwrap_or(now)
 }
 
 /// The dashboard's numbers at one instant.
@@ -200,6 +279,7 @@ pub async fn data(
 ) -> Result<Response, AppError> {
     require(&sess)?;
     let tz = zone(&s, &q).await?;
+    // A request of its own: counted now (the shared snapshots serve the live viewers).
     Ok(axum::Json(numbers(&s, tz).await?.json()).into_response())
 }
 
@@ -213,17 +293,24 @@ pub async fn live(
     require(&sess)?;
     let tz = zone(&s, &q).await?;
     let me = s.store.get_agent(sess.viewer.agent_id).await?;
+    let scope = scope_of(&sess);
     let mut rx = s.live.subscribe();
     let (tx, out) = tokio::sync::mpsc::channel::<Event>(8);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         let mut dirty = true;
+        // The first paint may use a snapshot up to a second old.
+        let mut changed_at = recent();
         let mut quiet = 0u32;
         let mut last = String::new();
         loop {
             tokio::select! {
                 msg = rx.recv() => match msg {
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => dirty = true,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        // The next snapshot must have started after the latest change.
+                        changed_at = Instant::now();
+                        dirty = true;
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 },
                 _ = tick.tick() => {
@@ -232,11 +319,14 @@ pub async fn live(
                     if !(dirty || quiet >= 15) {
                         continue;
                     }
+                    // After a change: a snapshot started after it (one viewer computes it,
+                    // the others share it); else one at most a second old.
+                    let not_before = if dirty { changed_at } else { recent() };
                     dirty = false;
                     quiet = 0;
-                    let body = match numbers(&s, tz).await {
-                        Ok(n) => {
-                            let mut j = n.json();
+                    let body = match snapshot(&s, scope, tz, not_before).await {
+                        Ok(snap) => {
+                            let mut j = snap.numbers.json();
                             // Only a change is sent: leave the instant out of the comparison.
                             j["at"] = Value::Null;
                             j.to_string()

@@ -22,8 +22,30 @@ struct OrgPage {
     more_people: bool,
     /// (id, subject, status, requester, updated)
     tickets: Vec<(i64, String, String, String, String)>,
-    open: i64,
-    total: i64,
+    /// "4,087" or "10,000+".
+    open: String,
+    total: String,
+}
+
+fn shown_count(n: i64) -> String {
+    let cap = super::views::COUNT_CAP;
+    if n > cap {
+        format!("{}+", thousands(cap))
+    } else {
+        thousands(n)
+    }
+}
+
+fn thousands(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 pub async fn page(
@@ -67,7 +89,8 @@ pub async fn page(
         limit: SHOWN,
         ..Default::default()
     };
-    let total = s.store.count_tickets(&q, &sess.viewer).await?;
+    let cap = Some(super::views::COUNT_CAP + 1);
+    let total = s.store.count_tickets(&q, &sess.viewer, cap).await?;
     let tickets_page = s.store.list_tickets(&q, &sess.viewer).await?;
     q.statuses = vec![
         tend_core::Status::New,
@@ -75,7 +98,7 @@ pub async fn page(
         tend_core::Status::Pending,
         tend_core::Status::OnHold,
     ];
-    let open = s.store.count_tickets(&q, &sess.viewer).await?;
+    let open = s.store.count_tickets(&q, &sess.viewer, cap).await?;
     let mut tickets = Vec::with_capacity(tickets_page.items.len());
     for t in tickets_page.items {
         let requester = match names.get(&t.requester_id) {
@@ -102,7 +125,7 @@ pub async fn page(
         people,
         more_people: people_page.next_cursor.is_some(),
         tickets,
-        open,
-        total,
+        open: shown_count(open),
+        total: shown_count(total),
     }))
 }

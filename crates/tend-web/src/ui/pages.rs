@@ -21,6 +21,8 @@ pub struct Nav {
     pub active: String,
     /// Admin pages, for admins: (path, label).
     pub admin: Vec<(String, String)>,
+    /// The agent's routing availability (online, away, off): the header switch (issue 5).
+    pub availability: String,
 }
 
 pub(super) async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Nav, AppError> {
@@ -29,6 +31,7 @@ pub(super) async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Na
     Ok(Nav {
         agent_name: me.name,
         csrf: sess.csrf.clone(),
+        availability: super::admin_routing::my_availability(s, sess.viewer.agent_id).await,
         views,
         active: active.to_string(),
         admin: if sess.viewer.is_admin() {
@@ -37,6 +40,8 @@ pub(super) async fn nav(s: &AppState, sess: &Session, active: &str) -> Result<Na
                 ("/admin/fields".to_string(), "Ticket fields".to_string()),
                 ("/admin/mail".to_string(), "Mail intake".to_string()),
                 ("/admin/brands".to_string(), "Brands".to_string()),
+                ("/admin/sla".to_string(), "SLA".to_string()),
+                ("/admin/routing".to_string(), "Routing".to_string()),
             ]
         } else {
             vec![]
@@ -342,6 +347,16 @@ fn describe(
             }
             s
         }
+        SlaEscalated {
+            metric,
+            level,
+            escalated,
+            ..
+        } => format!(
+            "SLA escalation level {level} for {}: {}",
+            metric.replace('_', " "),
+            escalated.join("; ")
+        ),
         SurveySent { .. } | SurveyAnswered { .. } => {
             tend_core::survey_dims::describe(c).unwrap_or_default()
         }

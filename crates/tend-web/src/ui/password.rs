@@ -2,11 +2,13 @@
 //! (random token, stored by its SHA-256, valid 30 minutes, a newer link replaces older ones);
 //! opening it shows a form and only the form's POST uses the token, so a mail scanner that
 //! follows links changes nothing. The answer to the request never says whether the address
-//! belongs to an agent. Setting the password ends the agent's web sessions.
+//! belongs to an agent, and takes the same time either way: the request only queues a
+//! [`RESET_JOB`]; the job looks the address up and mails only an active agent. Setting the
+//! password ends the agent's web sessions.
 
 use super::render;
 use crate::auth::{check_password, generate_token, hash_password, hash_token};
-use crate::mail::{job, OutMail};
+use crate::mail::{job, MailConfig, OutMail};
 use crate::{AppError, AppState};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -15,6 +17,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use tend_core::Email;
+use tend_store::{NewJob, Store};
+
+/// The job behind "forgot your password?" (payload `{"email"}`): queued for every
+/// well-formed request; it mails a link only to an active agent with that address.
+pub const RESET_JOB: &str = "password.reset_link";
 
 /// How long a reset link works.
 const VALID_MINUTES: i64 = 30;
@@ -83,7 +90,16 @@ pub async fn send_link(
     agent: &tend_store::Agent,
     kind: LinkKind,
 ) -> Result<(), AppError> {
-    let now = s.now();
+    mail_link(&*s.store, &s.mail, s.now(), agent, kind).await
+}
+
+async fn mail_link(
+    store: &dyn Store,
+    cfg: &MailConfig,
+    now: chrono::DateTime<chrono::Utc>,
+    agent: &tend_store::Agent,
+    kind: LinkKind,
+) -> Result<(), AppError> {
     let (valid, valid_text) = match kind {
         LinkKind::Reset => (
             chrono::Duration::minutes(VALID_MINUTES),
@@ -92,12 +108,12 @@ pub async fn send_link(
         LinkKind::Welcome => (chrono::Duration::days(3), "3 days".to_string()),
     };
     let token = generate_token();
-    s.store
+    store
         .create_password_reset(agent.id, hash_token(&token), now + valid, now)
         .await?;
     let link = format!(
         "{}/password/reset?token={token}",
-        s.mail.base_url.trim_end_matches('/')
+        cfg.base_url.trim_end_matches('/')
     );
     let (subject, text) = match kind {
         LinkKind::Reset => (
@@ -122,7 +138,31 @@ pub async fn send_link(
         html: None,
         ..Default::default()
     };
-    s.store.enqueue_job(job(&mail, now)).await?;
+    store.enqueue_job(job(&mail, now)).await?;
+    Ok(())
+}
+
+/// Runs a [`RESET_JOB`]: a reset link for an active agent with the address; nothing else.
+pub async fn run_reset_job(
+    store: &dyn Store,
+    cfg: &MailConfig,
+    now: chrono::DateTime<chrono::Utc>,
+    payload: &serde_json::Value,
+) -> Result<(), String> {
+    let email = payload
+        .get("email")
+        .and_then(|e| e.as_str())
+        .ok_or("bad job: no email")?;
+    let agent = store
+        .agent_by_email(email)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|a| a.active);
+    if let Some(agent) = agent {
+        mail_link(store, cfg, now, &agent, LinkKind::Reset)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -160,14 +200,15 @@ pub async fn forgot(
     }
     // Every request counts: a link is mail we send on someone's word.
     s.login_limiter.fail(&keys, now);
-    if let Some(agent) = s
-        .store
-        .agent_by_email(email.as_str())
-        .await?
-        .filter(|a| a.active)
-    {
-        send_link(&s, &agent, LinkKind::Reset).await?;
-    }
+    // The same work for every address: the job decides whether there is an agent to mail.
+    s.store
+        .enqueue_job(NewJob {
+            kind: RESET_JOB.into(),
+            payload: serde_json::json!({ "email": email.as_str() }),
+            run_at: now,
+            max_attempts: 5,
+        })
+        .await?;
     Ok(ask(
         None,
         Some(format!(

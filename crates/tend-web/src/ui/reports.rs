@@ -212,7 +212,9 @@ fn backlog_link(req: &ReportRequest, row: &ReportRow) -> Option<String> {
     let filtered = f.channel.is_some()
         || f.priority.is_some()
         || f.brand_id.is_some()
-        || f.assignee_id.is_some();
+        || f.assignee_id.is_some()
+        || f.tag.is_some()
+        || f.language.is_some();
     if filtered {
         return None;
     }
@@ -280,6 +282,8 @@ fn drill_link(req: &ReportRequest, row: &ReportRow, key: &str) -> Option<String>
         group_id: f.group_id.map(|v| v.to_string()),
         brand_id: f.brand_id.map(|v| v.to_string()),
         assignee_id: f.assignee_id.map(|v| v.to_string()),
+        tag: f.tag.clone(),
+        language: f.language.clone(),
         ..Default::default()
     };
     let whole = (row.period == "total" || row.period == "previous")
@@ -293,6 +297,10 @@ fn drill_link(req: &ReportRequest, row: &ReportRow, key: &str) -> Option<String>
                 Dim::Group => p.group_id = Some(v),
                 Dim::Brand => p.brand_id = Some(v),
                 Dim::Assignee => p.assignee_id = Some(v),
+                // The tags beyond the top ones are summed: no single list.
+                Dim::Tag if v == tend_core::report::OTHER_TAGS => return None,
+                Dim::Tag => p.tag = Some(v),
+                Dim::Language => p.language = Some(v),
             }
         }
     }

@@ -12,16 +12,22 @@ mod api_tickets;
 mod brands;
 mod deflection;
 mod durability;
+mod escalation;
 mod imports;
 mod jobs_webhooks;
 mod kb;
 mod macros;
 mod mail;
+mod mailbox_admin; // issue 4
+mod metrics_dims;
 mod password;
 mod portal;
+mod portal_lang; // issue 4
 mod reports;
+mod routing;
 mod search;
 mod sla;
+mod sla_calendars;
 mod surveys;
 mod targets;
 mod team;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use tend_core::Role;
 
 /// (period, group values joined by `|`, metric key) → value ("" = none).
-type Numbers = BTreeMap<(String, String, String), String>;
+pub(crate) type Numbers = BTreeMap<(String, String, String), String>;
 
 const Q: &str = "from=2026-03-01&to=2026-03-07&tz=Europe%2FBerlin&interval=day&group_by=group&metrics=volume,frt,resolution,fcr,one_touch,reopens,replies,csat";
 
@@ -21,7 +21,7 @@ fn norm(v: &str) -> String {
     }
 }
 
-fn json_numbers(body: &Value) -> Numbers {
+pub(crate) fn json_numbers(body: &Value) -> Numbers {
     let mut out = Numbers::new();
     let mut add = |row: &Value, period: &str| {
         let group: Vec<String> = row["group"]
@@ -54,7 +54,7 @@ fn json_numbers(body: &Value) -> Numbers {
     out
 }
 
-fn csv_numbers(text: &str, n_dims: usize) -> Numbers {
+pub(crate) fn csv_numbers(text: &str, n_dims: usize) -> Numbers {
     let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
     let head: Vec<&str> = lines.next().unwrap().split(',').collect();
     let mut out = Numbers::new();
@@ -74,7 +74,7 @@ fn csv_numbers(text: &str, n_dims: usize) -> Numbers {
 }
 
 /// Reads `<tr data-period data-group>` rows and their `<td data-key><data value>` cells.
-fn html_numbers(html: &str) -> Numbers {
+pub(crate) fn html_numbers(html: &str) -> Numbers {
     let mut out = Numbers::new();
     let attr = |s: &str, name: &str| -> String {
         let k = format!("{name}=\"");
@@ -101,7 +101,7 @@ fn html_numbers(html: &str) -> Numbers {
 /// Applies every event to the roll-ups. On PostgreSQL `events_since` holds back events
 /// newer than the oldest transaction still running (another test's, on the same server):
 /// try again until the checkpoint reaches the last event.
-async fn tail(app: &TestApp) {
+pub(crate) async fn tail(app: &TestApp) {
     let last = app.store.last_seq().await.unwrap();
     for _ in 0..100_000 {
         let o = tend_store::metrics::tail(&*app.store, app.now(), 100)
@@ -241,6 +241,28 @@ async fn page_csv_and_api_give_the_same_numbers() {
     assert!(from_api.len() > 7 * 2 * 10, "{}", from_api.len());
     assert_eq!(from_api, from_csv, "JSON and CSV");
     assert_eq!(from_api, from_page, "JSON and the page");
+    // The same for the per-tag and per-language roll-ups (issue 8; more in metrics_dims).
+    for by in ["tag", "language"] {
+        let q = Q.replace("group_by=group", &format!("by={by}"));
+        let api = app.get(&format!("/api/v1/reports/tickets?{q}")).await;
+        assert_eq!(api.status, StatusCode::OK, "{api:?}");
+        assert_eq!(api.body["total"]["values"]["created"], 3, "{by}");
+        let csv = app
+            .get(&format!("/api/v1/reports/tickets?{q}&format=csv"))
+            .await;
+        let page = app.get_with_cookie(&format!("/reports?{q}"), &cookie).await;
+        let from_api = json_numbers(&api.body);
+        assert_eq!(
+            from_api,
+            csv_numbers(&String::from_utf8(csv.raw).unwrap(), 1),
+            "JSON and CSV by {by}"
+        );
+        assert_eq!(
+            from_api,
+            html_numbers(&String::from_utf8(page.raw).unwrap()),
+            "JSON and the page by {by}"
+        );
+    }
 
     // Per agent (the per-assignee roll-ups) the total is the same.
     let by_agent = app
