@@ -159,17 +159,8 @@ async fn pass(
         let updates =
             tend_store::sla_bulk::evaluate_page(&tickets, &cals, &policies, warn, now(), threads);
         let t2 = Instant::now();
-        changed += tickets
-            .iter()
-            .zip(&updates)
-            .filter(|(t, u)| t.sla_due_at != u.due)
-            .count();
-        let writes: Vec<_> = tickets
-            .iter()
-            .zip(updates)
-            .filter(|(t, u)| t.sla_due_at != u.due || u.next_check.is_some())
-            .map(|(_, u)| u)
-            .collect();
+        let (n, writes) = tend_store::sla_bulk::due_writes(&tickets, updates);
+        changed += n;
         if !writes.is_empty() {
             store.set_sla_dues(writes).await?;
         }

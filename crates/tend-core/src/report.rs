@@ -1866,21 +1866,8 @@ mod tests {
 
     /// Builds stored rows from ticket histories the way the stores do.
     fn rows(tickets: &[Vec<crate::metrics::Event>]) -> Vec<StoredRollup> {
-        let mut all: HashMap<RowKey, crate::metrics::RollupCell> = HashMap::new();
-        for ev in tickets {
-            let f = TicketFacts::from_events(ev, false).unwrap();
-            let c = ticket_contribution(&f, None, &[]);
-            spread_contribution(&mut all, &f.dimensions, &c, 1);
-        }
-        all.into_iter()
-            .map(|(k, c)| StoredRollup {
-                grain: k.grain,
-                period_start: k.period_start,
-                dimensions: k.dimensions,
-                counts: c.counts,
-                sketches: c.encode_sketches(),
-            })
-            .collect()
+        let with_none: Vec<_> = tickets.iter().map(|ev| (ev.clone(), None)).collect();
+        rows_with_language(&with_none)
     }
 
     fn get(r: &Report, row: &ReportRow, key: &str) -> Option<f64> {

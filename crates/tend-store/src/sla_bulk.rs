@@ -149,6 +149,26 @@ pub fn evaluate_page(
     })
 }
 
+/// Of a page's evaluations: how many due times changed, and the updates worth writing (a
+/// changed due time or a check to schedule). `updates` are in the page's order.
+pub fn due_writes(
+    page: &[SlaClockTicket],
+    updates: Vec<SlaDueUpdate>,
+) -> (usize, Vec<SlaDueUpdate>) {
+    let changed = page
+        .iter()
+        .zip(&updates)
+        .filter(|(t, u)| t.sla_due_at != u.due)
+        .count();
+    let writes = page
+        .iter()
+        .zip(updates)
+        .filter(|(t, u)| t.sla_due_at != u.due || u.next_check.is_some())
+        .map(|(_, u)| u)
+        .collect();
+    (changed, writes)
+}
+
 /// The available cores.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -188,17 +208,7 @@ pub async fn recompute_page(
         now,
         threads,
     );
-    let changed = page
-        .iter()
-        .zip(&updates)
-        .filter(|(t, u)| t.sla_due_at != u.due)
-        .count();
-    let writes: Vec<SlaDueUpdate> = page
-        .iter()
-        .zip(updates)
-        .filter(|(t, u)| t.sla_due_at != u.due || u.next_check.is_some())
-        .map(|(_, u)| u)
-        .collect();
+    let (changed, writes) = due_writes(&page, updates);
     if !writes.is_empty() {
         store.set_sla_dues(writes).await?;
     }

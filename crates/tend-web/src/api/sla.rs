@@ -322,8 +322,17 @@ async fn check(
                 if !recorded {
                     let escalated = match levels.first() {
                         Some(l) if open && l.after_minutes == 0 => {
-                            escalate(store, l, 1, &t, &metric, ts.cycle, &ts.explanation, now)
-                                .await?
+                            crate::escalation::fire_level(
+                                store,
+                                l,
+                                1,
+                                &t,
+                                &metric,
+                                ts.cycle,
+                                &ts.explanation,
+                                now,
+                            )
+                            .await?
                         }
                         _ => vec![],
                     };
@@ -363,7 +372,7 @@ async fn check(
                     if quiet {
                         continue; // the recompute pass only schedules what is ahead
                     }
-                    let escalated = escalate(
+                    let escalated = crate::escalation::fire_level(
                         store,
                         l,
                         number,
@@ -532,20 +541,4 @@ pub async fn recompute_per_ticket(
         .as_ref()
         .and(page.items.last())
         .map(|t| t.id))
-}
-
-/// One escalation level's actions (see `crate::escalation::fire_level`): what it did, for the
-/// timeline.
-#[allow(clippy::too_many_arguments)]
-async fn escalate(
-    store: &dyn tend_store::Store,
-    level: &tend_core::escalation::Level,
-    number: u32,
-    t: &Ticket,
-    metric: &str,
-    cycle: u32,
-    why: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<String>, String> {
-    crate::escalation::fire_level(store, level, number, t, metric, cycle, why, now).await
 }
