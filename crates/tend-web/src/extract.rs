@@ -156,10 +156,15 @@ fn bearer(h: &HeaderMap) -> Option<&str> {
 
 /// Admins only.
 pub fn require_admin(v: &Viewer) -> Result<(), AppError> {
+    require_admin_for(v, "may do this")
+}
+
+/// Admins only; the 403 says what only admins do ("only admins manage brands").
+pub fn require_admin_for(v: &Viewer, what: &str) -> Result<(), AppError> {
     if v.is_admin() {
         Ok(())
     } else {
-        Err(AppError::Forbidden("only admins may do this".into()))
+        Err(AppError::Forbidden(format!("only admins {what}")))
     }
 }
 

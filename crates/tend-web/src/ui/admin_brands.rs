@@ -90,14 +90,6 @@ struct EditPage {
     max_kb: usize,
 }
 
-fn admin(sess: &Session) -> Result<(), AppError> {
-    if sess.viewer.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only admins manage brands".into()))
-    }
-}
-
 /// The message and field of a refused change, for the page.
 fn explain(e: &AppError) -> (String, String) {
     match e {
@@ -155,7 +147,7 @@ async fn list_page(
 
 /// GET /admin/brands
 pub async fn page(State(s): State<AppState>, sess: Session) -> Result<Response, AppError> {
-    admin(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage brands")?;
     list_page(&s, &sess, FormValues::empty(), None).await
 }
 
@@ -193,7 +185,7 @@ pub async fn create(
     sess: Session,
     Form(f): Form<BrandForm>,
 ) -> Result<Response, AppError> {
-    admin(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage brands")?;
     if !csrf_ok(&sess.token, &f.csrf) {
         return Ok(forbidden_csrf());
     }
@@ -289,7 +281,7 @@ pub async fn edit(
     crate::extract::Id(id): crate::extract::Id,
     Query(p): Query<EditParams>,
 ) -> Result<Response, AppError> {
-    admin(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage brands")?;
     let b = s.store.get_brand(id).await?;
     edit_page(&s, &sess, &b, FormValues::of(&b), p.notice, None).await
 }
@@ -301,7 +293,7 @@ pub async fn update(
     crate::extract::Id(id): crate::extract::Id,
     Form(f): Form<BrandForm>,
 ) -> Result<Response, AppError> {
-    admin(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage brands")?;
     if !csrf_ok(&sess.token, &f.csrf) {
         return Ok(forbidden_csrf());
     }
@@ -359,7 +351,7 @@ pub async fn upload_logo(
     crate::extract::Id(id): crate::extract::Id,
     mut form: Multipart,
 ) -> Result<Response, AppError> {
-    admin(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage brands")?;
     let mut csrf_seen = false;
     let mut file: Option<(String, Vec<u8>)> = None;
     loop {
@@ -435,7 +427,7 @@ pub async fn remove_logo(
     crate::extract::Id(id): crate::extract::Id,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, AppError> {
-    admin(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage brands")?;
     if !csrf_ok(&sess.token, &f.csrf) {
         return Ok(forbidden_csrf());
     }

@@ -315,14 +315,6 @@ pub struct Choice {
     pub selected: bool,
 }
 
-fn admin_only(sess: &Session) -> Result<(), AppError> {
-    if sess.viewer.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only admins manage mailboxes".into()))
-    }
-}
-
 async fn box_page(
     s: &AppState,
     sess: &Session,
@@ -481,7 +473,7 @@ impl BoxFormIn {
 
 /// GET /admin/mailboxes/new
 pub async fn new_mailbox(State(s): State<AppState>, sess: Session) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage mailboxes")?;
     box_page(&s, &sess, None, BoxForm::empty(), None, None, None).await
 }
 
@@ -491,7 +483,7 @@ pub async fn create_mailbox(
     sess: Session,
     Form(f): Form<BoxFormIn>,
 ) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage mailboxes")?;
     if !csrf_ok(&sess.token, &f.csrf) {
         return Ok(forbidden_csrf());
     }
@@ -543,7 +535,7 @@ pub async fn edit_mailbox(
     crate::extract::Id(id): crate::extract::Id,
     Query(p): Query<NoticeParam>,
 ) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage mailboxes")?;
     let m = mailbox(&s, id).await?;
     let notice = notice_text(p.notice.as_deref());
     box_page(&s, &sess, Some(id), BoxForm::of(&m), notice, None, None).await
@@ -556,7 +548,7 @@ pub async fn save_mailbox(
     crate::extract::Id(id): crate::extract::Id,
     Form(f): Form<BoxFormIn>,
 ) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage mailboxes")?;
     if !csrf_ok(&sess.token, &f.csrf) {
         return Ok(forbidden_csrf());
     }
@@ -605,7 +597,7 @@ pub async fn test_mailbox(
     crate::extract::Id(id): crate::extract::Id,
     Form(f): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage mailboxes")?;
     if !csrf_ok(&sess.token, &f.csrf) {
         return Ok(forbidden_csrf());
     }

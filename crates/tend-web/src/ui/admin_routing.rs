@@ -73,14 +73,6 @@ pub struct Notice {
     done: Option<String>,
 }
 
-fn admin_only(sess: &Session) -> Result<(), AppError> {
-    if sess.viewer.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only admins manage routing".into()))
-    }
-}
-
 async fn routing_page(
     s: &AppState,
     sess: &Session,
@@ -159,7 +151,7 @@ pub async fn page(
     sess: Session,
     Query(n): Query<Notice>,
 ) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage routing")?;
     let done = n.done.as_deref().and_then(|d| match d {
         "group" => Some("Group saved.".to_string()),
         "agent" => Some("Agent saved.".to_string()),
@@ -184,7 +176,7 @@ pub async fn save_group(
     if !csrf_ok(&sess.token, f.get("csrf").map(String::as_str).unwrap_or("")) {
         return Ok(forbidden_csrf());
     }
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage routing")?;
     let input = GroupRoutingIn {
         mode: Some(f.get("mode").cloned().unwrap_or_default()),
         reassign_when_off: Some(f.contains_key("reassign_when_off")),
@@ -205,7 +197,7 @@ pub async fn save_agent(
     if !csrf_ok(&sess.token, f.get("csrf").map(String::as_str).unwrap_or("")) {
         return Ok(forbidden_csrf());
     }
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage routing")?;
     let capacity = match f.get("capacity").map(|c| c.trim()).unwrap_or("") {
         "" => None,
         c => Some(c.parse::<i64>().map_err(|_| {

@@ -91,14 +91,6 @@ struct Page {
     ical_error: Option<String>,
 }
 
-fn admin(v: &Viewer) -> Result<(), AppError> {
-    if v.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("only admins configure SLAs".into()))
-    }
-}
-
 fn opts<T: Copy + PartialEq>(all: &[T], name: impl Fn(T) -> String, on: &[T]) -> Vec<Opt> {
     all.iter()
         .map(|&x| Opt {
@@ -316,7 +308,7 @@ pub async fn page(
     sess: Session,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    admin(&sess.viewer)?;
+    crate::extract::require_admin_for(&sess.viewer, "configure SLAs")?;
     let cfg = stored(&s).await?;
     let errors = PageErrors {
         notice: match q.notice.as_deref() {
@@ -541,7 +533,7 @@ pub async fn submit(
     sess: Session,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    admin(&sess.viewer)?;
+    crate::extract::require_admin_for(&sess.viewer, "configure SLAs")?;
     let f = FormData(
         form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -623,7 +615,7 @@ pub async fn import_holidays(
     sess: Session,
     mut form: Multipart,
 ) -> Result<Response, AppError> {
-    admin(&sess.viewer)?;
+    crate::extract::require_admin_for(&sess.viewer, "configure SLAs")?;
     let mut csrf_seen = false;
     let mut target = String::from("default");
     let mut ics: Option<String> = None;

@@ -55,16 +55,6 @@ struct AgentPage {
 
 const ROLES: [&str; 3] = ["agent", "supervisor", "admin"];
 
-fn admin_only(sess: &Session) -> Result<(), AppError> {
-    if sess.viewer.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "only admins manage agents and groups".into(),
-        ))
-    }
-}
-
 #[derive(Deserialize)]
 pub struct Notice {
     done: Option<String>,
@@ -127,7 +117,7 @@ pub async fn page(
     sess: Session,
     Query(n): Query<Notice>,
 ) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
     team_page(&s, &sess, None, notice(n.done.as_deref())).await
 }
 
@@ -188,7 +178,7 @@ pub async fn add_agent(
     if !csrf_ok(&sess.token, f.get("csrf").map(String::as_str).unwrap_or("")) {
         return Ok(forbidden_csrf());
     }
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
     let made = async {
         let email = Email::parse(f.get("email").map(String::as_str).unwrap_or(""))
             .map_err(|e| AppError::invalid("email", e.message))?;
@@ -224,7 +214,7 @@ pub async fn add_group(
     if !csrf_ok(&sess.token, f.get("csrf").map(String::as_str).unwrap_or("")) {
         return Ok(forbidden_csrf());
     }
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
     let made = create_group_checked(
         &s,
         &sess.viewer,
@@ -273,7 +263,7 @@ pub async fn agent(
     Path(id): Path<i64>,
     Query(n): Query<Notice>,
 ) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
     agent_page(&s, &sess, id, None, notice(n.done.as_deref())).await
 }
 
@@ -287,7 +277,7 @@ pub async fn save_agent(
     if !csrf_ok(&sess.token, f.get("csrf").map(String::as_str).unwrap_or("")) {
         return Ok(forbidden_csrf());
     }
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
     let saved = async {
         update_agent_checked(
             &s,
@@ -321,7 +311,7 @@ pub async fn password_link(
     if !csrf_ok(&sess.token, f.get("csrf").map(String::as_str).unwrap_or("")) {
         return Ok(forbidden_csrf());
     }
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
     let agent = s.store.get_agent(id).await?;
     if !agent.active {
         return agent_page(
@@ -378,7 +368,7 @@ pub async fn fields_admin(
     sess: Session,
     Query(n): Query<Notice>,
 ) -> Result<Response, AppError> {
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
     let done = (n.done.as_deref() == Some("field"))
         .then(|| "Field added: set it on tickets via the API or the ticket page's fields.".into());
     fields_page(&s, &sess, None, done, Default::default()).await
@@ -393,7 +383,7 @@ pub async fn add_field(
     if !csrf_ok(&sess.token, f.get("csrf").map(String::as_str).unwrap_or("")) {
         return Ok(forbidden_csrf());
     }
-    admin_only(&sess)?;
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
     let text = |k: &str| f.get(k).cloned().unwrap_or_default();
     let draft = (text("key"), text("label"), text("type"), text("options"));
     let made = async {
