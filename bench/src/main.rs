@@ -153,8 +153,9 @@ enum Cmd {
         /// A PostgreSQL URL on loopback (schema `bench_sla`).
         #[arg(long)]
         postgres: Option<String>,
-        /// Tickets per page (one read and one write transaction each).
-        #[arg(long, default_value_t = 5_000)]
+        /// Tickets per page (one read and one write transaction each; the `sla.recompute`
+        /// job's `RECOMPUTE_PAGE`).
+        #[arg(long, default_value_t = 50_000)]
         page: i64,
     },
     /// GET a queue page, a search or any path repeatedly (S2, S3, S7) and report latencies.

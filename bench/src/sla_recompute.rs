@@ -10,7 +10,8 @@
 //! for two groups, a holiday) and times the full pass again: what the `sla.recompute` job
 //! runs (`tend_store::sla_bulk::recompute_page`: pages of `--page` tickets, two reads and one
 //! write transaction each, evaluation on all cores). One JSON line per pass on stdout
-//! (`seconds`, tickets, changed due times, load average before and after); progress on stderr.
+//! (`seconds`, its read / evaluate / write split, tickets, changed due times, rows written,
+//! load average before and after); progress on stderr.
 
 use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
@@ -136,13 +137,30 @@ fn parsed(cfg: &Value) -> Result<(Calendars, Vec<Policy>, i64)> {
     ))
 }
 
-/// One full pass; returns (seconds, checked, changed, pages).
-async fn pass(
-    store: &dyn Store,
-    cfg: &Value,
-    page: i64,
-    label: &str,
-) -> Result<(f64, usize, usize, usize)> {
+/// What one full pass took.
+struct Pass {
+    seconds: f64,
+    checked: usize,
+    changed: usize,
+    written: usize,
+    pages: usize,
+    read: f64,
+    eval: f64,
+    write: f64,
+}
+
+impl Pass {
+    fn split(&self) -> Value {
+        json!({"read": round(self.read), "evaluate": round(self.eval), "write": round(self.write)})
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// One full pass.
+async fn pass(store: &dyn Store, cfg: &Value, page: i64, label: &str) -> Result<Pass> {
     store
         .put_setting("sla", cfg.clone(), Actor::SYSTEM, now())
         .await?;
@@ -150,6 +168,7 @@ async fn pass(
     let threads = tend_store::sla_bulk::cores();
     let t = Instant::now();
     let (mut after, mut checked, mut changed, mut pages) = (0i64, 0usize, 0usize, 0usize);
+    let mut written = 0usize;
     let (mut read, mut eval, mut write) = (0f64, 0f64, 0f64);
     // The steps of `tend_store::sla_bulk::recompute_page`, timed one by one.
     loop {
@@ -161,6 +180,7 @@ async fn pass(
         let t2 = Instant::now();
         let (n, writes) = tend_store::sla_bulk::due_writes(&tickets, updates);
         changed += n;
+        written += writes.len();
         if !writes.is_empty() {
             store.set_sla_dues(writes).await?;
         }
@@ -179,26 +199,37 @@ async fn pass(
         }
     }
     eprintln!();
-    Ok((t.elapsed().as_secs_f64(), checked, changed, pages))
+    Ok(Pass {
+        seconds: t.elapsed().as_secs_f64(),
+        checked,
+        changed,
+        written,
+        pages,
+        read,
+        eval,
+        write,
+    })
 }
 
 async fn bench(store: &dyn Store, backend: &str, tickets: u64, page: i64) -> Result<()> {
     let load_before = loadavg();
-    let (s0, n0, c0, _) = pass(store, &config(false), page, "settle").await?;
+    let p = pass(store, &config(false), page, "settle").await?;
     println!(
         "{}",
         json!({"scenario": "SLA recompute (first pass, settles due times and checks)", "system": "tend",
-               "backend": backend, "tickets": tickets, "open_checked": n0, "changed": c0,
-               "seconds": s0, "page": page, "cores": tend_store::sla_bulk::cores(),
+               "backend": backend, "tickets": tickets, "open_checked": p.checked, "changed": p.changed,
+               "rows_written": p.written, "seconds": p.seconds, "split_seconds": p.split(),
+               "page": page, "cores": tend_store::sla_bulk::cores(),
                "load_before": load_before, "load_after": loadavg()})
     );
     let load_before = loadavg();
-    let (s, n, c, pages) = pass(store, &config(true), page, "after calendar change").await?;
+    let p = pass(store, &config(true), page, "after calendar change").await?;
     println!(
         "{}",
         json!({"scenario": "SLA recompute after a calendar change", "system": "tend",
-               "backend": backend, "tickets": tickets, "open_checked": n, "changed": c,
-               "seconds": s, "tickets_per_second": (n as f64 / s).round(), "pages": pages,
+               "backend": backend, "tickets": tickets, "open_checked": p.checked, "changed": p.changed,
+               "rows_written": p.written, "seconds": p.seconds, "split_seconds": p.split(),
+               "tickets_per_second": (p.checked as f64 / p.seconds).round(), "pages": p.pages,
                "page": page, "cores": tend_store::sla_bulk::cores(),
                "load_before": load_before, "load_after": loadavg()})
     );

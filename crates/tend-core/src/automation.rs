@@ -36,7 +36,19 @@
 //! # Outbound actions
 //! `notify` (mail to the assignee, the group's lead, an agent or a group's members) and
 //! `webhook` (a signed POST) change nothing on the ticket; [`outbound`] lists them and the
-//! runner sends them after the ticket changes of the same firing.
+//! runner sends them after the ticket changes of the same firing, and records what it sent
+//! on the ticket's timeline (`Change::AutomationActed`: "mailed a@x", "webhook … queued").
+//!
+//! # Assign automatically
+//! `{"type": "assign_automatically"}` routes the ticket like the routing jobs do
+//! (`tend_web::routing::assign_ticket_as`): an online member of its group with room and the
+//! skills, by the group's mode — and in a group whose mode is manual, the least loaded of
+//! them. It runs right after the firing's ticket changes (so a `set_group` of the same
+//! trigger picks the group) and before its messages and mail (so `{{agent.name}}` and
+//! `notify assignee` see the new assignee). Only new or open, unassigned tickets in a group
+//! are assigned; otherwise, or when nobody fits, the timeline says why. Later triggers of
+//! the chain do not see the assignment (it is made at run time, not simulated). At save
+//! time: not together with `set_assignee`, nor with a `set_group` that clears the group.
 
 use crate::template::{validate_template, TICKET_PLACEHOLDERS};
 use crate::ticket::{apply, diff, Patch};
@@ -95,7 +107,9 @@ impl Happened {
             }
             match c {
                 Change::Created { .. } => h.created = true,
-                Change::MessageAdded { message_id, public } => {
+                Change::MessageAdded {
+                    message_id, public, ..
+                } => {
                     h.message_ids.push(*message_id);
                     match (public, a.kind) {
                         (true, ActorKind::Customer) => h.customer_replied = true,
@@ -106,6 +120,7 @@ impl Happened {
                 Change::SlaWarning { .. }
                 | Change::SlaBreached { .. }
                 | Change::SlaEscalated { .. }
+                | Change::AutomationActed { .. }
                 | Change::Linked { .. }
                 | Change::SurveySent { .. }
                 | Change::SurveyAnswered { .. } => {}
@@ -289,6 +304,10 @@ pub enum Action {
         url: String,
         secret: String,
     },
+    /// Route the ticket to a member of its group (see the module documentation). Takes no
+    /// value: `{"type": "assign_automatically"}` (a struct variant so that other keys are
+    /// refused like everywhere else).
+    AssignAutomatically {},
 }
 
 /// Who a `notify` action mails: `"assignee"`, `"group_lead"` (the lead of the ticket's
@@ -302,9 +321,12 @@ pub enum Recipient {
     Group(i64),
 }
 
-/// What a firing sends out of Tend (not a ticket change): mail to agents, webhook posts.
+/// What a firing does through other paths than its ticket patch: mail to agents, webhook
+/// posts, automatic assignment.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outbound {
+    /// Route the ticket (done first, right after the patch).
+    AssignAutomatically,
     Notify {
         to: Recipient,
         subject: String,
@@ -421,6 +443,7 @@ pub fn validate_actions(actions: &[Action], prefix: &str) -> Result<(), Invalid>
             Action::SetPriority { .. } => Some("set_priority"),
             Action::SetGroup { .. } => Some("set_group"),
             Action::SetAssignee { .. } => Some("set_assignee"),
+            Action::AssignAutomatically {} => Some("assign_automatically"),
             _ => None,
         };
         if let Some(k) = once {
@@ -466,6 +489,29 @@ pub fn validate_actions(actions: &[Action], prefix: &str) -> Result<(), Invalid>
                 check_template(subject, 1024, &format!("{field}.subject"))?;
                 check_template(body, 64 * 1024, &format!("{field}.body"))?;
             }
+            Action::AssignAutomatically {} => {
+                if set.contains("set_assignee") {
+                    return Err(Invalid::new(
+                        format!("{field}.type"),
+                        "assign_automatically and set_assignee both choose the assignee; keep one",
+                    ));
+                }
+                if actions
+                    .iter()
+                    .any(|a| matches!(a, Action::SetGroup { value: None }))
+                {
+                    return Err(Invalid::new(
+                        format!("{field}.type"),
+                        "assign_automatically assigns within the ticket's group, and a set_group action here clears the group",
+                    ));
+                }
+            }
+            Action::SetAssignee { .. } if set.contains("assign_automatically") => {
+                return Err(Invalid::new(
+                    format!("{field}.type"),
+                    "assign_automatically and set_assignee both choose the assignee; keep one",
+                ));
+            }
             Action::Webhook { url, secret } => {
                 crate::parse_http_url(&format!("{field}.url"), url)?;
                 if !(16..=200).contains(&secret.len()) {
@@ -509,6 +555,7 @@ pub fn outbound(actions: &[Action]) -> Vec<Outbound> {
                 url: url.clone(),
                 secret: secret.clone(),
             }),
+            Action::AssignAutomatically {} => Some(Outbound::AssignAutomatically),
             _ => None,
         })
         .collect()
@@ -534,7 +581,7 @@ pub fn effects(actions: &[Action]) -> (Patch, Vec<PlannedMessage>) {
                 public: false,
                 template: body.clone(),
             }),
-            Action::Notify { .. } | Action::Webhook { .. } => {}
+            Action::Notify { .. } | Action::Webhook { .. } | Action::AssignAutomatically {} => {}
         }
     }
     (p, msgs)
@@ -1123,6 +1170,49 @@ mod tests {
         assert!(serde_json::from_value::<TriggerDef>(
             serde_json::json!({"name": "x", "on": ["created"],
             "actions": [{"type": "notify", "to": "everyone", "subject": "s", "body": "b"}]})
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn assign_automatically_is_checked_at_save_and_runs_as_an_outbound_step() {
+        let d = |actions: serde_json::Value| {
+            def(serde_json::json!({"name": "x", "on": ["created"], "actions": actions}))
+        };
+        let ok = d(
+            serde_json::json!([{"type": "set_group", "value": 3}, {"type": "assign_automatically"}]),
+        );
+        ok.validate().unwrap();
+        assert_eq!(
+            outbound(&ok.actions),
+            vec![Outbound::AssignAutomatically],
+            "not a ticket patch"
+        );
+        assert!(ok.effects().0.assignee_id.is_none());
+        for (actions, field) in [
+            (
+                serde_json::json!([{"type": "assign_automatically"}, {"type": "set_assignee", "value": 2}]),
+                "actions[1].type",
+            ),
+            (
+                serde_json::json!([{"type": "set_assignee", "value": null}, {"type": "assign_automatically"}]),
+                "actions[1].type",
+            ),
+            (
+                serde_json::json!([{"type": "assign_automatically"}, {"type": "set_group", "value": null}]),
+                "actions[0].type",
+            ),
+            (
+                serde_json::json!([{"type": "assign_automatically"}, {"type": "assign_automatically"}]),
+                "actions[1]",
+            ),
+        ] {
+            let e = d(actions).validate().unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+        }
+        // Its JSON has no other keys.
+        assert!(serde_json::from_value::<Action>(
+            serde_json::json!({"type": "assign_automatically", "value": 1})
         )
         .is_err());
     }

@@ -230,6 +230,7 @@ impl TicketFacts {
                 | Change::SlaWarning { .. }
                 | Change::SlaBreached { .. }
                 | Change::SlaEscalated { .. }
+                | Change::AutomationActed { .. }
                 | Change::Linked { .. }
                 | Change::SurveySent { .. }
                 | Change::SurveyAnswered { .. } => {}
@@ -868,10 +869,29 @@ impl SketchCell {
 
     /// Adds `sign` (±1) times `other`.
     pub fn add(&mut self, other: &SketchCell, sign: i64) {
+        if other.is_zero() {
+            return;
+        }
         self.count += sign * other.count;
         self.sum_ms = self.sum_ms.wrapping_add(other.sum_ms.wrapping_mul(sign));
         self.zeros += sign * other.zeros;
         if other.buckets.is_empty() {
+            return;
+        }
+        // A ticket's cell holds a value or two per sketch: add them in place (no new Vec).
+        if other.buckets.len() <= 4 {
+            for &(b, c) in &other.buckets {
+                match self.buckets.binary_search_by_key(&b, |e| e.0) {
+                    Ok(i) => {
+                        self.buckets[i].1 += sign * c;
+                        if self.buckets[i].1 == 0 {
+                            self.buckets.remove(i);
+                        }
+                    }
+                    Err(i) if c != 0 => self.buckets.insert(i, (b, sign * c)),
+                    Err(_) => {}
+                }
+            }
             return;
         }
         let (x, y) = (&self.buckets, &other.buckets);
@@ -1246,6 +1266,139 @@ pub fn spread_contribution_hourly(
                 out.entry(key).or_default().add(cell, 1);
             }
         }
+    }
+}
+
+/// FxHash (rustc's hasher) for the small integer keys of [`RebuildRows`]: far cheaper than
+/// SipHash, and the keys are not attacker-chosen.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn mix(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.mix(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.mix(i as u64);
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.mix(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
+/// The roll-up rows of a rebuild, summed ticket by ticket: the same rows as
+/// [`spread_contribution_hourly`] followed by [`add_daily_rows`] (unit-tested), with each
+/// grain key's dimensions interned once, so the per-cell work is an integer-keyed lookup
+/// and an in-place add instead of cloning and hashing dimensions for every hour.
+#[derive(Default)]
+pub struct RebuildRows {
+    ids: std::collections::HashMap<Dimensions, u32>,
+    dims: Vec<Dimensions>,
+    /// (hourly grain code, hour in seconds, dimensions id) → cell.
+    cells: std::collections::HashMap<(i16, i64, u32), RollupCell, FxBuild>,
+}
+
+impl RebuildRows {
+    fn intern(&mut self, d: Dimensions) -> u32 {
+        if let Some(id) = self.ids.get(&d) {
+            return *id;
+        }
+        let id = self.dims.len() as u32;
+        self.dims.push(d.clone());
+        self.ids.insert(d, id);
+        id
+    }
+
+    /// Adds a ticket's contribution (under its dimensions `dims`) to the hourly rows.
+    pub fn add_ticket(&mut self, dims: &Dimensions, contribution: &[(DateTime<Utc>, RollupCell)]) {
+        for grain in Grain::ALL.into_iter().filter(|g| !g.is_daily()) {
+            for d in grain.keys(dims) {
+                let id = self.intern(d);
+                for (hour, cell) in contribution {
+                    let at = grain.period_start(*hour).timestamp();
+                    self.cells
+                        .entry((grain.code(), at, id))
+                        .or_default()
+                        .add(cell, 1);
+                }
+            }
+        }
+    }
+
+    /// Hourly rows so far.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Every row, the daily ones summed from the hourly ones, ordered by [`RowKey`].
+    pub fn into_rows(self) -> Vec<(RowKey, RollupCell)> {
+        let RebuildRows {
+            dims, mut cells, ..
+        } = self;
+        let mut daily: std::collections::HashMap<(i16, i64, u32), RollupCell, FxBuild> =
+            std::collections::HashMap::default();
+        for ((g, at, id), c) in &cells {
+            let day = Grain::from_code(*g).unwrap_or(Grain::Hour).daily();
+            daily
+                .entry((day.code(), at - at.rem_euclid(86_400), *id))
+                .or_default()
+                .add(c, 1);
+        }
+        cells.extend(daily);
+        // RowKey order: grain (declaration order), period, dimensions.
+        let mut rank = vec![0u32; dims.len()];
+        let mut by_dims: Vec<u32> = (0..dims.len() as u32).collect();
+        by_dims.sort_by(|a, b| dims[*a as usize].cmp(&dims[*b as usize]));
+        for (r, id) in by_dims.iter().enumerate() {
+            rank[*id as usize] = r as u32;
+        }
+        let grain_of = |g: i16| Grain::from_code(g).unwrap_or(Grain::Hour);
+        let mut keys: Vec<(i16, i64, u32)> = cells.keys().copied().collect();
+        // Grain codes follow the declaration order (a unit test checks the whole order).
+        keys.sort_unstable_by_key(|(g, at, id)| (*g, *at, rank[*id as usize]));
+        keys.into_iter()
+            .filter_map(|k| {
+                let cell = cells.remove(&k)?;
+                let key = RowKey {
+                    grain: grain_of(k.0),
+                    period_start: DateTime::from_timestamp(k.1, 0)?,
+                    dimensions: dims[k.2 as usize].clone(),
+                };
+                Some((key, cell))
+            })
+            .collect()
     }
 }
 
@@ -1753,12 +1906,60 @@ mod tests {
         spread_contribution_hourly(&mut hourly, &plain.dimensions, &c2);
         add_daily_rows(&mut hourly);
         assert_eq!(hourly, rows);
+        // The rebuild accumulator gives the same rows, in RowKey order.
+        let mut acc = RebuildRows::default();
+        acc.add_ticket(&f.dimensions, &c);
+        acc.add_ticket(&plain.dimensions, &c2);
+        let got = acc.into_rows();
+        let mut want: Vec<(RowKey, RollupCell)> = hourly.clone().into_iter().collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, want);
         spread_contribution(&mut rows, &plain.dimensions, &c2, -1);
         spread_contribution(&mut rows, &f.dimensions, &c, -1);
         assert!(rows.values().all(RollupCell::is_zero));
         for g in Grain::ALL {
             assert_eq!(Grain::from_code(g.code()), Some(g));
         }
+    }
+
+    #[test]
+    fn sketch_cells_add_in_place_like_a_merge() {
+        let cell = |v: &[(u32, i64)]| SketchCell {
+            count: v.iter().map(|(_, c)| c).sum(),
+            sum_ms: 7,
+            zeros: 0,
+            buckets: v.to_vec(),
+        };
+        let big = cell(&[(1, 2), (5, 1), (9, 4), (12, 1), (40, 3), (41, 1)]);
+        for small in [
+            cell(&[(5, 1)]),
+            cell(&[(0, 1)]),
+            cell(&[(99, 2)]),
+            cell(&[(1, 2), (9, 1)]),
+            cell(&[(2, 1), (40, 3), (50, 1)]),
+        ] {
+            for sign in [1, -1] {
+                let mut a = big.clone();
+                a.add(&small, sign);
+                // The general path: merge `small` as one of more than four buckets.
+                let mut padded = small.clone();
+                padded
+                    .buckets
+                    .extend([(1000, 1), (1001, 1), (1002, 1), (1003, 1)]);
+                let mut b = big.clone();
+                b.add(&padded, sign);
+                b.add(&cell(&[(1000, 1), (1001, 1), (1002, 1), (1003, 1)]), -sign);
+                b.count = a.count;
+                b.sum_ms = a.sum_ms;
+                assert_eq!(a.buckets, b.buckets, "{small:?} {sign}");
+                assert!(a.buckets.windows(2).all(|w| w[0].0 < w[1].0));
+                assert!(a.buckets.iter().all(|(_, c)| *c != 0));
+            }
+        }
+        let mut z = SketchCell::default();
+        z.add(&cell(&[(3, 1)]), 1);
+        z.add(&cell(&[(3, 1)]), -1);
+        assert!(z.buckets.is_empty());
     }
 
     #[test]

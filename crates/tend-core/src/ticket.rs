@@ -165,6 +165,18 @@ pub enum Change {
         level: u32,
         escalated: Vec<String>,
     },
+    /// What a trigger (`trigger_id`) or time-based automation (`automation_id`) did that leaves
+    /// no other event (issue 5): whom it mailed (`mailed a@x`, `mail to a@x at … (working
+    /// hours)`), which webhook it called, why it could not assign. `name` is the trigger's or
+    /// automation's name when it ran. A mark on the timeline, like the SLA marks.
+    AutomationActed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trigger_id: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        automation_id: Option<i64>,
+        name: String,
+        done: Vec<String>,
+    },
     /// A satisfaction survey about this ticket went out (written with the invitation, in its
     /// transaction). A mark on the timeline, not a change of the ticket: metrics, search and
     /// SLA clocks ignore it ([`Change::is_survey`]).
@@ -210,6 +222,7 @@ impl Change {
             Change::SlaWarning { .. } => "ticket.sla_warning",
             Change::SlaBreached { .. } => "ticket.sla_breached",
             Change::SlaEscalated { .. } => "ticket.sla_escalated",
+            Change::AutomationActed { .. } => "ticket.automation_acted",
             Change::SurveySent { .. } => "ticket.survey_sent",
             Change::SurveyAnswered { .. } => "ticket.survey_answered",
         }
@@ -239,6 +252,7 @@ impl Change {
         "ticket.sla_warning",
         "ticket.sla_breached",
         "ticket.sla_escalated",
+        "ticket.automation_acted",
         "ticket.survey_sent",
         "ticket.survey_answered",
     ];
@@ -292,6 +306,7 @@ pub fn apply(t: &mut Ticket, change: &Change, seq: i64, at: DateTime<Utc>) {
         Change::SlaWarning { .. }
         | Change::SlaBreached { .. }
         | Change::SlaEscalated { .. }
+        | Change::AutomationActed { .. }
         | Change::Linked { .. }
         | Change::SurveySent { .. }
         | Change::SurveyAnswered { .. } => {

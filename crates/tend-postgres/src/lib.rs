@@ -749,6 +749,28 @@ impl Store for PgStore {
     async fn set_sla_dues(&self, updates: Vec<tend_store::sla_bulk::SlaDueUpdate>) -> Result<()> {
         sla_bulk::set_sla_dues(self, updates).await
     }
+    async fn schedule_sla_check(&self, ticket_id: i64, at: DateTime<Utc>) -> Result<()> {
+        sla_bulk::schedule_sla_check(self, ticket_id, at).await
+    }
+    async fn sla_check_at(&self, ticket_id: i64) -> Result<Option<DateTime<Utc>>> {
+        sla_bulk::sla_check_at(self, ticket_id).await
+    }
+    async fn claim_sla_checks(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        max: i64,
+    ) -> Result<Vec<i64>> {
+        sla_bulk::claim_sla_checks(self, now, lease_until, max).await
+    }
+    async fn finish_sla_check(
+        &self,
+        ticket_id: i64,
+        lease_until: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sla_bulk::finish_sla_check(self, ticket_id, lease_until, next).await
+    }
     async fn update_ticket(
         &self,
         id: i64,
@@ -1333,5 +1355,8 @@ impl Store for PgStore {
         limit: i64,
     ) -> Result<Vec<(Ticket, Vec<String>)>> {
         tickets::tickets_for_index(self, after_id, limit).await
+    }
+    async fn tickets_for_index_by_id(&self, ids: Vec<i64>) -> Result<Vec<(Ticket, Vec<String>)>> {
+        tickets::tickets_for_index_by_id(self, ids).await
     }
 }

@@ -480,6 +480,12 @@ pub(crate) async fn metric_rebuild_begin(s: &PgStore) -> Result<MetricState> {
     tx.batch_execute("TRUNCATE metric_tickets, metric_rollups")
         .await
         .db()?;
+    // The drill-down indexes are made again when the rebuild finishes (one sort each).
+    for (name, _) in DRILL_INDEXES {
+        tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))
+            .await
+            .db()?;
+    }
     tx.commit().await.db()?;
     let mut st = state_of(&r);
     st.last_seq = seq;
@@ -543,6 +549,13 @@ pub(crate) async fn metric_rebuild_finish(
         return Err(StoreError::Conflict(
             "another metrics rebuild started; this one stops".into(),
         ));
+    }
+    for (name, cols) in DRILL_INDEXES {
+        c.batch_execute(&format!(
+            "CREATE INDEX IF NOT EXISTS {name} ON metric_tickets({cols})"
+        ))
+        .await
+        .db()?;
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0025_metric_tags_languages.sql"),
     ),
     (26, include_str!("../migrations/0026_org_indexes.sql")),
+    (27, include_str!("../migrations/0027_sla_check_column.sql")),
 ];
 
 /// Namespace of Tend's advisory locks (first key of the two-key form).

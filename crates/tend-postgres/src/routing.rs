@@ -147,12 +147,13 @@ pub(crate) async fn agent_deactivated<C: GenericClient>(
 }
 
 /// The ordinary update steps (events, projection, webhooks, scheduled jobs) for an assignee
-/// change as the system, on a ticket already locked, plus a system internal note.
+/// change by `by` (the system, or a trigger), on a ticket already locked, plus its internal note.
 async fn set_assignee<C: GenericClient>(
     c: &C,
     mut t: Ticket,
     to: Option<i64>,
     note: &str,
+    by: Actor,
     now: Now,
 ) -> Result<Ticket> {
     let patch = Patch {
@@ -161,12 +162,12 @@ async fn set_assignee<C: GenericClient>(
     };
     let mut events: Vec<(Actor, Change, Now)> = diff(&t, &patch)
         .into_iter()
-        .map(|ch| (Actor::SYSTEM, ch, now))
+        .map(|ch| (by, ch, now))
         .collect();
     let msg = insert_message(
         c,
         t.id,
-        Actor::SYSTEM,
+        by,
         &NewMessage {
             public: false,
             body_text: note.to_string(),
@@ -179,7 +180,7 @@ async fn set_assignee<C: GenericClient>(
     )
     .await?;
     events.push((
-        Actor::SYSTEM,
+        by,
         Change::MessageAdded {
             message_id: msg.id,
             public: false,
@@ -220,7 +221,7 @@ async fn assign_tx<C: GenericClient>(c: &C, a: &Assign, now: Now) -> Result<Assi
         .await?;
     }
     let g = load_group(c, a.group_id).await?;
-    if g.mode == Mode::Manual {
+    if g.mode == Mode::Manual && !a.manual_ok {
         return Ok(Assigned::Stale);
     }
     if let Some(expected) = a.cursor {
@@ -259,7 +260,7 @@ async fn assign_tx<C: GenericClient>(c: &C, a: &Assign, now: Now) -> Result<Assi
         }
     }
     let now = us(now);
-    let t = set_assignee(c, t, Some(a.agent_id), &a.note, now).await?;
+    let t = set_assignee(c, t, Some(a.agent_id), &a.note, a.actor, now).await?;
     execute(
         c,
         "UPDATE agent_routing SET last_assigned_at = $2 WHERE agent_id = $1",
@@ -319,7 +320,7 @@ async fn release_tx<C: GenericClient>(
         if t.assignee_id != Some(agent_id) || !t.status.is_open() {
             continue;
         }
-        set_assignee(c, t, None, &text, now).await?;
+        set_assignee(c, t, None, &text, Actor::SYSTEM, now).await?;
         released += 1;
     }
     Ok(Released { released, more })
@@ -489,8 +490,9 @@ pub(crate) async fn context(s: &PgStore, ticket_id: i64) -> Result<Option<Routin
         Some(g) => Some(load_group(&tx, g).await?),
         None => None,
     };
+    // Manual groups too: a trigger's "assign automatically" routes there.
     let candidates = match &group {
-        Some(g) if g.mode != Mode::Manual => query(
+        Some(g) => query(
             &tx,
             "SELECT a.id, r.availability, r.skills, r.capacity, r.last_assigned_at, \
              (SELECT count(*) FROM tickets t WHERE t.assignee_id = a.id AND t.status IN ('new','open')) \

@@ -937,7 +937,8 @@ pub(crate) async fn schedule_sla<C: GenericClient>(c: &C, id: i64, now: Now) -> 
         .await?
         .is_some()
     {
-        crate::jobs::schedule(c, &sla_job_key(id), &sla_job(id, now)).await?;
+        // Issue 5: the next check is a column on the ticket (migration 0027).
+        crate::sla_bulk::schedule_check(c, id, now).await?;
     }
     // Triggers (issue 5) run after every ticket write, from the same transaction's job.
     crate::triggers::schedule_triggers(c, id, now).await?;
@@ -948,6 +949,32 @@ pub(crate) async fn schedule_sla<C: GenericClient>(c: &C, id: i64, now: Now) -> 
 
 // --- search feed -------------------------------------------------------------------------
 
+/// The tickets with these ids with their message bodies, for the search index's catch-up:
+/// two lookups (`id = ANY`, `messages_ticket`) in one snapshot; ids without a ticket are left out.
+pub(crate) async fn tickets_for_index_by_id(
+    s: &PgStore,
+    mut ids: Vec<i64>,
+) -> Result<Vec<(Ticket, Vec<String>)>> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids.truncate(10_000);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    index_snapshot(
+        s,
+        &format!("SELECT {TICKET_COLS} FROM tickets t WHERE t.id = ANY($1) ORDER BY t.id"),
+        &[&ids],
+        |_| {
+            (
+                "SELECT ticket_id, body_text FROM messages WHERE ticket_id = ANY($1) ORDER BY ticket_id, id",
+                vec![Box::new(ids.clone())],
+            )
+        },
+    )
+    .await
+}
+
 /// Tickets after `after_id` with their message bodies, for the search index: two range
 /// scans (tickets by primary key, messages by `messages_ticket`) in one snapshot.
 pub(crate) async fn tickets_for_index(
@@ -956,6 +983,31 @@ pub(crate) async fn tickets_for_index(
     limit: i64,
 ) -> Result<Vec<(Ticket, Vec<String>)>> {
     let limit = limit.clamp(0, 10_000);
+    index_snapshot(
+        s,
+        &format!("SELECT {TICKET_COLS} FROM tickets t WHERE t.id > $1 ORDER BY t.id LIMIT $2"),
+        &[&after_id, &limit],
+        |last| {
+            (
+                "SELECT ticket_id, body_text FROM messages \
+                 WHERE ticket_id > $1 AND ticket_id <= $2 ORDER BY ticket_id, id",
+                vec![Box::new(after_id), Box::new(last)],
+            )
+        },
+    )
+    .await
+}
+
+type BoxedParam = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+
+/// Reads tickets (in id order) and then their messages' bodies (`messages(last ticket id)`
+/// gives the query, ordered by ticket id and message id) in one read-only snapshot.
+async fn index_snapshot(
+    s: &PgStore,
+    tickets_sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    messages: impl FnOnce(i64) -> (&'static str, Vec<BoxedParam>),
+) -> Result<Vec<(Ticket, Vec<String>)>> {
     let mut c = s.conn().await?;
     let tx = c
         .build_transaction()
@@ -964,8 +1016,7 @@ pub(crate) async fn tickets_for_index(
         .start()
         .await
         .db()?;
-    let sql = format!("SELECT {TICKET_COLS} FROM tickets t WHERE t.id > $1 ORDER BY t.id LIMIT $2");
-    let tickets: Vec<Ticket> = query(&tx, &sql, &[&after_id, &limit])
+    let tickets: Vec<Ticket> = query(&tx, tickets_sql, params)
         .await?
         .iter()
         .map(rows::ticket)
@@ -973,13 +1024,12 @@ pub(crate) async fn tickets_for_index(
     let Some(last) = tickets.last().map(|t| t.id) else {
         return Ok(Vec::new());
     };
-    let msgs = query(
-        &tx,
-        "SELECT ticket_id, body_text FROM messages \
-         WHERE ticket_id > $1 AND ticket_id <= $2 ORDER BY ticket_id, id",
-        &[&after_id, &last],
-    )
-    .await?;
+    let (sql, args) = messages(last);
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+        .iter()
+        .map(|a| a.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let msgs = query(&tx, sql, &refs).await?;
     tx.commit().await.db()?;
     let mut out: Vec<(Ticket, Vec<String>)> =
         tickets.into_iter().map(|t| (t, Vec::new())).collect();

@@ -339,7 +339,7 @@ impl KbIndex {
                 ),
             )
             .map_err(err("kb"))?;
-        let mut highlighters: HashMap<Lang, (Highlighter, tantivy::tokenizer::TextAnalyzer)> =
+        let mut highlighters: HashMap<Lang, (Highlighter, crate::highlight::Marker)> =
             HashMap::new();
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -355,9 +355,12 @@ impl KbIndex {
             };
             let locale = s(f.locale);
             let lang = Lang::of_locale(&locale);
-            let (h, an) = highlighters
-                .entry(lang)
-                .or_insert_with(|| (Highlighter::new(&parsed, lang, &mut a), lang.analyzer()));
+            let (h, an) = highlighters.entry(lang).or_insert_with(|| {
+                (
+                    Highlighter::new(&parsed, lang, &mut a),
+                    crate::highlight::Marker::new(lang),
+                )
+            });
             hits.push(SearchHit {
                 id,
                 locale: Some(locale),

@@ -7,8 +7,8 @@
 
 use crate::{ArticleDoc, ArticleOp, Search, SearchError, TicketDoc, TicketOp};
 use std::collections::BTreeSet;
-use tend_core::{Role, Ticket, Viewer};
-use tend_store::{Store, StoreError};
+use tend_core::Ticket;
+use tend_store::Store;
 
 /// Batches one [`catch_up_tickets`] call handles at most before it returns (so a busy
 /// store cannot keep it from returning).
@@ -20,14 +20,6 @@ pub const REBUILD_PAGE: i64 = 2_000;
 /// committed after the scan passed its ticket is re-applied by the catch-up that follows.
 /// (SQLite assigns sequence numbers in commit order, so it needs no margin.)
 pub const PG_REBUILD_MARGIN: i64 = 10_000;
-
-fn system() -> Viewer {
-    Viewer {
-        agent_id: 0,
-        role: Role::Admin,
-        group_ids: Vec::new(),
-    }
-}
 
 /// The index document for a ticket and its message bodies.
 pub fn ticket_doc(t: &Ticket, messages: Vec<String>) -> TicketDoc {
@@ -45,22 +37,23 @@ pub fn ticket_doc(t: &Ticket, messages: Vec<String>) -> TicketDoc {
     }
 }
 
-async fn load(store: &dyn Store, id: i64) -> Result<TicketOp, SearchError> {
-    let v = system();
-    let t = match store.get_ticket(id, &v).await {
-        Ok(t) => t,
-        Err(StoreError::NotFound(_)) => return Ok(TicketOp::Delete(id)),
-        Err(e) => return Err(e.into()),
-    };
-    let messages = match store.list_messages(id, &v).await {
-        Ok(m) => m,
-        Err(StoreError::NotFound(_)) => return Ok(TicketOp::Delete(id)),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(TicketOp::Upsert(ticket_doc(
-        &t,
-        messages.into_iter().map(|m| m.body_text).collect(),
-    )))
+/// Index operations for these tickets, read in one store call: an upsert for each ticket
+/// that exists, a delete for each that does not (any more).
+async fn load_many(store: &dyn Store, ids: BTreeSet<i64>) -> Result<Vec<TicketOp>, SearchError> {
+    let mut ops = Vec::with_capacity(ids.len());
+    let wanted: Vec<i64> = ids.iter().copied().collect();
+    let mut found = store
+        .tickets_for_index_by_id(wanted)
+        .await?
+        .into_iter()
+        .peekable();
+    for id in ids {
+        match found.next_if(|(t, _)| t.id == id) {
+            Some((t, messages)) => ops.push(TicketOp::Upsert(ticket_doc(&t, messages))),
+            None => ops.push(TicketOp::Delete(id)),
+        }
+    }
+    Ok(ops)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -93,10 +86,7 @@ pub async fn catch_up_tickets(
             .filter(|e| !e.change.is_survey())
             .map(|e| e.ticket_id)
             .collect();
-        let mut ops = Vec::with_capacity(ids.len());
-        for id in ids {
-            ops.push(load(store, id).await?);
-        }
+        let ops = load_many(store, ids).await?;
         let ix = search.tickets().clone();
         blocking(move || ix.apply(ops, upto)).await?;
         applied += events.len() as u64;

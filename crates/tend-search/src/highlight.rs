@@ -4,7 +4,7 @@
 
 use crate::analysis::Lang;
 use crate::query::{fuzzy_distance, Analyzed, Parsed};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use tantivy::tokenizer::TextAnalyzer;
 
 /// Bytes of a text scanned for hits (longer texts are highlighted in their first part).
@@ -140,16 +140,52 @@ pub fn escape_into(out: &mut String, s: &str) {
     }
 }
 
-/// The snippet of `text` for the hits `h` finds with `analyzer` (the field's own).
-pub fn snippet(text: &str, analyzer: &mut TextAnalyzer, h: &Highlighter) -> String {
+/// Finds hits in texts of one language the way its analyzer reads them, remembering what
+/// each distinct word analyzed to and whether it is a hit: the words of a page of results
+/// repeat, and stemming and the typo check are most of a snippet's cost.
+pub struct Marker {
+    split: TextAnalyzer,
+    finish: TextAnalyzer,
+    /// lowercased word → its analyzed form when it is a hit
+    seen: HashMap<String, Option<String>>,
+}
+
+/// Distinct words a marker remembers (a bound for very long or varied texts).
+const MARKER_MEMORY: usize = 50_000;
+
+impl Marker {
+    pub fn new(lang: Lang) -> Marker {
+        Marker {
+            split: lang.split_analyzer(),
+            finish: lang.finish_analyzer(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn hit(&mut self, word: &str, h: &Highlighter) -> Option<String> {
+        if let Some(known) = self.seen.get(word) {
+            return known.clone();
+        }
+        let analyzed = crate::analysis::analyze_word(&mut self.finish, word);
+        let hit = analyzed.filter(|t| h.matches(t));
+        if self.seen.len() < MARKER_MEMORY {
+            self.seen.insert(word.to_string(), hit.clone());
+        }
+        hit
+    }
+}
+
+/// The snippet of `text` for the hits `h` finds, reading `text` as `marker`'s language.
+pub fn snippet(text: &str, marker: &mut Marker, h: &Highlighter) -> String {
     let scan = &text[..floor_char(text, SCAN_BYTES)];
     let mut hits: Vec<(usize, usize, String)> = Vec::new();
     {
-        let mut stream = analyzer.token_stream(scan);
+        let mut split = marker.split.clone();
+        let mut stream = split.token_stream(scan);
         while stream.advance() {
             let t = stream.token();
-            if h.matches(&t.text) {
-                hits.push((t.offset_from, t.offset_to, t.text.clone()));
+            if let Some(analyzed) = marker.hit(&t.text, h) {
+                hits.push((t.offset_from, t.offset_to, analyzed));
             }
         }
     }
@@ -222,7 +258,52 @@ mod tests {
     fn snip(q: &str, text: &str, lang: Lang) -> String {
         let mut a = Analyzed::default();
         let h = Highlighter::new(&parse(q), lang, &mut a);
-        snippet(text, &mut lang.analyzer(), &h)
+        let s = snippet(text, &mut Marker::new(lang), &h);
+        // The same as running the field's whole analyzer over the text.
+        let mut plain = lang.analyzer();
+        let mut hits = Vec::new();
+        let mut stream = plain.token_stream(text);
+        while stream.advance() {
+            let t = stream.token();
+            if h.matches(&t.text) {
+                hits.push(t.text.clone());
+            }
+        }
+        let mut m = Marker::new(lang);
+        let mut split = lang.split_analyzer();
+        let mut stream = split.token_stream(text);
+        let mut via_marker = Vec::new();
+        while stream.advance() {
+            if let Some(x) = m.hit(&stream.token().text, &h) {
+                via_marker.push(x);
+            }
+        }
+        assert_eq!(hits, via_marker, "{q:?} in {text:?}");
+        s
+    }
+
+    #[test]
+    fn split_then_finish_is_the_analyzer() {
+        let text = "Remboursé les Bestellungen, ÉTÉ running runs happily façade \
+                    Größe naïve CAFÉ Devoluciones niños";
+        for lang in Lang::ALL {
+            let mut whole = lang.analyzer();
+            let mut a = Vec::new();
+            let mut s = whole.token_stream(text);
+            while s.advance() {
+                a.push(s.token().text.clone());
+            }
+            let mut split = lang.split_analyzer();
+            let mut finish = lang.finish_analyzer();
+            let mut b = Vec::new();
+            let mut s = split.token_stream(text);
+            while s.advance() {
+                if let Some(t) = crate::analysis::analyze_word(&mut finish, &s.token().text) {
+                    b.push(t);
+                }
+            }
+            assert_eq!(a, b, "{lang:?}");
+        }
     }
 
     #[test]

@@ -318,7 +318,7 @@ impl TicketIndex {
             .map_err(err("tickets"))?;
         let total = searcher.search(&query, &Count).map_err(err("tickets"))?;
         let h = Highlighter::new(&parsed, Lang::En, &mut a);
-        let mut analyzer = Lang::En.analyzer();
+        let mut marker = crate::highlight::Marker::new(Lang::En);
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let d: TantivyDocument = searcher.doc(addr).map_err(err("tickets"))?;
@@ -337,7 +337,7 @@ impl TicketIndex {
                 status: Some(s(f.status)),
                 score,
                 title: s(f.subject),
-                snippet: snippet(&s(f.body), &mut analyzer, &h),
+                snippet: snippet(&s(f.body), &mut marker, &h),
             });
         }
         Ok(SearchResults { hits, total })

@@ -65,6 +65,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0025_metric_tags_languages.sql"),
     ),
     (26, include_str!("../migrations/0026_org_indexes.sql")),
+    (27, include_str!("../migrations/0027_sla_check_column.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.
@@ -87,7 +88,39 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn open_conn(path: &Path, read_only: bool) -> Result<Connection> {
+/// Page-cache sizes of the store's connections (SQLite's `cache_size`, per connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// The writer's page cache, in KiB.
+    pub writer_cache_kib: u32,
+    /// Each of the four readers' page caches, in KiB.
+    pub reader_cache_kib: u32,
+}
+
+impl Default for Options {
+    /// For commands (import, rebuilds, recomputes): large caches for large writes.
+    fn default() -> Self {
+        Options {
+            writer_cache_kib: 32_000,
+            reader_cache_kib: 8_000,
+        }
+    }
+}
+
+impl Options {
+    /// For `tend serve`: a request writes a few rows at the right-hand edge of each B-tree
+    /// and reads a page of results, and the kernel's page cache holds the file anyway, so
+    /// the server keeps small caches of its own (measured: the 32 MB writer cache filled up
+    /// under a create load and was a quarter of the server's memory, bench/RESULTS.md S6).
+    pub fn serving() -> Self {
+        Options {
+            writer_cache_kib: 8_000,
+            reader_cache_kib: 2_000,
+        }
+    }
+}
+
+fn open_conn(path: &Path, read_only: bool, cache_kib: u32) -> Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -99,10 +132,21 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection> {
     c.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(db)?;
     c.execute_batch(if read_only {
-        "PRAGMA foreign_keys=ON; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"
+        "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
     } else {
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32000; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4000;"
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=4000;"
     })
+    .map_err(db)?;
+    c.execute_batch(&format!("PRAGMA cache_size=-{cache_kib};"))
+        .map_err(db)?;
+    // Plans never depend on bound values. Without this, SQLite looks at a bound `LIMIT ?`
+    // or a value compared with a partial index's condition while planning and then compiles
+    // the statement again whenever a new value is bound: a cached statement was re-parsed at
+    // every execution (a fifth of the agent queue page's time).
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
     .map_err(db)?;
     c.set_prepared_statement_cache_capacity(64);
     Ok(c)
@@ -136,6 +180,11 @@ fn migrate(c: &mut Connection) -> Result<()> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file, migrates it and starts the writer.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// [`SqliteStore::open`] with these cache sizes.
+    pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
@@ -144,11 +193,11 @@ impl SqliteStore {
                 })?;
             }
         }
-        let mut w = open_conn(&path, false)?;
+        let mut w = open_conn(&path, false, opts.writer_cache_kib)?;
         migrate(&mut w)?;
         let readers_n = 4;
         let readers = (0..readers_n)
-            .map(|_| open_conn(&path, true))
+            .map(|_| open_conn(&path, true, opts.reader_cache_kib))
             .collect::<Result<Vec<_>>>()?;
         let (tx, rx) = mpsc::channel::<WriteJob>();
         let handle = std::thread::Builder::new()
@@ -973,6 +1022,29 @@ impl Store for SqliteStore {
     async fn set_sla_dues(&self, updates: Vec<tend_store::sla_bulk::SlaDueUpdate>) -> Result<()> {
         self.set_sla_dues_impl(updates).await
     }
+    async fn schedule_sla_check(&self, ticket_id: i64, at: DateTime<Utc>) -> Result<()> {
+        self.schedule_sla_check_impl(ticket_id, at).await
+    }
+    async fn sla_check_at(&self, ticket_id: i64) -> Result<Option<DateTime<Utc>>> {
+        self.sla_check_at_impl(ticket_id).await
+    }
+    async fn claim_sla_checks(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        max: i64,
+    ) -> Result<Vec<i64>> {
+        self.claim_sla_checks_impl(now, lease_until, max).await
+    }
+    async fn finish_sla_check(
+        &self,
+        ticket_id: i64,
+        lease_until: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        self.finish_sla_check_impl(ticket_id, lease_until, next)
+            .await
+    }
     async fn update_ticket(
         &self,
         id: i64,
@@ -1564,5 +1636,8 @@ impl Store for SqliteStore {
         limit: i64,
     ) -> Result<Vec<(Ticket, Vec<String>)>> {
         self.tickets_for_index_impl(after_id, limit).await
+    }
+    async fn tickets_for_index_by_id(&self, ids: Vec<i64>) -> Result<Vec<(Ticket, Vec<String>)>> {
+        self.tickets_for_index_by_id_impl(ids).await
     }
 }

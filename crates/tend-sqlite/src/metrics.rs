@@ -151,6 +151,12 @@ fn state(c: &Connection) -> Result<MetricState> {
 }
 
 fn put_ticket(c: &Connection, t: &TicketMetricRow) -> Result<()> {
+    write_ticket(c, t, true)
+}
+
+/// `replace`: `INSERT OR REPLACE` (the tailer), else a plain `INSERT` (a rebuild, into the
+/// emptied table without its drill-down indexes: one B-tree, no statement journal).
+fn write_ticket(c: &Connection, t: &TicketMetricRow, replace: bool) -> Result<()> {
     let (ch, pr, g, b, a, _, _) = dims_params(&t.dimensions);
     if let Some(l) = &t.dimensions.language {
         c.prepare_cached(
@@ -161,45 +167,57 @@ fn put_ticket(c: &Connection, t: &TicketMetricRow) -> Result<()> {
         .map_err(db)?;
     }
     let tags = serde_json::to_string(&t.dimensions.tags).unwrap_or_else(|_| "[]".into());
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO metric_tickets (ticket_id, channel, priority, group_id, brand_id, assignee_id, status, created_at, first_response_at, first_solved_at, solved_at, replies, reopens, merged, fcr, contribution, tags, language) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-    )
-    .map_err(db)?
-    .execute(params![
-        t.ticket_id,
-        (!ch.is_empty()).then_some(ch),
-        (!pr.is_empty()).then_some(pr),
-        (g != 0).then_some(g),
-        (b != 0).then_some(b),
-        (a != 0).then_some(a),
-        t.status.as_str(),
-        us(t.created_at),
-        t.first_response_at.map(us),
-        t.first_solved_at.map(us),
-        t.solved_at.map(us),
-        t.replies,
-        t.reopens,
-        t.merged,
-        t.fcr,
-        t.contribution,
-        tags,
-        t.dimensions.language,
-    ])
-    .map_err(db)?;
+    let sql = if replace {
+        TICKET_UPSERT
+    } else {
+        TICKET_INSERT
+    };
+    c.prepare_cached(sql)
+        .map_err(db)?
+        .execute(params![
+            t.ticket_id,
+            (!ch.is_empty()).then_some(ch),
+            (!pr.is_empty()).then_some(pr),
+            (g != 0).then_some(g),
+            (b != 0).then_some(b),
+            (a != 0).then_some(a),
+            t.status.as_str(),
+            us(t.created_at),
+            t.first_response_at.map(us),
+            t.first_solved_at.map(us),
+            t.solved_at.map(us),
+            t.replies,
+            t.reopens,
+            t.merged,
+            t.fcr,
+            t.contribution,
+            tags,
+            t.dimensions.language,
+        ])
+        .map_err(db)?;
     Ok(())
+}
+
+const TICKET_INSERT: &str = "INSERT INTO metric_tickets (ticket_id, channel, priority, group_id, brand_id, assignee_id, status, created_at, first_response_at, first_solved_at, solved_at, replies, reopens, merged, fcr, contribution, tags, language) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+const TICKET_UPSERT: &str = "INSERT OR REPLACE INTO metric_tickets (ticket_id, channel, priority, group_id, brand_id, assignee_id, status, created_at, first_response_at, first_solved_at, solved_at, replies, reopens, merged, fcr, contribution, tags, language) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+
+/// `INSERT OR REPLACE INTO metric_rollups …`, built once.
+fn rollup_upsert_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let n = KEY_LEN + N_COUNTERS + 1;
+        let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+        format!(
+            "INSERT OR REPLACE INTO metric_rollups ({}) VALUES ({})",
+            rollup_cols(),
+            marks.join(", ")
+        )
+    })
 }
 
 fn put_rollup(c: &Connection, k: &RowKey, cell: &RollupCell) -> Result<()> {
     let (ch, pr, g, b, a, tag, lang) = dims_params(&k.dimensions);
-    let n = KEY_LEN + N_COUNTERS + 1;
-    let marks: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
-    let sql = format!(
-        "INSERT OR REPLACE INTO metric_rollups ({}) VALUES ({})",
-        rollup_cols(),
-        marks.join(", ")
-    );
-    let mut st = c.prepare_cached(&sql).map_err(db)?;
+    let mut st = c.prepare_cached(rollup_upsert_sql()).map_err(db)?;
     let sketches = cell.encode_sketches();
     let head: [&dyn rusqlite::ToSql; KEY_LEN] = [
         &k.grain.code(),
@@ -401,10 +419,16 @@ impl SqliteStore {
     pub(crate) async fn metric_rebuild_begin_impl(&self) -> Result<MetricState> {
         self.write(|c| {
             c.execute_batch(
-                "UPDATE metric_state SET generation = generation + 1, rebuilding = 1 WHERE id = 1; \
-                 DELETE FROM metric_tickets; DELETE FROM metric_rollups;",
+                "UPDATE metric_state SET generation = generation + 1, rebuilding = 1 WHERE id = 1;",
             )
             .map_err(db)?;
+            // The drill-down indexes are made again at the end (one sort each).
+            for (name, _) in DRILL_INDEXES {
+                c.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                    .map_err(db)?;
+            }
+            c.execute_batch("DELETE FROM metric_tickets; DELETE FROM metric_rollups;")
+                .map_err(db)?;
             let mut s = state(c)?;
             // One writer: everything committed up to MAX(seq) is visible to later reads.
             s.last_seq = c
@@ -429,7 +453,7 @@ impl SqliteStore {
                 ));
             }
             for t in &tickets {
-                put_ticket(c, t)?;
+                write_ticket(c, t, false)?;
             }
             for (k, cell) in &rows {
                 put_rollup(c, k, cell)?;
@@ -455,6 +479,12 @@ impl SqliteStore {
                 return Err(StoreError::Conflict(
                     "another metrics rebuild started; this one stops".into(),
                 ));
+            }
+            for (name, cols) in DRILL_INDEXES {
+                c.execute_batch(&format!(
+                    "CREATE INDEX IF NOT EXISTS {name} ON metric_tickets({cols})"
+                ))
+                .map_err(db)?;
             }
             Ok(())
         })

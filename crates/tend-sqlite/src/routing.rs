@@ -151,11 +151,11 @@ pub(crate) fn agent_deactivated(c: &Connection, agent_id: i64, now: DateTime<Utc
 }
 
 /// Appends a system internal note to a ticket (the "why" of an assignment).
-fn note(c: &Connection, ticket_id: i64, text: &str, now: DateTime<Utc>) -> Result<()> {
+fn note(c: &Connection, ticket_id: i64, text: &str, by: Actor, now: DateTime<Utc>) -> Result<()> {
     let msg = crate::tickets::insert_message(
         c,
         ticket_id,
-        Actor::SYSTEM,
+        by,
         &NewMessage {
             public: false,
             body_text: text.to_string(),
@@ -169,7 +169,7 @@ fn note(c: &Connection, ticket_id: i64, text: &str, now: DateTime<Utc>) -> Resul
     let seq = append_event(
         c,
         ticket_id,
-        Actor::SYSTEM,
+        by,
         now,
         &Change::MessageAdded {
             message_id: msg.id,
@@ -192,7 +192,7 @@ fn assign_tx(c: &Connection, a: &Assign, now: DateTime<Utc>) -> Result<Assigned>
         return Ok(Assigned::Stale);
     }
     let g = load_group(c, a.group_id)?;
-    if g.mode == Mode::Manual {
+    if g.mode == Mode::Manual && !a.manual_ok {
         return Ok(Assigned::Stale);
     }
     if let Some(expected) = a.cursor {
@@ -221,10 +221,10 @@ fn assign_tx(c: &Connection, a: &Assign, now: DateTime<Utc>) -> Result<Assigned>
             ..Default::default()
         },
         &system(),
-        Actor::SYSTEM,
+        a.actor,
         now,
     )?;
-    note(c, a.ticket_id, &a.note, now)?;
+    note(c, a.ticket_id, &a.note, a.actor, now)?;
     c.prepare_cached("UPDATE agent_routing SET last_assigned_at = ?2 WHERE agent_id = ?1")
         .map_err(db)?
         .execute(params![a.agent_id, us(now)])
@@ -282,7 +282,7 @@ fn release_tx(c: &Connection, agent_id: i64, limit: i64, now: DateTime<Utc>) -> 
             Actor::SYSTEM,
             now,
         )?;
-        note(c, id, &text, now)?;
+        note(c, id, &text, Actor::SYSTEM, now)?;
         released += 1;
     }
     Ok(Released { released, more })
@@ -416,8 +416,9 @@ impl SqliteStore {
                 .map_err(db)?
                 .flatten();
             let group = ticket.group_id.map(|g| load_group(&tx, g)).transpose()?;
+            // Manual groups too: a trigger's "assign automatically" routes there.
             let candidates = match &group {
-                Some(g) if g.mode != Mode::Manual => tx
+                Some(g) => tx
                     .prepare_cached(
                         "SELECT a.id, r.availability, r.skills, r.capacity, r.last_assigned_at, \
                          (SELECT COUNT(*) FROM tickets t WHERE t.assignee_id = a.id AND t.status IN ('new','open')) \

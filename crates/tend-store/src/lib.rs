@@ -436,7 +436,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores the ticket's next SLA due time (derived by the `sla.check` job; no event).
     async fn set_sla_due(&self, ticket_id: i64, due: Option<DateTime<Utc>>) -> Result<()>;
 
-    // --- SLA bulk (issue 5; no migration; sla_bulk.rs) ----------------------------------
+    // --- SLA bulk (issue 5; sla_bulk.rs) --------------------------------------------------
     /// Up to `limit` open tickets (new, open, pending, on_hold) with `id > after_id`, in id
     /// order, each with its current facts, stored due time and only the events the SLA clock
     /// reads (created, status changes, public messages), in order. One query for the tickets
@@ -446,9 +446,36 @@ pub trait Store: Send + Sync + 'static {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<sla_bulk::SlaClockTicket>>;
-    /// Stores each ticket's next due time (unchanged rows are not rewritten) and schedules
-    /// its `sla.check` job at `next_check` (an earlier queued run stays), in one transaction.
+    /// Stores each ticket's next due time (when `due_changed`) and moves its next check to
+    /// `next_check` (an earlier scheduled check stays), in one transaction; a ticket whose
+    /// `last_seq` is no longer the update's is left alone.
     async fn set_sla_dues(&self, updates: Vec<sla_bulk::SlaDueUpdate>) -> Result<()>;
+
+    // --- SLA checks on the ticket row (issue 5; migration 0027; sla_bulk.rs) ---------------
+    /// Schedules the ticket's SLA check at `at` unless one is already scheduled earlier
+    /// (`tickets.sla_check_us`; ticket writes do this in their own transaction).
+    async fn schedule_sla_check(&self, ticket_id: i64, at: DateTime<Utc>) -> Result<()>;
+    /// When the ticket's SLA check runs next (`None`: none scheduled; while a worker runs it,
+    /// the end of that worker's lease).
+    async fn sla_check_at(&self, ticket_id: i64) -> Result<Option<DateTime<Utc>>>;
+    /// Claims up to `max` tickets whose check is due at `now` and that no worker holds, in
+    /// due order: each is leased until `lease_until`, and its check moves there (a worker that
+    /// dies leaves a check that runs again when the lease ends). Two workers never hold the
+    /// same ticket (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_sla_checks(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        max: i64,
+    ) -> Result<Vec<i64>>;
+    /// Ends a claimed check: the next check at `next` — or earlier, when a write scheduled
+    /// one while the check ran. Nothing when the lease `lease_until` is no longer held.
+    async fn finish_sla_check(
+        &self,
+        ticket_id: i64,
+        lease_until: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<()>;
     /// Applies a patch: computes the changes against the current state inside the transaction.
     async fn update_ticket(
         &self,
@@ -989,6 +1016,10 @@ pub trait Store: Send + Sync + 'static {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<(Ticket, Vec<String>)>>;
+    /// The tickets with these ids (at most 10,000), in id order, each with its message bodies
+    /// as [`Store::tickets_for_index`] gives them, read in one snapshot; an id without a
+    /// ticket is left out. Feeds the search index's catch-up (one read per batch of events).
+    async fn tickets_for_index_by_id(&self, ids: Vec<i64>) -> Result<Vec<(Ticket, Vec<String>)>>;
 }
 
 /// Hex SHA-256, the content address of attachment bytes.

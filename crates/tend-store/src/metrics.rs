@@ -28,9 +28,8 @@ use crate::{Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use tend_core::metrics::{
-    add_daily_rows, decode_contribution, encode_contribution, spread_contribution,
-    spread_contribution_hourly, ticket_contribution, Contribution, Dimensions, Event as CoreEvent,
-    RollupCell, RowKey, TicketFacts,
+    decode_contribution, encode_contribution, spread_contribution, ticket_contribution,
+    Contribution, Dimensions, Event as CoreEvent, RebuildRows, RollupCell, RowKey, TicketFacts,
 };
 use tend_core::report::{
     build, survey_split, Dim, GroupKey, MetricGroup, Report, ReportInputs, ReportRequest,
@@ -43,9 +42,23 @@ use tend_core::Status;
 /// Events read per tailer batch.
 pub const TAIL_BATCH: i64 = 2_000;
 /// Tickets read per rebuild step.
-pub const REBUILD_BATCH: i64 = 5_000;
+pub const REBUILD_BATCH: i64 = 10_000;
 /// Roll-up rows written per rebuild transaction.
 pub const REBUILD_WRITE_ROWS: usize = 20_000;
+
+/// The drill-down indexes of `metric_tickets` (migration 0016): a rebuild drops them when it
+/// starts and creates them again when it finishes (one sort each instead of a million
+/// scattered index inserts); a rebuild that dies leaves them missing until the next one,
+/// which the report notes ask for anyway.
+pub const DRILL_INDEXES: [(&str, &str); 4] = [
+    ("metric_tickets_created", "created_at, ticket_id"),
+    (
+        "metric_tickets_first_response",
+        "first_response_at, ticket_id",
+    ),
+    ("metric_tickets_first_solved", "first_solved_at, ticket_id"),
+    ("metric_tickets_solved", "solved_at, ticket_id"),
+];
 
 /// Where the metric tailer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,7 +374,48 @@ pub struct RebuildOutcome {
     pub last_seq: i64,
 }
 
+/// Runs `f` on a thread of its own and awaits its result (the rebuild's computing, beside
+/// the store's reader and writer).
+async fn on_thread<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R> {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    std::thread::Builder::new()
+        .name("tend-metrics-rebuild".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| StoreError::Backend(format!("metrics rebuild: {e}")))?;
+    rx.await
+        .map_err(|_| StoreError::Backend("metrics rebuild: the computing thread panicked".into()))
+}
+
+/// Computes a batch of histories into `rows`: the ticket rows to write and how many were
+/// skipped (no Created event).
+fn compute_batch(
+    histories: Vec<MetricHistory>,
+    rows: &mut RebuildRows,
+    cfg: &MetricConfig,
+    now: DateTime<Utc>,
+) -> (Vec<TicketMetricRow>, u64) {
+    let mut tickets = Vec::with_capacity(histories.len());
+    let mut skipped = 0;
+    for h in &histories {
+        match compute_ticket(h.ticket_id, &h.events, h.language.as_deref(), cfg, now) {
+            Ok((row, c)) => {
+                rows.add_ticket(&row.dimensions, &c);
+                tickets.push(row);
+            }
+            Err(_) => skipped += 1,
+        }
+    }
+    (tickets, skipped)
+}
+
 /// Recomputes every ticket's facts and every roll-up row from the events.
+///
+/// Three stages run at the same time, batch by batch: the store reads batch n+1, a thread
+/// computes batch n (facts, contribution, and the sums of the hourly roll-up rows in
+/// memory), and the store writes the ticket rows of batch n−1. The roll-up rows are
+/// written once at the end, hourly and daily, in key order.
 pub async fn rebuild(
     store: &dyn Store,
     now: DateTime<Utc>,
@@ -369,45 +423,62 @@ pub async fn rebuild(
 ) -> Result<RebuildOutcome> {
     let total = store.stats().await?.tickets.max(0) as u64;
     let state = store.metric_rebuild_begin().await?;
-    let cfg = MetricConfig::load(store).await?;
+    let cfg = std::sync::Arc::new(MetricConfig::load(store).await?);
     let mut p = RebuildProgress {
         tickets_total: total,
         ..Default::default()
     };
     progress(p);
-    let mut rows: HashMap<RowKey, RollupCell> = HashMap::new();
+    let mut rows = RebuildRows::default();
     let mut out = RebuildOutcome::default();
     let mut histories = store.metric_histories_after(0, REBUILD_BATCH).await?;
-    while let Some(after) = histories.last().map(|h| h.ticket_id) {
-        let mut tickets = Vec::with_capacity(histories.len());
-        for h in &histories {
-            match compute_ticket(h.ticket_id, &h.events, h.language.as_deref(), &cfg, now) {
-                Ok((row, c)) => {
-                    // Hourly rows per ticket; the daily ones are summed from them below.
-                    spread_contribution_hourly(&mut rows, &row.dimensions, &c);
-                    tickets.push(row);
-                }
-                Err(_) => out.skipped += 1,
-            }
+    let mut to_write: Vec<TicketMetricRow> = Vec::new();
+    loop {
+        let after = histories.last().map(|h| h.ticket_id);
+        if after.is_none() && to_write.is_empty() {
+            break;
         }
-        out.tickets += tickets.len() as u64;
-        p.tickets_done += histories.len() as u64;
-        // This batch's write (the writer thread) and the next batch's read (a reader
-        // connection) run at the same time; the computing happens between them.
-        let (written, next) = futures::join!(
-            store.metric_rebuild_write(state.generation, tickets, Vec::new()),
-            store.metric_histories_after(after, REBUILD_BATCH),
-        );
+        let n = histories.len() as u64;
+        let batch = std::mem::take(&mut histories);
+        let acc = std::mem::take(&mut rows);
+        let cfg2 = cfg.clone();
+        let compute = on_thread(move || {
+            let mut acc = acc;
+            let (tickets, skipped) = compute_batch(batch, &mut acc, &cfg2, now);
+            (acc, tickets, skipped)
+        });
+        let write = async {
+            if to_write.is_empty() {
+                return Ok(());
+            }
+            let tickets = std::mem::take(&mut to_write);
+            store
+                .metric_rebuild_write(state.generation, tickets, Vec::new())
+                .await
+        };
+        let read = async {
+            match after {
+                Some(a) => store.metric_histories_after(a, REBUILD_BATCH).await,
+                None => Ok(Vec::new()),
+            }
+        };
+        let (computed, written, next) = futures::join!(compute, write, read);
         written?;
+        let (acc, tickets, skipped) = computed?;
+        rows = acc;
+        out.skipped += skipped;
+        out.tickets += tickets.len() as u64;
+        to_write = tickets;
         histories = next?;
+        p.tickets_done += n;
         progress(p);
     }
-    add_daily_rows(&mut rows);
-    let mut all: Vec<(RowKey, RollupCell)> = rows.into_iter().collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    while !all.is_empty() {
-        let rest = all.split_off(all.len().min(REBUILD_WRITE_ROWS));
-        let chunk = std::mem::replace(&mut all, rest);
+    let mut all = on_thread(move || rows.into_rows()).await?.into_iter();
+    loop {
+        let chunk: Vec<(RowKey, RollupCell)> = all.by_ref().take(REBUILD_WRITE_ROWS).collect();
+        if chunk.is_empty() {
+            break;
+        }
         p.rows_written += chunk.len() as u64;
         store
             .metric_rebuild_write(state.generation, Vec::new(), chunk)

@@ -485,21 +485,10 @@ pub struct NewMacro {
     pub actions: MacroActions,
 }
 
-/// The job that re-checks a ticket's SLA clocks; scheduled (keyed per ticket) by every write.
+/// The kind of the per-ticket SLA check jobs before migration 0027, which moved each
+/// ticket's next check onto its row (`tickets.sla_check_us`, see `Store::claim_sla_checks`).
+/// No longer queued; a worker still runs one it finds (`{"ticket_id": N}`) as that check.
 pub const SLA_JOB: &str = "sla.check";
-
-pub fn sla_job_key(ticket_id: i64) -> String {
-    format!("sla:{ticket_id}")
-}
-
-pub fn sla_job(ticket_id: i64, run_at: DateTime<Utc>) -> NewJob {
-    NewJob {
-        kind: SLA_JOB.into(),
-        payload: serde_json::json!({ "ticket_id": ticket_id }),
-        run_at,
-        max_attempts: 5,
-    }
-}
 
 /// `tickets.sla_due_us` for "no running SLA target": sorts after every real due time.
 pub const NO_SLA_DUE: i64 = i64::MAX;

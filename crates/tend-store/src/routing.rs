@@ -122,6 +122,12 @@ pub struct Assign {
     pub cursor: Option<Option<i64>>,
     /// The internal note written with the assignment (the "why" on the timeline).
     pub note: String,
+    /// Who assigns: `Actor::SYSTEM` for the routing jobs, the trigger's actor for a trigger's
+    /// "assign automatically" action (so the change belongs to that trigger's chain).
+    pub actor: tend_core::Actor,
+    /// Assign even if the group's mode is manual (a trigger's or automation's "assign
+    /// automatically": least loaded among the eligible members). Routing jobs leave it false.
+    pub manual_ok: bool,
 }
 
 /// How an [`Assign`] went. Anything but `Assigned` wrote nothing.

@@ -5,7 +5,11 @@
 //! the few event kinds the clock reads — created, status changes and public messages),
 //! evaluates each clock with the pure [`tend_core::sla::recompute_clock`] on all cores, and
 //! writes the page's due times and next checks in one transaction
-//! ([`crate::Store::set_sla_dues`]). It gives what the per-ticket quiet check gives: the
+//! ([`crate::Store::set_sla_dues`]: one `UPDATE tickets` per ticket whose due time changed
+//! or whose next check moves earlier, applied only while the ticket's `last_seq` is the one
+//! the page read, so a write or a per-ticket check in between keeps its newer values). The
+//! next check is a column on the ticket (`sla_check_us`, migration 0027) that the worker
+//! claims through an index (see [`crate::Store::claim_sla_checks`]). It gives what the per-ticket quiet check gives: the
 //! clock reads nothing else, and the ticket row is the projection of the same events.
 
 use crate::{Result, Store};
@@ -41,19 +45,40 @@ pub struct SlaClockTicket {
     pub events: Vec<ClockEvent>,
     /// The stored next due time.
     pub sla_due_at: Option<DateTime<Utc>>,
+    /// The stored next check (`tickets.sla_check_us`).
+    pub sla_check_at: Option<DateTime<Utc>>,
+    /// The ticket's last event when the page was read: the write applies only if it has not
+    /// moved since (a write or a per-ticket check in between has newer facts).
+    pub last_seq: i64,
     /// Whether its history records an SLA breach (escalation levels after a recorded breach
     /// are the per-ticket check's business: see [`recompute_page`]'s `defer`).
     pub breach_recorded: bool,
 }
 
-/// What to store for one ticket.
+/// What to store for one ticket: one conditional `UPDATE tickets` (skipped when the ticket's
+/// `last_seq` moved since the page was read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlaDueUpdate {
     pub ticket_id: i64,
-    /// The next due time (`tickets.sla_due_us`); written only when it changes.
+    /// The `last_seq` the page read; the write is skipped when it differs now.
+    pub last_seq: i64,
+    /// The next due time (`tickets.sla_due_us`).
     pub due: Option<DateTime<Utc>>,
-    /// Schedules the ticket's `sla.check` job then (an earlier queued run stays earlier).
+    /// Whether `due` differs from the stored one (otherwise the due column is not written).
+    pub due_changed: bool,
+    /// Moves the ticket's next check (`tickets.sla_check_us`) to then, unless one is already
+    /// scheduled earlier (an earlier check stays earlier).
     pub next_check: Option<DateTime<Utc>>,
+}
+
+/// Whether scheduling a check at `next` changes a stored check at `stored`: only an earlier
+/// time does (see [`SlaDueUpdate::next_check`]).
+pub fn check_moves(stored: Option<DateTime<Utc>>, next: Option<DateTime<Utc>>) -> bool {
+    match (stored, next) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(s), Some(n)) => n < s,
+    }
 }
 
 /// A stored event as a clock step: `value` is the created event's `status`, the status
@@ -126,7 +151,9 @@ pub fn evaluate_page(
         );
         SlaDueUpdate {
             ticket_id: t.id,
+            last_seq: t.last_seq,
             due: r.due,
+            due_changed: r.due != t.sla_due_at,
             next_check: r.next_check,
         }
     };
@@ -150,21 +177,23 @@ pub fn evaluate_page(
 }
 
 /// Of a page's evaluations: how many due times changed, and the updates worth writing (a
-/// changed due time or a check to schedule). `updates` are in the page's order.
+/// changed due time or an earlier check; a ticket whose stored values already match is not
+/// written). `updates` are in the page's order.
 pub fn due_writes(
     page: &[SlaClockTicket],
     updates: Vec<SlaDueUpdate>,
 ) -> (usize, Vec<SlaDueUpdate>) {
-    let changed = page
-        .iter()
-        .zip(&updates)
-        .filter(|(t, u)| t.sla_due_at != u.due)
-        .count();
+    let changed = updates.iter().filter(|u| u.due_changed).count();
     let writes = page
         .iter()
         .zip(updates)
-        .filter(|(t, u)| t.sla_due_at != u.due || u.next_check.is_some())
-        .map(|(_, u)| u)
+        .filter(|(t, u)| u.due_changed || check_moves(t.sla_check_at, u.next_check))
+        .map(|(t, mut u)| {
+            if !check_moves(t.sla_check_at, u.next_check) {
+                u.next_check = None;
+            }
+            u
+        })
         .collect();
     (changed, writes)
 }
@@ -224,6 +253,72 @@ pub async fn recompute_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn t(h: u32) -> Option<DateTime<Utc>> {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
+            .and_then(|d| d.and_hms_opt(h, 0, 0))
+            .map(|d| d.and_utc())
+    }
+
+    #[test]
+    fn only_an_earlier_check_moves_the_stored_one() {
+        assert!(check_moves(None, t(10)));
+        assert!(check_moves(t(11), t(10)));
+        assert!(!check_moves(t(10), t(10)));
+        assert!(!check_moves(t(9), t(10)));
+        assert!(!check_moves(t(9), None));
+        assert!(!check_moves(None, None));
+    }
+
+    #[test]
+    fn due_writes_skip_tickets_already_right() {
+        let ticket = |id: i64, due, check| SlaClockTicket {
+            id,
+            facts: TicketFacts {
+                priority: tend_core::Priority::Normal,
+                channel: tend_core::Channel::Email,
+                group_id: None,
+                tier: None,
+                tags: vec![],
+                fields: Default::default(),
+                brand_id: None,
+            },
+            events: vec![],
+            sla_due_at: due,
+            sla_check_at: check,
+            last_seq: id * 10,
+            breach_recorded: false,
+        };
+        let page = vec![
+            ticket(1, t(12), t(11)), // unchanged
+            ticket(2, t(12), t(11)), // due moves, check later: due only
+            ticket(3, t(12), t(11)), // check earlier only
+            ticket(4, None, None),   // both new
+        ];
+        let update = |id: i64, due, due_changed, next_check| SlaDueUpdate {
+            ticket_id: id,
+            last_seq: id * 10,
+            due,
+            due_changed,
+            next_check,
+        };
+        let updates = vec![
+            update(1, t(12), false, t(11)),
+            update(2, t(13), true, t(12)),
+            update(3, t(12), false, t(10)),
+            update(4, t(13), true, t(12)),
+        ];
+        let (changed, writes) = due_writes(&page, updates);
+        assert_eq!(changed, 2);
+        assert_eq!(
+            writes,
+            vec![
+                update(2, t(13), true, None),
+                update(3, t(12), false, t(10)),
+                update(4, t(13), true, t(12)),
+            ]
+        );
+    }
 
     #[test]
     fn steps_from_stored_values() {

@@ -361,7 +361,9 @@ pub async fn fire_level(
 
 /// Sends a firing's outbound actions (trigger `trigger_id`, or automation `automation_id`):
 /// notifications at each recipient's working hours, webhook posts now. Templates are
-/// rendered against `values` (the ticket placeholders).
+/// rendered against `values` (the ticket placeholders). Returns what it did, one line each,
+/// for the timeline (`mailed a@x`, `webhook https://host/… called`, or why nobody was
+/// mailed). `AssignAutomatically` is not sent from here (the runner does it first).
 pub async fn send_outbound(
     store: &dyn Store,
     t: &Ticket,
@@ -369,30 +371,46 @@ pub async fn send_outbound(
     values: &HashMap<String, String>,
     source: Value,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
+    let mut done = Vec::new();
     for o in outs {
         match o {
+            Outbound::AssignAutomatically => {}
             Outbound::Notify { to, subject, body } => {
                 let render = |x: &str| tend_core::template::render(x, values);
                 let (subject, text) = match (render(&subject), render(&body)) {
                     (Ok(s), Ok(b)) => (s, b),
                     (Err(e), _) | (_, Err(e)) => {
                         tracing::warn!(ticket = t.id, error = %e, "notify action template");
+                        done.push(format!("not mailed: the template failed ({e})"));
                         continue;
                     }
                 };
                 let subject: String = subject.chars().filter(|c| !c.is_control()).collect();
                 // Best effort per recipient and action: the trigger's events are already
                 // claimed, so an error here would drop every action after it on a retry.
-                let to = match recipients(store, t, to).await {
+                let to_ids = match recipients(store, t, to).await {
                     Ok(to) => to,
                     Err(e) => {
                         tracing::warn!(ticket = t.id, error = %e, "notify action: recipients");
+                        done.push("not mailed: the recipients could not be read (logged)".into());
                         continue;
                     }
                 };
-                for a in to {
-                    if let Err(e) = notify_agent(
+                if to_ids.is_empty() {
+                    done.push(
+                        match to {
+                            Recipient::Assignee => "nobody mailed: the ticket has no assignee",
+                            Recipient::GroupLead => "nobody mailed: the ticket's group has no lead",
+                            Recipient::Agent(_) | Recipient::Group(_) => {
+                                "nobody mailed: no such agent or group members"
+                            }
+                        }
+                        .to_string(),
+                    );
+                }
+                for a in to_ids {
+                    match notify_agent(
                         store,
                         a,
                         t.id,
@@ -403,7 +421,12 @@ pub async fn send_outbound(
                     )
                     .await
                     {
-                        tracing::warn!(ticket = t.id, agent = a, error = %e, "notify action not queued");
+                        Ok(Some(line)) => done.push(line),
+                        Ok(None) => done.push(format!("agent {a} not mailed: not active")),
+                        Err(e) => {
+                            tracing::warn!(ticket = t.id, agent = a, error = %e, "notify action not queued");
+                            done.push(format!("agent {a} not mailed: a server error (logged)"));
+                        }
                     }
                 }
             }
@@ -414,19 +437,40 @@ pub async fn send_outbound(
                     "source": source,
                     "ticket": t,
                 });
-                if let Err(e) = store
+                let shown = webhook_shown(&url);
+                match store
                     .enqueue_job(action_webhook_job(
                         json!({"url": url, "secret": secret, "body": body}),
                         now,
                     ))
                     .await
                 {
-                    tracing::warn!(ticket = t.id, error = %e, "webhook action not queued");
+                    Ok(_) => done.push(format!("queued a call to webhook {shown}")),
+                    Err(e) => {
+                        tracing::warn!(ticket = t.id, error = %e, "webhook action not queued");
+                        done.push(format!(
+                            "webhook {shown} not called: a server error (logged)"
+                        ));
+                    }
                 }
             }
         }
     }
-    Ok(())
+    Ok(done)
+}
+
+/// A webhook URL as the timeline shows it: scheme and host only (paths and queries of chat
+/// webhooks often carry their token).
+fn webhook_shown(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let raw = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = raw.rsplit('@').next().unwrap_or(raw);
+            let more = !matches!(&rest[raw.len()..], "/" | "");
+            format!("{scheme}://{host}{}", if more { "/…" } else { "" })
+        }
+        None => "(bad URL)".into(),
+    }
 }
 
 /// The agent ids a `notify` action mails (active ones are checked when queued).
@@ -479,5 +523,23 @@ pub async fn run_webhook(
         Ok(())
     } else {
         Err(format!("{url} answered HTTP {}", resp.status().as_u16()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn webhook_urls_are_shown_without_path_or_credentials() {
+        use super::webhook_shown;
+        assert_eq!(
+            webhook_shown("https://hooks.example.com/services/T0/B0/secret"),
+            "https://hooks.example.com/…"
+        );
+        assert_eq!(
+            webhook_shown("http://a:b@x.test:8080/"),
+            "http://x.test:8080"
+        );
+        assert_eq!(webhook_shown("https://x.test"), "https://x.test");
+        assert_eq!(webhook_shown("https://x.test?token=1"), "https://x.test/…");
     }
 }

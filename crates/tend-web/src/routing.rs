@@ -29,12 +29,25 @@ pub enum Routed {
 /// Choices made again after a lost compare-and-set, at most.
 const RETRIES: usize = 5;
 
-/// Routes one ticket now: the "assign automatically" entry point (also usable by a trigger
-/// action). Idempotent: an assigned ticket is left alone.
+/// Routes one ticket now (the `routing.assign` job). Idempotent: an assigned ticket is left
+/// alone.
 pub async fn assign_ticket(
     store: &dyn Store,
     ticket_id: i64,
     now: DateTime<Utc>,
+) -> Result<Routed, StoreError> {
+    assign_ticket_as(store, ticket_id, now, tend_core::Actor::SYSTEM, false).await
+}
+
+/// [`assign_ticket`] as `actor`. `manual_fallback` (the "assign automatically" action of
+/// triggers and automations): in a group whose mode is manual, choose the least loaded among
+/// the eligible members (online, with room and the skills) instead of leaving the ticket.
+pub async fn assign_ticket_as(
+    store: &dyn Store,
+    ticket_id: i64,
+    now: DateTime<Utc>,
+    actor: tend_core::Actor,
+    manual_fallback: bool,
 ) -> Result<Routed, StoreError> {
     for _ in 0..RETRIES {
         let Some(ctx) = store.routing_context(ticket_id).await? else {
@@ -48,7 +61,11 @@ pub async fn assign_ticket(
             return Ok(Routed::NotRoutable);
         }
         let needs = needed_skills(ctx.language.as_deref(), &t.tags);
-        let choice = match choose(group.mode, group.last_agent_id, &needs, &ctx.candidates) {
+        let mode = match group.mode {
+            Mode::Manual if manual_fallback => Mode::LeastLoaded,
+            m => m,
+        };
+        let choice = match choose(mode, group.last_agent_id, &needs, &ctx.candidates) {
             Ok(c) => c,
             Err(NoOne::Manual) => return Ok(Routed::NotRoutable),
             Err(why) => return Ok(Routed::Waiting(why)),
@@ -63,13 +80,18 @@ pub async fn assign_ticket(
             .await
             .map(|g| g.name)
             .unwrap_or_else(|_| format!("group {}", group.group_id));
-        let why = why(&choice, &group_name);
+        let mut why = why(&choice, &group_name);
+        if group.mode == Mode::Manual {
+            why.push_str(" (the group assigns by hand; the automation chose the least loaded)");
+        }
         let a = Assign {
             ticket_id,
             group_id: group.group_id,
             agent_id: choice.agent_id,
             cursor: (choice.mode == Mode::RoundRobin).then_some(group.last_agent_id),
             note: format!("Assigned automatically to {name}: {why}."),
+            actor,
+            manual_ok: manual_fallback,
         };
         match store.routing_assign(a, now).await? {
             Assigned::Assigned(_) => {

@@ -3,7 +3,7 @@
 //! On start: an empty index (checkpoint 0) over a large store is rebuilt in bulk
 //! (`tend_search::feed::reindex_tickets`); otherwise, and from then on, the index catches up
 //! from its checkpoint (`catch_up_tickets`) whenever the live-update hub reports a change and
-//! at least every second. Each catch-up commits the index together with its new checkpoint,
+//! at least every second, at most one commit per [`MIN_COMMIT_GAP`]. Each catch-up commits the index together with its new checkpoint,
 //! so after a crash (kill -9 included) the next start continues from the last commit.
 //! The help-center index catches up the same way from the KB change feed
 //! (`Store::kb_changes_since`, `catch_up_articles`).
@@ -21,6 +21,11 @@ pub const BATCH: usize = 1_000;
 pub const BULK_REBUILD_ABOVE: i64 = 20_000;
 /// The longest the index waits for a change it was not told about.
 pub const POLL: Duration = Duration::from_secs(1);
+/// After a catch-up that committed something, the tailer waits this long before the next
+/// one: a change after a quiet spell is searchable at once, and under a steady write load
+/// (thousands of tickets a second) the changes of this span share one index commit instead
+/// of one commit (segment files, fsync, reader reload, later merges) per handful of tickets.
+pub const MIN_COMMIT_GAP: Duration = Duration::from_millis(250);
 
 /// Runs until `shutdown` turns true. Does nothing when search is not configured.
 pub async fn run_search_tailer(state: AppState, mut shutdown: watch::Receiver<bool>) {
@@ -57,10 +62,14 @@ pub async fn run_search_tailer(state: AppState, mut shutdown: watch::Receiver<bo
     loop {
         // A long catch-up (a big import) must not hold up shutdown: dropping it mid-way is
         // safe, every commit carries its own checkpoint.
+        let mut committed = false;
         tokio::select! {
             r = catch_up_tickets(&*store, &search, BATCH) => match r {
                 Ok(0) => {}
-                Ok(n) => tracing::debug!(events = n, "search index caught up"),
+                Ok(n) => {
+                    committed = true;
+                    tracing::debug!(events = n, "search index caught up")
+                }
                 Err(SearchError::Rebuilding(_)) => {}
                 Err(e) => tracing::warn!(error = %e, "search index catch-up failed; retrying"),
             },
@@ -77,6 +86,12 @@ pub async fn run_search_tailer(state: AppState, mut shutdown: watch::Receiver<bo
         }
         if *shutdown.borrow() {
             break;
+        }
+        if committed {
+            tokio::select! {
+                _ = tokio::time::sleep(MIN_COMMIT_GAP) => {}
+                _ = shutdown.changed() => break,
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}

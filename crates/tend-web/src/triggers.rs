@@ -10,6 +10,10 @@
 //!
 //! Delivery is at most once: the events are claimed before the actions run, so a crash
 //! between the two loses that chain's actions rather than sending an auto-reply twice.
+//!
+//! What a firing does that leaves no event of its own — whom it mailed, which webhook it
+//! called, why "assign automatically" assigned nobody — is recorded on the ticket's timeline
+//! as one `ticket.automation_acted` event naming the trigger or automation.
 
 use std::collections::HashMap;
 use tend_core::automation::{run_chain, trigger_actor, Happened};
@@ -114,38 +118,76 @@ pub async fn run(
             "trigger chain stopped at its limit; later matching triggers did not fire"
         );
     }
+    let names: HashMap<i64, String> = triggers
+        .iter()
+        .map(|(id, d)| (*id, d.name.clone()))
+        .collect();
     for f in chain.firings {
-        apply(
-            store,
-            id,
-            trigger_actor(f.trigger_id),
-            f.patch,
-            f.messages,
-            f.outbound,
-            serde_json::json!({ "trigger_id": f.trigger_id }),
-            now,
-        )
-        .await?;
+        let by = By {
+            actor: trigger_actor(f.trigger_id),
+            trigger_id: Some(f.trigger_id),
+            automation_id: None,
+            name: names.get(&f.trigger_id).cloned().unwrap_or_default(),
+        };
+        apply(store, id, &by, f.patch, f.messages, f.outbound, now).await?;
     }
     Ok(())
 }
 
-/// Applies one firing through the ordinary store paths: the patch, then the messages
-/// (rendered against the ticket as the patch left it), then the outbound actions (mail to
-/// agents at their working hours, webhook posts; `source` names the trigger or automation).
-#[allow(clippy::too_many_arguments)]
+/// Who acts: a trigger or an automation, with the actor its changes are written as.
+struct By {
+    actor: tend_core::Actor,
+    trigger_id: Option<i64>,
+    automation_id: Option<i64>,
+    name: String,
+}
+
+impl By {
+    /// How webhook bodies and notification reasons name the source.
+    fn source(&self) -> serde_json::Value {
+        match (self.trigger_id, self.automation_id) {
+            (Some(t), _) => serde_json::json!({ "trigger_id": t }),
+            (_, a) => serde_json::json!({ "automation_id": a }),
+        }
+    }
+}
+
+/// Why "assign automatically" left a ticket that routing would not take.
+fn not_routable(t: &tend_core::Ticket) -> String {
+    let why = if t.assignee_id.is_some() {
+        "it is already assigned".to_string()
+    } else if t.group_id.is_none() {
+        "it has no group".to_string()
+    } else {
+        format!(
+            "it is {} (only new and open tickets are assigned)",
+            t.status
+        )
+    };
+    format!("not assigned automatically: {why}")
+}
+
+/// Applies one firing through the ordinary store paths: the patch, then "assign
+/// automatically" (`crate::routing::assign_ticket_as`; in a manual group the least loaded
+/// eligible member), then the messages (rendered against the ticket as those left it), then
+/// the outbound actions (mail to agents at their working hours, webhook posts). What the last
+/// two did, and why an automatic assignment did not happen, goes on the timeline as one
+/// `AutomationActed` event.
 async fn apply(
     store: &dyn Store,
     id: i64,
-    actor: tend_core::Actor,
+    by: &By,
     patch: tend_core::ticket::Patch,
     messages: Vec<tend_core::automation::PlannedMessage>,
-    outbound: Vec<tend_core::automation::Outbound>,
-    source: serde_json::Value,
+    mut outbound: Vec<tend_core::automation::Outbound>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), String> {
+    use crate::routing::Routed;
+    use tend_core::automation::Outbound;
     let e = |e: StoreError| e.to_string();
     let sys = system();
+    let actor = by.actor;
+    let mut done: Vec<String> = Vec::new();
     if !patch.is_empty() {
         if let Err(x) = store.update_ticket(id, patch, &sys, actor, now).await {
             // A stale reference (an agent deactivated since the save) must not stop the
@@ -154,8 +196,32 @@ async fn apply(
             return Ok(());
         }
     }
+    let assign = outbound.contains(&Outbound::AssignAutomatically);
+    outbound.retain(|o| *o != Outbound::AssignAutomatically);
+    if assign {
+        match crate::routing::assign_ticket_as(store, id, now, actor, true).await {
+            // The assignment's own note says to whom and why.
+            Ok(Routed::Assigned { .. }) => {}
+            Ok(Routed::Waiting(why)) => {
+                done.push(format!("not assigned automatically: {why}"));
+            }
+            Ok(Routed::NotRoutable) => match store.get_ticket(id, &sys).await {
+                Ok(t) => done.push(not_routable(&t)),
+                Err(StoreError::NotFound(_)) => return Ok(()),
+                Err(x) => {
+                    tracing::warn!(ticket = id, actor = ?actor, error = %x, "assign automatically: reading the ticket failed");
+                    done.push("not assigned automatically: a server error (logged)".into());
+                }
+            },
+            Err(x) => {
+                // Best effort like the other actions: the events are already claimed.
+                tracing::warn!(ticket = id, actor = ?actor, error = %x, "assign automatically failed");
+                done.push("not assigned automatically: a server error (logged)".into());
+            }
+        }
+    }
     if messages.is_empty() && outbound.is_empty() {
-        return Ok(());
+        return record(store, id, by, done, now).await;
     }
     let t = store.get_ticket(id, &sys).await.map_err(e)?;
     let values = placeholder_values(store, &t).await?;
@@ -181,7 +247,37 @@ async fn apply(
             .map_err(e)?;
     }
     if !outbound.is_empty() {
-        crate::escalation::send_outbound(store, &t, outbound, &values, source, now).await?;
+        let sent = crate::escalation::send_outbound(store, &t, outbound, &values, by.source(), now)
+            .await?;
+        done.extend(sent);
+    }
+    record(store, id, by, done, now).await
+}
+
+/// Records what a firing did outside its ticket changes (nothing when `done` is empty).
+async fn record(
+    store: &dyn Store,
+    id: i64,
+    by: &By,
+    done: Vec<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let change = tend_core::Change::AutomationActed {
+        trigger_id: by.trigger_id,
+        automation_id: by.automation_id,
+        name: by.name.clone(),
+        done,
+    };
+    // Best effort, like the actions it records: the firing's events are already claimed, so
+    // an error here must not drop the later firings of the chain.
+    match store.record_event(id, change, by.actor, now).await {
+        Ok(_) | Err(StoreError::NotFound(_)) => {}
+        Err(x) => {
+            tracing::warn!(ticket = id, error = %x, "recording what an automation did failed")
+        }
     }
     Ok(())
 }
@@ -215,10 +311,9 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
     if autos.is_empty() {
         return Ok(());
     }
-    // Business-hour automations count in the SLA calendar (none saved: calendar hours).
-    let calendar = crate::escalation::sla_config(store)
-        .await?
-        .map(|(_, cal)| cal);
+    // Business-hour automations count in the ticket's SLA calendar (none saved: calendar
+    // hours).
+    let sla = sla_calendars(store).await?;
     // The next sweep is queued first: a sweep that fails half-way still has a successor.
     store
         .schedule_job(
@@ -241,7 +336,10 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
         for t in &page.items {
             // One ticket's trouble (a deleted requester, a failing write) is logged and the
             // sweep goes on with the others.
-            if let Err(err) = sweep_ticket(store, &autos, calendar.as_ref(), t, now).await {
+            let calendar = sla
+                .as_ref()
+                .map(|(policies, cals)| ticket_calendar(policies, cals, t));
+            if let Err(err) = sweep_ticket(store, &autos, calendar, t, now).await {
                 tracing::warn!(ticket = t.id, error = %err, "automation sweep: ticket skipped");
             }
         }
@@ -255,6 +353,39 @@ pub async fn sweep(store: &dyn Store, now: chrono::DateTime<chrono::Utc>) -> Res
         }
     }
     Ok(())
+}
+
+/// The stored SLA policies and calendars (`None`: no SLA configuration).
+async fn sla_calendars(
+    store: &dyn Store,
+) -> Result<Option<(Vec<tend_core::sla::Policy>, tend_core::sla::Calendars)>, String> {
+    let Some((cfg, _)) = crate::escalation::sla_config(store).await? else {
+        return Ok(None);
+    };
+    let cals = cfg
+        .calendars()
+        .map_err(|e| format!("stored SLA config: {e}"))?;
+    Ok(Some((cfg.policies, cals)))
+}
+
+/// The calendar a ticket's business-hour automations count in: the one its SLA clocks run on
+/// (its policy's calendar, else its group's, else its brand's, else the default;
+/// `Calendars::select`). A ticket no policy applies to still gets its group's or brand's.
+fn ticket_calendar<'a>(
+    policies: &[tend_core::sla::Policy],
+    cals: &'a tend_core::sla::Calendars,
+    t: &tend_core::Ticket,
+) -> &'a tend_core::sla::Calendar {
+    use tend_core::sla::{select_policy, Policy, TicketFacts};
+    let facts = TicketFacts::of_ticket(t, None);
+    let none = Policy {
+        name: String::new(),
+        conditions: Default::default(),
+        targets: vec![],
+        calendar: None,
+    };
+    let policy = select_policy(policies, &facts).unwrap_or(&none);
+    cals.select(policy, t.group_id, t.brand_id).calendar
 }
 
 /// Applies the first due automation to one ticket. One per ticket and sweep: the next sweep
@@ -307,17 +438,13 @@ async fn sweep_ticket(
         }
         let (patch, messages) = tend_core::automation::effects(&a.actions);
         let outbound = tend_core::automation::outbound(&a.actions);
-        apply(
-            store,
-            t.id,
-            tend_core::Actor::SYSTEM,
-            patch,
-            messages,
-            outbound,
-            serde_json::json!({ "automation_id": a.id }),
-            now,
-        )
-        .await?;
+        let by = By {
+            actor: tend_core::Actor::SYSTEM,
+            trigger_id: None,
+            automation_id: Some(a.id),
+            name: a.name.clone(),
+        };
+        apply(store, t.id, &by, patch, messages, outbound, now).await?;
         return Ok(());
     }
     Ok(())

@@ -158,8 +158,18 @@ impl Config {
 
     /// Opens the store the URL names, running migrations.
     pub async fn open_store(&self) -> Result<Arc<dyn Store>> {
+        self.open_store_with(tend_sqlite::Options::default()).await
+    }
+
+    /// Opens the store for `tend serve` (SQLite: small page caches of its own, see
+    /// [`tend_sqlite::Options::serving`]).
+    pub async fn open_store_serving(&self) -> Result<Arc<dyn Store>> {
+        self.open_store_with(tend_sqlite::Options::serving()).await
+    }
+
+    async fn open_store_with(&self, sqlite: tend_sqlite::Options) -> Result<Arc<dyn Store>> {
         if let Some(p) = self.sqlite_path() {
-            let s = tend_sqlite::SqliteStore::open(&p).map_err(|e| {
+            let s = tend_sqlite::SqliteStore::open_with(&p, sqlite).map_err(|e| {
                 anyhow::anyhow!("cannot open the SQLite database {}: {e}", p.display())
             })?;
             return Ok(Arc::new(s));

@@ -291,7 +291,7 @@ pub fn store_err(e: tend_store::StoreError) -> anyhow::Error {
 }
 
 async fn serve(cfg: Config, clock: Arc<dyn Clock>, demo: bool) -> Result<()> {
-    let store = cfg.open_store().await?;
+    let store = cfg.open_store_serving().await?;
     if demo {
         demo::load(&*store, 400, clock.now(), false).await?;
     }

@@ -24,7 +24,8 @@ pub async fn check_escalation(s: &AppState, e: &Escalation) -> ApiResult<()> {
     let (agents, groups) = e.referenced();
     for (field, id) in agents {
         // An agent deactivated since is skipped when the level fires; requiring them to be
-        // active here would block every later SLA save (the admin page does not show levels).
+        // active here would block every later SLA save of calendars and policies (the admin
+        // page lists such an agent as "deactivated: not mailed" until the level is changed).
         check_agent(s, &field, id, false).await?;
     }
     for (field, id) in groups {
@@ -73,17 +74,30 @@ pub async fn put_lead(
     Id(id): Id,
     Json(b): Json<LeadIn>,
 ) -> ApiResult<axum::Json<Value>> {
-    require_admin(&v)?;
-    s.store.get_group(id).await?;
-    if let Some(a) = b.agent_id {
-        check_agent(&s, "agent_id", a, true).await?;
-    }
-    s.store
-        .set_group_lead(id, b.agent_id, Actor::agent(v.agent_id), s.now())
-        .await?;
+    set_lead_checked(&s, &v, id, b.agent_id).await?;
     Ok(axum::Json(
         json!({ "group_id": id, "agent_id": b.agent_id }),
     ))
+}
+
+/// Sets or clears (`None`) a group's lead as `v` (an admin): the group must exist and the
+/// lead be an active agent (422 `agent_id`). Audited `group.lead_set` by the store. The API
+/// and `/admin/routing` both call this.
+pub async fn set_lead_checked(
+    s: &AppState,
+    v: &Viewer,
+    group_id: i64,
+    agent_id: Option<i64>,
+) -> ApiResult<()> {
+    require_admin(v)?;
+    s.store.get_group(group_id).await?;
+    if let Some(a) = agent_id {
+        check_agent(s, "agent_id", a, true).await?;
+    }
+    s.store
+        .set_group_lead(group_id, agent_id, Actor::agent(v.agent_id), s.now())
+        .await?;
+    Ok(())
 }
 
 /// The agent themself or an admin.
@@ -126,9 +140,23 @@ pub async fn put_hours(
     Id(id): Id,
     Json(b): Json<HoursIn>,
 ) -> ApiResult<axum::Json<Value>> {
-    self_or_admin(&v, id)?;
-    s.store.get_agent(id).await?;
-    let calendar = match b.calendar {
+    let h = set_hours_checked(&s, &v, id, b.calendar).await?;
+    Ok(axum::Json(hours_out(id, h)))
+}
+
+/// Sets or clears (`None` or blank) an agent's working hours as `v` (the agent themself or an
+/// admin). The text is the calendar line format (`CalendarSpec::parse`), checked like an SLA
+/// calendar: 422 `calendar` with `line N: …`. Audited `agent.hours_set` by the store. The API
+/// and the admin agent page both call this.
+pub async fn set_hours_checked(
+    s: &AppState,
+    v: &Viewer,
+    agent_id: i64,
+    calendar: Option<String>,
+) -> ApiResult<Option<tend_store::escalation::AgentHours>> {
+    self_or_admin(v, agent_id)?;
+    s.store.get_agent(agent_id).await?;
+    let calendar = match calendar {
         Some(text) if !text.trim().is_empty() => {
             if text.len() > 64 * 1024 {
                 return Err(AppError::invalid("calendar", "must be at most 64 KiB"));
@@ -139,11 +167,9 @@ pub async fn put_hours(
         }
         _ => None,
     };
-    let h = s
-        .store
-        .set_agent_hours(id, calendar, Actor::agent(v.agent_id), s.now())
-        .await?;
-    Ok(axum::Json(hours_out(id, h)))
+    Ok(s.store
+        .set_agent_hours(agent_id, calendar, Actor::agent(v.agent_id), s.now())
+        .await?)
 }
 
 /// The OpenAPI paths and schemas of triggers, automations, group leads and working hours.
@@ -195,8 +221,8 @@ pub fn openapi(doc: &mut Value) {
     let s = &mut doc["components"]["schemas"];
     let condition = json!({ "type": "object", "required": ["type"], "properties": { "type": { "enum": ["status_is", "status_is_not", "priority_is", "channel_is", "group_is", "brand_is", "assignee_set", "assignee_unset", "tag_present", "tag_absent", "subject_contains", "body_contains"] }, "value": {} } });
     let conditions = json!({ "type": "object", "properties": { "all": { "type": "array", "items": condition }, "any": { "type": "array", "items": condition } } });
-    s["TriggerAction"] = json!({ "type": "object", "required": ["type"], "description": "set_status/set_priority/set_group/set_assignee/add_tags/remove_tags take value; reply/note take body (a template); notify takes to, subject, body (templates; mail at each recipient's working hours); webhook takes url (http/https) and secret (16–200 characters; deliveries carry Tend-Signature)", "properties": {
-        "type": { "enum": ["set_status", "set_priority", "set_group", "set_assignee", "add_tags", "remove_tags", "reply", "note", "notify", "webhook"] },
+    s["TriggerAction"] = json!({ "type": "object", "required": ["type"], "description": "set_status/set_priority/set_group/set_assignee/add_tags/remove_tags take value; reply/note take body (a template); notify takes to, subject, body (templates; mail at each recipient's working hours); webhook takes url (http/https) and secret (16–200 characters; deliveries carry Tend-Signature); assign_automatically takes nothing (routes the ticket in its group; in a manual group to the least loaded eligible member; not with set_assignee). Mail sent, webhooks called and failed assignments are recorded as a ticket.automation_acted event", "properties": {
+        "type": { "enum": ["set_status", "set_priority", "set_group", "set_assignee", "add_tags", "remove_tags", "reply", "note", "notify", "webhook", "assign_automatically"] },
         "value": {}, "body": { "type": "string" }, "subject": { "type": "string" }, "to": recipient,
         "url": { "type": "string" }, "secret": { "type": "string" } } });
     s["TriggerDef"] = json!({ "type": "object", "required": ["name", "on", "actions"], "properties": {
@@ -207,7 +233,7 @@ pub fn openapi(doc: &mut Value) {
     s["Automation"] = json!({ "type": "object", "required": ["name", "since", "hours", "actions"], "properties": {
         "id": { "type": "integer" }, "name": { "type": "string" }, "active": { "type": "boolean", "default": true },
         "since": { "enum": ["status_changed", "created", "customer_message"] }, "hours": { "type": "integer", "minimum": 1, "maximum": 8784 },
-        "business_hours": { "type": "boolean", "default": false, "description": "count hours in the SLA calendar's open time" },
+        "business_hours": { "type": "boolean", "default": false, "description": "count hours in the open time of the ticket's own SLA calendar (policy, group, brand, else default)" },
         "conditions": conditions, "actions": { "type": "array", "items": r("TriggerAction") } } });
     s["GroupLead"] = json!({ "type": "object", "properties": { "group_id": { "type": "integer" }, "agent_id": { "type": ["integer", "null"] } } });
     s["AgentHours"] = json!({ "type": "object", "properties": { "agent_id": { "type": "integer" }, "calendar": { "type": ["string", "null"] }, "updated_at": { "type": "string", "format": "date-time" } } });

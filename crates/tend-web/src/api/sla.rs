@@ -199,9 +199,8 @@ pub async fn ticket_sla(
     }))
 }
 
-/// The `sla.check` job: records warnings and breaches (each once per target and run),
-/// escalates breaches, and schedules itself for the next moment something can happen.
-/// Safe to run twice: marks already in the ticket's history are not written again.
+/// An `sla.check` job queued before migration 0027 (which moved each ticket's next check onto
+/// its row): runs that ticket's check like [`run_due_checks`] does.
 pub async fn check_ticket(
     store: &dyn tend_store::Store,
     now: chrono::DateTime<chrono::Utc>,
@@ -210,18 +209,80 @@ pub async fn check_ticket(
     let id = payload["ticket_id"]
         .as_i64()
         .ok_or("payload has no ticket_id")?;
-    check(store, now, id, false).await
+    check_and_schedule(store, now, id, false).await
 }
 
-/// One ticket's check. `quiet` (the recompute pass after a configuration change or an
-/// import): warnings and breaches whose time had already come are not recorded or escalated
-/// now — the clock still shows them breached — and only what is still ahead is scheduled.
-async fn check(
+/// How long a worker holds a ticket's check (a dead worker's check runs again after it).
+pub const CHECK_LEASE_SECONDS: i64 = 60;
+/// When a check failed, the next try (the check is safe to repeat).
+pub const CHECK_RETRY_MINUTES: i64 = 5;
+
+/// The worker's SLA checks (issue 5): claims up to `max` tickets whose next check
+/// (`tickets.sla_check_us`) is due at `now` and no other worker holds
+/// (`Store::claim_sla_checks`), runs each one's check — records warnings and breaches (each
+/// once per target and run), escalates breaches — and stores its next check, the next moment
+/// something can happen (`Store::finish_sla_check`; a check a write scheduled meanwhile stays
+/// when earlier). A failed check is logged and tried again [`CHECK_RETRY_MINUTES`] later.
+/// Safe to run twice: marks already in the ticket's history are not written again. Returns
+/// how many checks ran.
+pub async fn run_due_checks(
+    store: &dyn tend_store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+    max: i64,
+) -> Result<usize, tend_store::StoreError> {
+    let lease_until = now + chrono::Duration::seconds(CHECK_LEASE_SECONDS);
+    let ids = store.claim_sla_checks(now, lease_until, max).await?;
+    for &id in &ids {
+        // A check that panics fails like one that returns an error; it never takes the
+        // worker down.
+        let result = match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(check(
+            store, now, id, false,
+        )))
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err("the check panicked".to_string()),
+        };
+        let next = match result {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(ticket = id, error = %e, "SLA check failed; trying again later");
+                Some(now + chrono::Duration::minutes(CHECK_RETRY_MINUTES))
+            }
+        };
+        store.finish_sla_check(id, lease_until, next).await?;
+    }
+    Ok(ids.len())
+}
+
+/// One ticket's check outside the worker's claim (the recompute pass's deferred tickets, the
+/// per-ticket reference pass, an old queued job): runs it and schedules its next check (an
+/// earlier scheduled one stays).
+async fn check_and_schedule(
     store: &dyn tend_store::Store,
     now: chrono::DateTime<chrono::Utc>,
     id: i64,
     quiet: bool,
 ) -> Result<(), String> {
+    if let Some(at) = check(store, now, id, quiet).await? {
+        store
+            .schedule_sla_check(id, at)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// One ticket's check; returns when the next one should run (`None`: nothing ahead).
+/// `quiet` (the recompute pass after a configuration change or an import): warnings and
+/// breaches whose time had already come are not recorded or escalated now — the clock still
+/// shows them breached — and only what is still ahead is scheduled.
+async fn check(
+    store: &dyn tend_store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+    id: i64,
+    quiet: bool,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
     use std::collections::HashSet;
     use tend_core::sla::SlaState;
     use tend_core::Change;
@@ -230,7 +291,7 @@ async fn check(
         .await
         .map_err(|e| e.to_string())?
     else {
-        return Ok(());
+        return Ok(None);
     };
     let cfg: SlaConfig =
         serde_json::from_value(v).map_err(|e| format!("stored SLA config: {e}"))?;
@@ -244,7 +305,7 @@ async fn check(
     };
     let t = match store.get_ticket(id, &system).await {
         Ok(t) => t,
-        Err(tend_store::StoreError::NotFound(_)) => return Ok(()),
+        Err(tend_store::StoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
     let mut events = Vec::new();
@@ -288,7 +349,7 @@ async fn check(
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        return Ok(());
+        return Ok(None);
     };
     let due = tend_core::sla::next_due(&targets);
     if due != t.sla_due_at {
@@ -424,26 +485,26 @@ async fn check(
             _ => {}
         }
     }
-    if let Some(at) = next {
-        store
-            .schedule_job(&tend_store::sla_job_key(id), tend_store::sla_job(id, at))
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    Ok(next)
 }
 
-/// Open tickets per bulk page (one read, one write transaction).
-pub const RECOMPUTE_PAGE: i64 = 5_000;
-/// Bulk pages per `sla.recompute` run.
-pub const RECOMPUTE_PAGES_PER_RUN: usize = 10;
+/// Open tickets per bulk page (one read, one write transaction). Large pages make the write
+/// cheap: each transaction rewrites every due-time index page its tickets touch, so at 1M
+/// tickets the write took 31.7 s in pages of 5,000, 12–13 s in pages of 25,000 and 10 s in
+/// pages of 50,000 (bench/README.md, `sla-recompute`). A 50,000-ticket write holds the SQLite
+/// writer for about 0.5 s (other writes wait that long; reads do not).
+pub const RECOMPUTE_PAGE: i64 = 50_000;
+/// Bulk pages per `sla.recompute` run (then other jobs get a turn).
+pub const RECOMPUTE_PAGES_PER_RUN: usize = 1;
 
 /// The `sla.recompute` job: checks every open ticket (new, open, pending, on-hold) in id
 /// order, [`RECOMPUTE_PAGES_PER_RUN`] bulk pages of [`RECOMPUTE_PAGE`] per run, then queues
 /// itself for the next run, so a restart resumes where it stopped and other jobs get their
 /// turn. Each page is read in two queries (`Store::sla_clock_page`), evaluated on all cores
 /// and written in one transaction (`Store::set_sla_dues`): the next due time and the next
-/// check, as the per-ticket quiet check would store them. A change applies from now on:
+/// check, as the per-ticket quiet check would store them, one `UPDATE tickets` per ticket
+/// whose values change and only while its `last_seq` is the one the page read (a ticket
+/// written meanwhile keeps what its own check stores). A change applies from now on:
 /// targets already overdue when the pass runs are shown breached by the clock but not
 /// recorded or escalated afresh (no burst of escalation mail for imported history). Tickets
 /// with a recorded breach, when escalation levels fire later than the breach, go through the
@@ -485,7 +546,7 @@ pub async fn recompute(
         .await
         .map_err(|e| e.to_string())?;
         for id in &page.deferred {
-            check(store, now, *id, true).await?;
+            check_and_schedule(store, now, *id, true).await?;
         }
         checked += page.checked;
         let Some(last) = page.last_id else {
@@ -534,7 +595,7 @@ pub async fn recompute_per_ticket(
         .await
         .map_err(|e| e.to_string())?;
     for t in &page.items {
-        check(store, now, t.id, true).await?;
+        check_and_schedule(store, now, t.id, true).await?;
     }
     Ok(page
         .next_cursor

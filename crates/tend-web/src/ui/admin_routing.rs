@@ -1,10 +1,13 @@
 //! Routing in the workspace (issue 5; docs/routing.md): the signed-in agent's availability
 //! switch in the header (`POST /me/availability`), and `/admin/routing` for admins — each
-//! group's mode, each agent's availability, skills and capacity. Every change goes through
-//! the same checked functions as the API (`crate::api::routing`) and is audited there.
+//! group's mode and lead (issue 5: the agent escalation levels and `notify` actions mail as
+//! "the group's lead"), each agent's availability, skills and capacity. Every change goes
+//! through the same checked functions as the API (`crate::api::routing`,
+//! `crate::api::escalation::set_lead_checked`) and is audited there.
 
 use super::pages::{nav, Nav};
 use super::{csrf_ok, forbidden_csrf, form_error, render, Session};
+use crate::api::escalation::set_lead_checked;
 use crate::api::routing::{set_agent_checked, set_group_checked, AgentRoutingIn, GroupRoutingIn};
 use crate::{AppError, AppState};
 use askama::Template;
@@ -45,6 +48,8 @@ pub struct GroupRow {
     pub mode: String,
     pub reassign_when_off: bool,
     pub members: usize,
+    /// (agent id, label, selected): "no lead" first, then the active agents.
+    pub leads: Vec<(String, String, bool)>,
 }
 
 pub struct AgentRow {
@@ -86,22 +91,34 @@ async fn routing_page(
         .into_iter()
         .map(|g| (g.group_id, g))
         .collect();
-    let groups = s
-        .store
-        .list_groups()
-        .await?
-        .into_iter()
-        .map(|g| {
-            let r = settings.get(&g.id);
-            GroupRow {
-                id: g.id,
-                name: g.name,
-                mode: r.map(|r| r.mode).unwrap_or_default().as_str().to_string(),
-                reassign_when_off: r.is_some_and(|r| r.reassign_when_off),
-                members: g.member_ids.len(),
-            }
-        })
-        .collect();
+    let all_agents = s.store.list_agents().await?;
+    let mut groups = Vec::new();
+    for g in s.store.list_groups().await? {
+        let r = settings.get(&g.id);
+        let lead = s.store.group_lead(g.id).await?;
+        let mut leads = vec![(String::new(), "no lead".to_string(), lead.is_none())];
+        leads.extend(
+            all_agents
+                .iter()
+                .filter(|a| a.id > 0 && (a.active || lead == Some(a.id)))
+                .map(|a| {
+                    let label = if a.active {
+                        a.name.clone()
+                    } else {
+                        format!("{} (deactivated)", a.name)
+                    };
+                    (a.id.to_string(), label, lead == Some(a.id))
+                }),
+        );
+        groups.push(GroupRow {
+            id: g.id,
+            name: g.name,
+            mode: r.map(|r| r.mode).unwrap_or_default().as_str().to_string(),
+            reassign_when_off: r.is_some_and(|r| r.reassign_when_off),
+            members: g.member_ids.len(),
+            leads,
+        });
+    }
     let routing: HashMap<i64, _> = s
         .store
         .list_agent_routing()
@@ -109,10 +126,7 @@ async fn routing_page(
         .into_iter()
         .map(|r| (r.agent_id, r))
         .collect();
-    let agents = s
-        .store
-        .list_agents()
-        .await?
+    let agents = all_agents
         .into_iter()
         .filter(|a| a.id > 0 && a.active)
         .map(|a| {
@@ -181,7 +195,27 @@ pub async fn save_group(
         mode: Some(f.get("mode").cloned().unwrap_or_default()),
         reassign_when_off: Some(f.contains_key("reassign_when_off")),
     };
-    match set_group_checked(&s, &sess.viewer, id, input).await {
+    let result = async {
+        // The lead first (a form without the field leaves it alone; an unchanged one is not
+        // written, so the audit log shows only real changes): a refused lead (an agent
+        // deactivated meanwhile) then leaves the mode unsaved too.
+        if let Some(raw) = f.get("lead") {
+            let lead = match raw.trim() {
+                "" => None,
+                x => Some(
+                    x.parse::<i64>()
+                        .map_err(|_| AppError::invalid("lead", "choose an agent"))?,
+                ),
+            };
+            if s.store.group_lead(id).await? != lead {
+                set_lead_checked(&s, &sess.viewer, id, lead).await?;
+            }
+        }
+        set_group_checked(&s, &sess.viewer, id, input).await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    match result {
         Ok(_) => Ok(Redirect::to("/admin/routing?done=group").into_response()),
         Err(e) => routing_page(&s, &sess, Some(form_error(e)?), None).await,
     }

@@ -3,8 +3,12 @@
 //! with their line number), iCalendar holiday import, policies (conditions, a target per
 //! metric in business or calendar time, pause statuses), warning minutes — and a preview of
 //! what a ticket's clock would say under the configuration in the form, before saving.
+//! The escalation levels after a breach are edited in the same form: one row per level
+//! (minutes after the breach; notify the assignee, the group's lead or a named agent; move to
+//! another group; raise the priority), kept in ascending order of minutes, a refused level's
+//! error shown beside its field.
 //! Admins only; every form is CSRF-checked; saving goes through `api::sla::save` (the same
-//! checks and audit as `PUT /api/v1/sla`). Escalation settings are kept as stored.
+//! checks and audit as `PUT /api/v1/sla`).
 
 use super::pages::{nav, Nav};
 use super::{csrf_ok, forbidden_csrf, render, Session};
@@ -18,6 +22,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use tend_core::escalation::{Escalation, Level};
 use tend_core::sla::calendar::SpecLines;
 use tend_core::sla::{CalendarSpec, Conditions, Metric, NamedCalendar, Policy, Target};
 use tend_core::{Channel, Invalid, Priority, Status, Viewer};
@@ -66,6 +71,34 @@ pub struct PolicyRow {
     pub targets: Vec<TargetRow>,
 }
 
+/// One escalation level as the form shows it (the last row is blank, for a new level).
+pub struct LevelRow {
+    pub idx: usize,
+    /// Its number (1-based), as the timeline names it.
+    pub number: usize,
+    pub after: String,
+    pub notify_assignee: bool,
+    pub notify_group_lead: bool,
+    pub raise_priority: bool,
+    /// "nobody" first, then the agents.
+    pub agents: Vec<Opt>,
+    /// "stay in its group" first, then the groups.
+    pub groups: Vec<Opt>,
+    pub blank: bool,
+    /// The refused input (`after`, `agent`, `group` or `level` for the whole row) and why.
+    pub error: Option<(&'static str, String)>,
+}
+
+impl LevelRow {
+    /// The error of one input of this row (`after`, `agent`, `group`, `level`).
+    pub fn error_of(&self, input: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == input)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
 pub struct Preview {
     pub ticket_id: i64,
     pub policy: String,
@@ -89,6 +122,8 @@ struct Page {
     preview_note: Option<String>,
     calendar_names: Vec<String>,
     ical_error: Option<String>,
+    levels: Vec<LevelRow>,
+    escalation_error: Option<String>,
 }
 
 fn opts<T: Copy + PartialEq>(all: &[T], name: impl Fn(T) -> String, on: &[T]) -> Vec<Opt> {
@@ -106,6 +141,8 @@ struct Shown {
     cfg: SlaConfig,
     /// Texts as typed (when re-showing a refused form): default first, then named.
     texts: Option<Vec<String>>,
+    /// The escalation levels' minutes as typed (when re-showing a refused form).
+    afters: Option<Vec<String>>,
 }
 
 async fn render_page(
@@ -192,6 +229,14 @@ async fn render_page(
         // The blank row starts with a first-reply target so the form shows how targets look.
         last.targets[0].minutes.clear();
     }
+    let agents = s.store.list_agents().await?;
+    let levels = level_rows(
+        &cfg.escalation,
+        shown.afters.as_deref(),
+        &errors.levels,
+        &agents,
+        &groups,
+    );
     let default_spec = &cfg.calendar;
     let page = Page {
         nav: nav(s, sess, "/admin/sla").await?,
@@ -207,6 +252,8 @@ async fn render_page(
         preview_note: errors.preview,
         calendar_names: names,
         ical_error: errors.ical,
+        levels,
+        escalation_error: errors.escalation,
     };
     let _ = v;
     Ok(render(&page))
@@ -272,6 +319,74 @@ fn policy_row(i: usize, p: &Policy, names: &[String], groups: &[Opt]) -> PolicyR
     }
 }
 
+/// The rows of the escalation section: the levels, then a blank one (unless at the limit).
+fn level_rows(
+    e: &Escalation,
+    afters: Option<&[String]>,
+    errors: &BTreeMap<usize, (&'static str, String)>,
+    agents: &[tend_store::Agent],
+    groups: &[tend_store::Group],
+) -> Vec<LevelRow> {
+    let blank = Level::default();
+    let n = e.levels.len();
+    let with_blank = n < tend_core::escalation::MAX_LEVELS;
+    e.levels
+        .iter()
+        .chain(with_blank.then_some(&blank))
+        .enumerate()
+        .map(|(i, l)| {
+            let is_blank = i == n;
+            let mut agent_opts = vec![Opt {
+                value: String::new(),
+                label: "nobody else".into(),
+                checked: l.notify_agent.is_none(),
+            }];
+            agent_opts.extend(
+                agents
+                    .iter()
+                    .filter(|a| a.id > 0 && (a.active || l.notify_agent == Some(a.id)))
+                    .map(|a| Opt {
+                        value: a.id.to_string(),
+                        label: if a.active {
+                            format!("{} <{}>", a.name, a.email)
+                        } else {
+                            format!("{} <{}> (deactivated: not mailed)", a.name, a.email)
+                        },
+                        checked: l.notify_agent == Some(a.id),
+                    }),
+            );
+            let mut group_opts = vec![Opt {
+                value: String::new(),
+                label: "stay in its group".into(),
+                checked: l.reassign_group.is_none(),
+            }];
+            group_opts.extend(groups.iter().map(|g| Opt {
+                value: g.id.to_string(),
+                label: g.name.clone(),
+                checked: l.reassign_group == Some(g.id),
+            }));
+            LevelRow {
+                idx: i,
+                number: i + 1,
+                after: afters.and_then(|a| a.get(i).cloned()).unwrap_or_else(|| {
+                    if is_blank {
+                        String::new()
+                    } else {
+                        l.after_minutes.to_string()
+                    }
+                }),
+                notify_assignee: l.notify_assignee,
+                notify_group_lead: l.notify_group_lead,
+                raise_priority: l.raise_priority,
+                agents: agent_opts,
+                groups: group_opts,
+                blank: is_blank,
+                error: errors.get(&i).cloned(),
+            }
+        })
+        .collect()
+}
+
 #[derive(Default)]
 struct PageErrors {
     default: Option<String>,
@@ -280,6 +395,17 @@ struct PageErrors {
     notice: Option<String>,
     preview: Option<String>,
     ical: Option<String>,
+    /// Escalation errors per level row: (input, message).
+    levels: BTreeMap<usize, (&'static str, String)>,
+    /// An error of the escalation list as a whole (too many levels).
+    escalation: Option<String>,
+}
+
+impl PageErrors {
+    /// Whether a calendar or a level was refused before validation.
+    fn any_marked(&self) -> bool {
+        self.default.is_some() || !self.calendars.is_empty() || !self.levels.is_empty()
+    }
 }
 
 async fn stored(s: &AppState) -> Result<SlaConfig, AppError> {
@@ -323,7 +449,11 @@ pub async fn page(
         &s,
         &v,
         &sess,
-        Shown { cfg, texts: None },
+        Shown {
+            cfg,
+            texts: None,
+            afters: None,
+        },
         errors,
         None,
         String::new(),
@@ -372,13 +502,68 @@ fn ids(list: Vec<&str>) -> Vec<i64> {
     list.iter().filter_map(|v| v.parse().ok()).collect()
 }
 
-/// Reads the form into a configuration (escalation kept from `base`). Calendar texts that do
-/// not parse give an error on their field; `lines` maps validation errors to lines.
+/// Reads the escalation rows (`lvl{i}.…`) into levels in ascending order of minutes, with
+/// the minutes as typed. A row left blank is skipped; minutes that are not a whole number
+/// are refused on their field (then the rows stay in the order typed).
+fn read_levels(f: &FormData, errors: &mut PageErrors) -> (Escalation, Vec<String>) {
+    let mut rows: Vec<(Level, String)> = Vec::new();
+    let mut bad: BTreeMap<usize, (&'static str, String)> = BTreeMap::new();
+    for i in f.indexes("lvl") {
+        let k = |x: &str| format!("lvl{i}.{x}");
+        let after = f.text(&k("after")).trim().to_string();
+        let id = |x: &str| f.get(&k(x)).and_then(|v| v.parse::<i64>().ok());
+        let level = Level {
+            after_minutes: 0,
+            notify_assignee: f.get(&k("assignee")).is_some(),
+            notify_group_lead: f.get(&k("lead")).is_some(),
+            notify_agent: id("agent"),
+            reassign_group: id("group"),
+            raise_priority: f.get(&k("priority")).is_some(),
+        };
+        let acts = level != Level::default();
+        if f.get(&k("delete")).is_some() || (after.is_empty() && !acts) {
+            continue;
+        }
+        let row = rows.len();
+        let after_minutes = match after.parse::<i64>() {
+            Ok(m) => m,
+            Err(_) => {
+                let msg = if after.is_empty() {
+                    "enter the minutes after the breach (0: at the breach)".to_string()
+                } else {
+                    format!(
+                        "'{}' is not a whole number of minutes",
+                        tend_core::truncate_for_message(&after)
+                    )
+                };
+                bad.insert(row, ("after", msg));
+                0
+            }
+        };
+        rows.push((
+            Level {
+                after_minutes,
+                ..level
+            },
+            after,
+        ));
+    }
+    if bad.is_empty() {
+        // Stable: equal minutes keep their order and are refused by the validation.
+        rows.sort_by_key(|(l, _)| l.after_minutes);
+    }
+    errors.levels.extend(bad);
+    let (levels, afters) = rows.into_iter().unzip();
+    (Escalation { levels }, afters)
+}
+
+/// Reads the form into a configuration. Calendar texts that do not parse give an error on
+/// their field; `lines` maps validation errors to lines.
 fn read_form(
     f: &FormData,
     base: &SlaConfig,
     errors: &mut PageErrors,
-) -> (SlaConfig, Vec<String>, Vec<SpecLines>) {
+) -> (SlaConfig, Vec<String>, Vec<SpecLines>, Vec<String>) {
     let mut texts = vec![f.text("calendar")];
     let mut lines = Vec::new();
     let parse = |text: &str| CalendarSpec::parse(text);
@@ -484,18 +669,52 @@ fn read_form(
             calendar: (!calendar.is_empty()).then_some(calendar),
         });
     }
+    // A form from before the escalation section (no `lvl…` keys at all) keeps the stored
+    // levels; otherwise the rows are the levels (none ticked: no escalation).
+    let (escalation, afters) = if f.get("escalation") == Some("1") {
+        read_levels(f, errors)
+    } else {
+        let e = base.escalation.clone();
+        let afters = e
+            .levels
+            .iter()
+            .map(|l| l.after_minutes.to_string())
+            .collect();
+        (e, afters)
+    };
     let cfg = SlaConfig {
         calendar: default,
         calendars,
         policies,
         warn_before_minutes: f.text("warn").trim().parse().unwrap_or(-1),
-        escalation: base.escalation.clone(),
+        escalation,
     };
-    (cfg, texts, lines)
+    (cfg, texts, lines, afters)
 }
 
 /// Puts a validation error beside its calendar (with the line number) or at the top.
 fn place(e: Invalid, lines: &[SpecLines], errors: &mut PageErrors) {
+    if let Some(rest) = e.field.strip_prefix("escalation.levels") {
+        // `escalation.levels[2].after_minutes` → row 2's minutes; `escalation.levels` → the
+        // section.
+        let row = rest
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .and_then(|(i, tail)| Some((i.parse::<usize>().ok()?, tail)));
+        match row {
+            Some((i, tail)) => {
+                let input = match tail.trim_start_matches('.') {
+                    "after_minutes" => "after",
+                    "notify_agent" => "agent",
+                    "reassign_group" => "group",
+                    _ => "level",
+                };
+                errors.levels.insert(i, (input, e.message));
+            }
+            None => errors.escalation = Some(e.message),
+        }
+        return;
+    }
     let at_line = |rest: &str, l: &SpecLines| {
         let e = l.locate(Invalid::new(rest.to_string(), e.message.clone()));
         format!("{}: {}", e.field, e.message)
@@ -544,10 +763,10 @@ pub async fn submit(
     }
     let base = stored(&s).await?;
     let mut errors = PageErrors::default();
-    let (cfg, texts, lines) = read_form(&f, &base, &mut errors);
+    let (cfg, texts, lines, afters) = read_form(&f, &base, &mut errors);
     let ticket = f.text("ticket").trim().to_string();
     let v = sess.viewer.clone();
-    let parse_failed = errors.default.is_some() || !errors.calendars.is_empty();
+    let parse_failed = errors.any_marked();
     let checked = if parse_failed {
         None
     } else {
@@ -563,10 +782,11 @@ pub async fn submit(
     let shown = |cfg| Shown {
         cfg,
         texts: Some(texts.clone()),
+        afters: Some(afters.clone()),
     };
     let Some(cals) = checked else {
         if errors.general.is_none() {
-            errors.general = Some("Not saved: fix the marked calendar.".into());
+            errors.general = Some(not_saved(&errors).into());
         }
         return render_page(&s, &v, &sess, shown(cfg), errors, None, ticket).await;
     };
@@ -602,9 +822,21 @@ pub async fn submit(
         Ok(_) => Ok(Redirect::to("/admin/sla?notice=saved").into_response()),
         Err(AppError::Invalid { field, message }) => {
             place(Invalid::new(field, message), &lines, &mut errors);
+            if errors.general.is_none() {
+                errors.general = Some(not_saved(&errors).into());
+            }
             render_page(&s, &v, &sess, shown(cfg), errors, None, ticket).await
         }
         Err(e) => Err(e),
+    }
+}
+
+/// The line at the top of a refused form.
+fn not_saved(errors: &PageErrors) -> &'static str {
+    if !errors.levels.is_empty() || errors.escalation.is_some() {
+        "Not saved: fix the marked escalation level."
+    } else {
+        "Not saved: fix the marked calendar."
     }
 }
 
@@ -679,7 +911,11 @@ pub async fn import_holidays(
                     &s,
                     &v,
                     &sess,
-                    Shown { cfg, texts: None },
+                    Shown {
+                        cfg,
+                        texts: None,
+                        afters: None,
+                    },
                     fail(format!("{field}: {message}")),
                     None,
                     String::new(),
@@ -694,7 +930,11 @@ pub async fn import_holidays(
                 &s,
                 &v,
                 &sess,
-                Shown { cfg, texts: None },
+                Shown {
+                    cfg,
+                    texts: None,
+                    afters: None,
+                },
                 fail(msg),
                 None,
                 String::new(),

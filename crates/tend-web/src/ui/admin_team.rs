@@ -1,7 +1,8 @@
 //! /admin/team: agents and groups for admins — add an agent (they get a mail with a link to
 //! choose their password), change name, role, active and groups, send a new password link,
-//! add a group. Every change goes through the same checked functions as the API and is
-//! audited there.
+//! add a group, set an agent's working hours (issue 5: escalation and automation mail waits
+//! for them; the calendar line format of /admin/sla, errors beside the text with their line).
+//! Every change goes through the same checked functions as the API and is audited there.
 
 use super::pages::{nav, Nav};
 use super::password::{send_link, LinkKind};
@@ -51,6 +52,11 @@ struct AgentPage {
     groups: Vec<(i64, String, bool)>,
     error: Option<String>,
     done: Option<String>,
+    /// The working hours in the calendar line format (as typed after an error).
+    hours: String,
+    hours_error: Option<String>,
+    /// The groups this agent leads.
+    leads: Vec<String>,
 }
 
 const ROLES: [&str; 3] = ["agent", "supervisor", "admin"];
@@ -67,6 +73,7 @@ fn notice(code: Option<&str>) -> Option<String> {
             "group" => "Group added.",
             "saved" => "Saved.",
             "link" => "A new link to choose a password is on its way (valid 3 days).",
+            "hours" => "Working hours saved.",
             _ => return None,
         }
         .to_string(),
@@ -230,6 +237,13 @@ pub async fn add_group(
     }
 }
 
+/// The hours form as typed and its error, when re-showing a refused one.
+#[derive(Default)]
+struct HoursForm {
+    text: Option<String>,
+    error: Option<String>,
+}
+
 async fn agent_page(
     s: &AppState,
     sess: &Session,
@@ -237,14 +251,38 @@ async fn agent_page(
     error: Option<String>,
     done: Option<String>,
 ) -> Result<Response, AppError> {
+    agent_page_with(s, sess, id, error, done, HoursForm::default()).await
+}
+
+async fn agent_page_with(
+    s: &AppState,
+    sess: &Session,
+    id: i64,
+    error: Option<String>,
+    done: Option<String>,
+    hours: HoursForm,
+) -> Result<Response, AppError> {
     let agent = s.store.get_agent(id).await?;
-    let groups = s
-        .store
-        .list_groups()
-        .await?
+    let all = s.store.list_groups().await?;
+    let mut leads = Vec::new();
+    for g in &all {
+        if s.store.group_lead(g.id).await? == Some(id) {
+            leads.push(g.name.clone());
+        }
+    }
+    let groups = all
         .into_iter()
         .map(|g| (g.id, g.name, g.member_ids.contains(&id)))
         .collect();
+    let text = match hours.text {
+        Some(t) => t,
+        None => s
+            .store
+            .agent_hours(id)
+            .await?
+            .map(|h| h.calendar)
+            .unwrap_or_default(),
+    };
     let nav = nav(s, sess, "/admin/team").await?;
     Ok(render(&AgentPage {
         nav,
@@ -254,7 +292,44 @@ async fn agent_page(
         groups,
         error,
         done,
+        hours: text,
+        hours_error: hours.error,
+        leads,
     }))
+}
+
+/// `POST /admin/team/agents/{id}/hours`: sets (or, left empty, clears) the agent's working
+/// hours through `api::escalation::set_hours_checked` — the checks and audit of
+/// `PUT /api/v1/agents/{id}/hours`; a refused text is shown again with its error beside it.
+pub async fn save_hours(
+    State(s): State<AppState>,
+    sess: Session,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let (f, _) = fields(&body);
+    if !csrf_ok(&sess.token, f.get("csrf").map(String::as_str).unwrap_or("")) {
+        return Ok(forbidden_csrf());
+    }
+    crate::extract::require_admin_for(&sess.viewer, "manage agents and groups")?;
+    let text = f.get("hours").cloned().unwrap_or_default();
+    match crate::api::escalation::set_hours_checked(&s, &sess.viewer, id, Some(text.clone())).await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/team/agents/{id}?done=hours")).into_response()),
+        Err(AppError::Invalid { field, message }) => {
+            let error = if field == "calendar" {
+                message
+            } else {
+                format!("{field}: {message}")
+            };
+            let hours = HoursForm {
+                text: Some(text),
+                error: Some(error),
+            };
+            agent_page_with(&s, &sess, id, None, None, hours).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn agent(

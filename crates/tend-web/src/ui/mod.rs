@@ -81,6 +81,11 @@ pub fn router() -> Router<AppState> {
             "/admin/team/agents/{id}/password-link",
             post(admin_team::password_link),
         )
+        // issue 5: an agent's working hours
+        .route(
+            "/admin/team/agents/{id}/hours",
+            post(admin_team::save_hours),
+        )
         .route("/admin/mail/{id}", post(admin_mail::decide))
         // issue 4: mailbox admin
         .route("/admin/mailboxes", post(admin_mail::create_mailbox))

@@ -357,6 +357,19 @@ fn describe(
             metric.replace('_', " "),
             escalated.join("; ")
         ),
+        AutomationActed {
+            trigger_id,
+            automation_id,
+            name,
+            done,
+        } => {
+            let what = match (trigger_id, automation_id) {
+                (Some(id), _) => format!("trigger “{name}” (#{id})"),
+                (_, Some(id)) => format!("automation “{name}” (#{id})"),
+                _ => format!("“{name}”"),
+            };
+            format!("{what}: {}", done.join("; "))
+        }
         SurveySent { .. } | SurveyAnswered { .. } => {
             tend_core::survey_dims::describe(c).unwrap_or_default()
         }

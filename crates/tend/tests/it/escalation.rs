@@ -121,10 +121,12 @@ async fn escalation_level_two_fires_once_at_its_time_after_a_restart() {
         json!(["priority normal → high", "mailed lena@shop.test"])
     );
     assert_eq!(mails_to(&app, "lena@shop.test").await.len(), 1);
-    // Level 2 is scheduled from the job queue at its exact time: due + 60 min.
-    let checks = queued(&app, "sla.check").await;
-    assert_eq!(checks.len(), 1, "{checks:?}");
-    assert_eq!(checks[0].run_at, at("2026-03-02T12:00:00Z"));
+    // Level 2 is scheduled on the ticket row at its exact time: due + 60 min.
+    assert!(queued(&app, "sla.check").await.is_empty());
+    assert_eq!(
+        app.store.sla_check_at(id).await.unwrap(),
+        Some(at("2026-03-02T12:00:00Z"))
+    );
 
     // A restart: a new store and a new worker pick the schedule up.
     let app = app.restart().await;
@@ -161,22 +163,10 @@ async fn escalation_level_two_fires_once_at_its_time_after_a_restart() {
         .starts_with("SLA escalation level 2"));
 
     // Exactly once: a replayed check, later checks, record nothing more.
-    app.store
-        .schedule_job(
-            &tend_store::sla_job_key(id),
-            tend_store::sla_job(id, app.now()),
-        )
-        .await
-        .unwrap();
+    app.store.schedule_sla_check(id, app.now()).await.unwrap();
     drain(&w).await;
     app.clock.advance(chrono::Duration::hours(5));
-    app.store
-        .schedule_job(
-            &tend_store::sla_job_key(id),
-            tend_store::sla_job(id, app.now()),
-        )
-        .await
-        .unwrap();
+    app.store.schedule_sla_check(id, app.now()).await.unwrap();
     drain(&w).await;
     assert_eq!(sla_events(&app, id).await.len(), 2);
     assert_eq!(mails_to(&app, "sam@shop.test").await.len(), 1);
@@ -208,13 +198,7 @@ async fn a_reply_before_a_level_skips_it() {
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     drain(&w).await;
     app.clock.set(at("2026-03-02T12:00:00Z"));
-    app.store
-        .schedule_job(
-            &tend_store::sla_job_key(id),
-            tend_store::sla_job(id, app.now()),
-        )
-        .await
-        .unwrap();
+    app.store.schedule_sla_check(id, app.now()).await.unwrap();
     drain(&w).await;
     let ev = sla_events(&app, id).await;
     assert_eq!(

@@ -5,6 +5,7 @@ mod harness;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 
+mod admin_escalation_ui; // issue 5: escalation, leads, hours in the admin UI
 mod api_admin;
 mod api_bad_input;
 mod api_customers;
@@ -28,6 +29,7 @@ mod routing;
 mod search;
 mod sla;
 mod sla_calendars;
+mod sla_checks; // issue 5: next checks on the ticket row
 mod surveys;
 mod targets;
 mod team;

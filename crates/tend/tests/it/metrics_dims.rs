@@ -179,6 +179,12 @@ async fn volume_by_tag_and_language() {
     let mut g = groups(&body, "tag");
     g.sort();
     assert!(g.contains(&("late".into(), 1, 1)), "{g:?}");
+    // The drill-down works after the rebuild (which drops its indexes and makes them again).
+    let d = app
+        .get("/api/v1/reports/drill?metric=created&from=2026-03-01&to=2026-03-07&tag=billing")
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{d:?}");
+    assert_eq!(d.body["items"].as_array().unwrap().len(), 2, "{d:?}");
 
     // Tag and language are kept alone: no mixing with other dimensions or each other.
     for q in [

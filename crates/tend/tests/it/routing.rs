@@ -572,6 +572,8 @@ async fn two_servers_racing_assign_once_and_respect_capacity() {
                         agent_id: agent,
                         cursor: None,
                         note: "race".into(),
+                        actor: tend_core::Actor::SYSTEM,
+                        manual_ok: false,
                     },
                     now,
                 )
@@ -611,6 +613,8 @@ async fn two_servers_racing_assign_once_and_respect_capacity() {
                 agent_id: b,
                 cursor: Some(Some(12345)),
                 note: "stale cursor".into(),
+                actor: tend_core::Actor::SYSTEM,
+                manual_ok: false,
             },
             now,
         )

@@ -143,18 +143,23 @@ async fn warning_and_breach_fire_on_time_once_also_across_a_restart() {
     let worker =
         tend_web::worker::Worker::new(app.store.clone(), std::sync::Arc::new(app.clock.clone()));
     drain(&worker).await;
-    let sla_jobs: Vec<_> = app
-        .store
-        .list_jobs(tend_store::JobState::Queued, 50)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|j| j.kind == "sla.check")
-        .collect();
-    assert_eq!(sla_jobs.len(), 1, "one scheduled check per ticket");
+    // The next check is on the ticket row (migration 0027), not a job per ticket.
+    assert!(
+        app.store
+            .list_jobs(tend_store::JobState::Queued, 50)
+            .await
+            .unwrap()
+            .iter()
+            .all(|j| j.kind != "sla.check"),
+        "no per-ticket check jobs"
+    );
     assert_eq!(
-        sla_jobs[0].run_at.to_rfc3339(),
-        "2026-03-02T10:30:00+00:00",
+        app.store
+            .sla_check_at(id)
+            .await
+            .unwrap()
+            .map(|t| t.to_rfc3339()),
+        Some("2026-03-02T10:30:00+00:00".to_string()),
         "next check at the warning time"
     );
 
@@ -182,21 +187,13 @@ async fn warning_and_breach_fire_on_time_once_also_across_a_restart() {
         vec!["ticket.sla_warning"],
         "nothing before the due time"
     );
-    let next = app
-        .store
-        .list_jobs(tend_store::JobState::Queued, 50)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|j| j.kind == "sla.check")
-        .unwrap();
+    let next = app.store.sla_check_at(id).await.unwrap().unwrap();
     let due = chrono::DateTime::parse_from_rfc3339("2026-03-02T11:00:00Z").unwrap();
     assert!(
-        next.run_at >= due && next.run_at <= due + chrono::Duration::seconds(5),
-        "the check runs within 5 s of the due time: {}",
-        next.run_at
+        next >= due && next <= due + chrono::Duration::seconds(5),
+        "the check runs within 5 s of the due time: {next}"
     );
-    app.clock.set(next.run_at);
+    app.clock.set(next);
     drain(&worker).await;
     let ev = app.get(&format!("/api/v1/tickets/{id}/events")).await.body;
     assert_eq!(
@@ -235,13 +232,7 @@ async fn warning_and_breach_fire_on_time_once_also_across_a_restart() {
 
     // Exactly once: later checks and a replayed job record nothing more.
     app.clock.advance(chrono::Duration::hours(3));
-    app.store
-        .schedule_job(
-            &tend_store::sla_job_key(id),
-            tend_store::sla_job(id, app.now()),
-        )
-        .await
-        .unwrap();
+    app.store.schedule_sla_check(id, app.now()).await.unwrap();
     drain(&worker).await;
     assert_eq!(
         kinds(&app.get(&format!("/api/v1/tickets/{id}/events")).await.body),

@@ -322,25 +322,22 @@ async fn varied_history(app: &TestApp, tickets: usize) -> (i64, Vec<i64>) {
     (g, ids)
 }
 
-/// Each ticket's stored due time and queued `sla.check` run time.
+/// Each ticket's stored due time and next check.
 async fn outcome(app: &TestApp, ids: &[i64]) -> Vec<(i64, Option<String>, Option<String>)> {
     let admin = Viewer {
         agent_id: app.admin.0,
         role: Role::Admin,
         group_ids: vec![],
     };
-    let jobs = app
-        .store
-        .list_jobs(tend_store::JobState::Queued, 100_000)
-        .await
-        .unwrap();
     let mut out = Vec::new();
     for &id in ids {
         let t = app.store.get_ticket(id, &admin).await.unwrap();
-        let check = jobs
-            .iter()
-            .find(|j| j.kind == "sla.check" && j.payload["ticket_id"] == id)
-            .map(|j| j.run_at.to_rfc3339());
+        let check = app
+            .store
+            .sla_check_at(id)
+            .await
+            .unwrap()
+            .map(|t| t.to_rfc3339());
         out.push((id, t.sla_due_at.map(|d| d.to_rfc3339()), check));
     }
     out
