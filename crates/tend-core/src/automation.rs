@@ -1000,6 +1000,7 @@ mod tests {
         let cust = Actor::customer(7);
         let agent = Actor::agent(1);
         let msg = Change::MessageAdded {
+            time_spent_seconds: None,
             message_id: 5,
             public: true,
         };

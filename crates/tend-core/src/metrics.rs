@@ -110,6 +110,20 @@ pub struct TicketFacts {
     pub solves: Vec<DateTime<Utc>>,
     /// When each reopen happened.
     pub reopens: Vec<DateTime<Utc>>,
+    /// Time logged on the agents' messages (public replies and internal notes, the opening
+    /// message of an agent-created ticket included), in order. Customers' and system
+    /// messages never count, even if an event carried time.
+    #[serde(default)]
+    pub logged: Vec<LoggedTime>,
+}
+
+/// Time an agent logged on one of a ticket's messages (`time_spent_seconds` of a
+/// `MessageAdded` by an agent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedTime {
+    pub at: DateTime<Utc>,
+    pub agent_id: Option<i64>,
+    pub seconds: u32,
 }
 
 /// Response and resolution times of one ticket, in one measure of time.
@@ -170,6 +184,7 @@ impl TicketFacts {
             agent_replies: Vec::new(),
             solves: Vec::new(),
             reopens: Vec::new(),
+            logged: Vec::new(),
         };
         let mut tags: std::collections::BTreeSet<String> = tags.iter().cloned().collect();
         // The tag set at the last solve (a ticket created solved: at creation).
@@ -183,7 +198,20 @@ impl TicketFacts {
                 Change::Created { .. } => {
                     return Err(bad_history("a ticket's history has one Created event"))
                 }
-                Change::MessageAdded { public, .. } => {
+                Change::MessageAdded {
+                    public,
+                    time_spent_seconds,
+                    ..
+                } => {
+                    if let (ActorKind::Agent, Some(secs)) = (actor.kind, time_spent_seconds) {
+                        if *secs > 0 {
+                            f.logged.push(LoggedTime {
+                                at: *at,
+                                agent_id: actor.id,
+                                seconds: *secs,
+                            });
+                        }
+                    }
                     if !opening_seen && *at == f.created_at && *actor == f.created_by {
                         opening_seen = true;
                         continue;
@@ -242,6 +270,20 @@ impl TicketFacts {
         };
         f.dimensions.tags = counted.into_iter().collect();
         Ok(f)
+    }
+
+    /// Handle time: the time logged on the ticket's agent messages, in seconds (0 if none).
+    pub fn handle_seconds(&self) -> u64 {
+        self.logged.iter().map(|l| u64::from(l.seconds)).sum()
+    }
+
+    /// Handle time per agent who logged it (`None`: an agent actor without an id).
+    pub fn handle_seconds_by_agent(&self) -> BTreeMap<Option<i64>, u64> {
+        let mut out = BTreeMap::new();
+        for l in &self.logged {
+            *out.entry(l.agent_id).or_default() += u64::from(l.seconds);
+        }
+        out
     }
 
     /// Solved or closed now.
@@ -575,8 +617,8 @@ impl TimeSketches {
 /// Each fact is counted in the period it happened in: `created` at creation, `solves`,
 /// `reopens` and `agent_replies` at each event, first response at the first reply, each
 /// next response at its reply, first resolution at the first solve, and full resolution,
-/// FCR, one-touch, replies per solved ticket and "was reopened" at the last solve of a
-/// ticket solved now. SLA targets count when met (fulfilled) or at their due time (breached).
+/// FCR, one-touch, replies per solved ticket, "was reopened" and handle time (tickets with
+/// time logged only) at the last solve of a ticket solved now. SLA targets count when met (fulfilled) or at their due time (breached).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollup {
     pub created: u64,
@@ -593,6 +635,11 @@ pub struct Rollup {
     pub solved_replies: u64,
     /// Of the tickets counted in `one_touch_tickets`, those reopened at least once.
     pub reopened_solved: u64,
+    /// Handle time (seconds logged on agent messages) of the tickets counted in
+    /// `handled_tickets`.
+    pub handle_seconds: u64,
+    /// Of the tickets counted in `one_touch_tickets`, those with time logged.
+    pub handled_tickets: u64,
     /// SLA targets met, per [`SlaMetric::ALL`] index, counted when they were fulfilled.
     pub sla_met: [u64; 4],
     /// SLA targets breached, per [`SlaMetric::ALL`] index, counted at their due time.
@@ -614,6 +661,8 @@ impl Rollup {
         self.one_touch_resolved += other.one_touch_resolved;
         self.solved_replies += other.solved_replies;
         self.reopened_solved += other.reopened_solved;
+        self.handle_seconds += other.handle_seconds;
+        self.handled_tickets += other.handled_tickets;
         for i in 0..4 {
             self.sla_met[i] += other.sla_met[i];
             self.sla_breached[i] += other.sla_breached[i];
@@ -696,6 +745,13 @@ pub fn contributions(
             r.solved_replies += facts.agent_replies.len() as u64;
             r.reopened_solved += u64::from(!facts.reopens.is_empty());
         }
+        // Handle time: at the last solve, only tickets with time logged (a ticket without
+        // logged time is not a zero).
+        let handle = facts.handle_seconds();
+        if handle > 0 {
+            r.handle_seconds += handle;
+            r.handled_tickets += 1;
+        }
     }
     add_times(&mut out, facts, &key, &calendar_duration, |r| {
         &mut r.calendar
@@ -777,7 +833,7 @@ pub fn sla_contributions(
 
 /// The counters of a roll-up in stored order: the column names of the stores' roll-up
 /// tables and the order of [`RollupCell::counts`].
-pub const COUNTERS: [&str; 18] = [
+pub const COUNTERS: [&str; 20] = [
     "created",
     "solves",
     "reopens",
@@ -796,6 +852,8 @@ pub const COUNTERS: [&str; 18] = [
     "sla_next_reply_breached",
     "sla_periodic_update_breached",
     "sla_resolution_breached",
+    "handle_seconds",
+    "handled_tickets",
 ];
 pub const N_COUNTERS: usize = COUNTERS.len();
 
@@ -815,6 +873,8 @@ pub mod counter {
     pub const SLA_MET: usize = 10;
     /// `SLA_BREACHED + sla_index(metric)`.
     pub const SLA_BREACHED: usize = 14;
+    pub const HANDLE_SECONDS: usize = 18;
+    pub const HANDLED_TICKETS: usize = 19;
 }
 
 /// The distributions of a roll-up in stored order: calendar time, then business time; in
@@ -960,6 +1020,8 @@ impl RollupCell {
         counts[counter::ONE_TOUCH_RESOLVED] = r.one_touch_resolved as i64;
         counts[counter::SOLVED_REPLIES] = r.solved_replies as i64;
         counts[counter::REOPENED_SOLVED] = r.reopened_solved as i64;
+        counts[counter::HANDLE_SECONDS] = r.handle_seconds as i64;
+        counts[counter::HANDLED_TICKETS] = r.handled_tickets as i64;
         for i in 0..4 {
             counts[counter::SLA_MET + i] = r.sla_met[i] as i64;
             counts[counter::SLA_BREACHED + i] = r.sla_breached[i] as i64;
@@ -1032,6 +1094,8 @@ impl RollupCell {
             one_touch_resolved: c(counter::ONE_TOUCH_RESOLVED),
             solved_replies: c(counter::SOLVED_REPLIES),
             reopened_solved: c(counter::REOPENED_SOLVED),
+            handle_seconds: c(counter::HANDLE_SECONDS),
+            handled_tickets: c(counter::HANDLED_TICKETS),
             sla_met,
             sla_breached,
             calendar: times(0)?,
@@ -1790,6 +1854,7 @@ mod tests {
             t(at),
             by,
             Change::MessageAdded {
+                time_spent_seconds: None,
                 message_id: 0,
                 public,
             },
@@ -1920,6 +1985,144 @@ mod tests {
         for g in Grain::ALL {
             assert_eq!(Grain::from_code(g.code()), Some(g));
         }
+    }
+
+    fn timed(at: &str, by: Actor, public: bool, secs: u32) -> Event {
+        (
+            t(at),
+            by,
+            Change::MessageAdded {
+                message_id: 0,
+                public,
+                time_spent_seconds: Some(secs),
+            },
+        )
+    }
+
+    fn handle_counts(c: &Contribution) -> Vec<(DateTime<Utc>, i64, i64)> {
+        c.iter()
+            .map(|(h, cell)| {
+                (
+                    *h,
+                    cell.counts[counter::HANDLE_SECONDS],
+                    cell.counts[counter::HANDLED_TICKETS],
+                )
+            })
+            .filter(|(_, s, n)| *s != 0 || *n != 0)
+            .collect()
+    }
+
+    #[test]
+    fn handle_time_sums_agent_replies_and_notes_per_agent() {
+        let mut ev = customer_opens("2 09:00");
+        // A customer's message never counts, even if its event carried time.
+        ev.push(timed("2 09:05", Actor::customer(CUSTOMER), true, 600));
+        // Time on an internal note counts; so does time on a reply.
+        ev.push(timed("2 09:10", Actor::agent(1), false, 300));
+        ev.push(timed("2 09:30", Actor::agent(2), true, 120));
+        ev.push(timed("2 09:40", Actor::agent(1), true, 60));
+        // A system message does not count either.
+        ev.push(timed("2 09:45", Actor::SYSTEM, false, 900));
+        let f = facts(&ev);
+        assert_eq!(f.handle_seconds(), 480);
+        assert_eq!(
+            f.handle_seconds_by_agent().into_iter().collect::<Vec<_>>(),
+            vec![(Some(1), 360), (Some(2), 120)]
+        );
+        // Open: not counted yet.
+        assert!(handle_counts(&ticket_contribution(&f, None, &[])).is_empty());
+        // Solved: the whole sum and one ticket, in the hour of the (last) solve.
+        ev.push(status("2 10:05", Status::New, Status::Solved));
+        let c = ticket_contribution(&facts(&ev), None, &[]);
+        assert_eq!(handle_counts(&c), vec![(t("2 10:00"), 480, 1)]);
+        let r = c[c.len() - 1].1.to_rollup().unwrap();
+        assert_eq!((r.handle_seconds, r.handled_tickets), (480, 1));
+    }
+
+    #[test]
+    fn handle_time_survives_a_reopen_and_skips_tickets_without_time() {
+        let mut ev = customer_opens("2 09:00");
+        ev.push(timed("2 09:10", Actor::agent(1), true, 300));
+        ev.push(status("2 10:00", Status::New, Status::Solved));
+        ev.push(status("3 09:00", Status::Solved, Status::Open));
+        // Reopened: no longer solved, so nothing counts…
+        assert!(handle_counts(&ticket_contribution(&facts(&ev), None, &[])).is_empty());
+        ev.push(timed("3 09:20", Actor::agent(2), false, 200));
+        ev.push(status("3 11:30", Status::Open, Status::Solved));
+        // …and solved again it counts with the whole sum, before and after the reopen.
+        let f = facts(&ev);
+        assert_eq!(f.handle_seconds(), 500);
+        assert_eq!(
+            handle_counts(&ticket_contribution(&f, None, &[])),
+            vec![(t("3 11:00"), 500, 1)]
+        );
+        // A solved ticket without logged time is not a zero: it is not in the base.
+        let mut plain = customer_opens("2 09:00");
+        plain.push(msg("2 09:10", Actor::agent(1), true));
+        plain.push(status("2 10:00", Status::New, Status::Solved));
+        let c = ticket_contribution(&facts(&plain), None, &[]);
+        assert!(handle_counts(&c).is_empty());
+        // Summed with the timed ticket: mean over tickets with time only (500 s, not 250).
+        let mut acc = RollupCell::default();
+        for (_, cell) in ticket_contribution(&f, None, &[]).iter().chain(&c) {
+            acc.add(cell, 1);
+        }
+        let r = acc.to_rollup().unwrap();
+        assert_eq!(
+            (r.handle_seconds, r.handled_tickets, r.one_touch_tickets),
+            (500, 1, 2)
+        );
+    }
+
+    #[test]
+    fn handle_time_rebuild_equals_incremental() {
+        // The tail's way: the ticket's old contribution out, the new one in, at each change;
+        // the rebuild's way: the final contribution once. Both give the same rows.
+        let mut ev = customer_opens("2 09:00");
+        let steps: Vec<Event> = vec![
+            timed("2 09:10", Actor::agent(1), false, 300),
+            status("2 10:00", Status::New, Status::Solved),
+            status("3 09:00", Status::Solved, Status::Open),
+            timed("3 09:20", Actor::agent(2), true, 200),
+            (
+                t("3 09:25"),
+                Actor::agent(1),
+                Change::AssigneeChanged {
+                    from: None,
+                    to: Some(2),
+                },
+            ),
+            status("3 11:30", Status::Open, Status::Solved),
+        ];
+        let mut rows = std::collections::HashMap::new();
+        let mut old: Option<(Dimensions, Contribution)> = None;
+        for e in steps {
+            ev.push(e);
+            let f = facts(&ev);
+            let c = ticket_contribution(&f, None, &[]);
+            if let Some((d, oc)) = old.take() {
+                spread_contribution(&mut rows, &d, &oc, -1);
+            }
+            spread_contribution(&mut rows, &f.dimensions, &c, 1);
+            old = Some((f.dimensions.clone(), c));
+        }
+        rows.retain(|_, c| !c.is_zero());
+        let (d, c) = old.unwrap();
+        let mut acc = RebuildRows::default();
+        acc.add_ticket(&d, &c);
+        let rebuilt: std::collections::HashMap<RowKey, RollupCell> =
+            acc.into_rows().into_iter().collect();
+        assert_eq!(rebuilt, rows);
+        // The agent rows carry the handle time under the ticket's assignee.
+        let agent: Vec<_> = rows
+            .iter()
+            .filter(|(k, _)| k.grain == Grain::AgentDay)
+            .map(|(k, c)| (k.dimensions.assignee_id, c.counts[counter::HANDLE_SECONDS]))
+            .filter(|(_, s)| *s > 0)
+            .collect();
+        assert_eq!(agent, vec![(Some(2), 500)]);
+        // The stored form keeps the new counters.
+        assert_eq!(decode_contribution(&encode_contribution(&c)).unwrap(), c);
     }
 
     #[test]
@@ -2464,6 +2667,7 @@ mod tests {
                 utc(6, 15, 0),
                 Actor::customer(CUSTOMER),
                 Change::MessageAdded {
+                    time_spent_seconds: None,
                     message_id: 1,
                     public: true,
                 },
@@ -2480,6 +2684,7 @@ mod tests {
                 utc(9, 8, 30),
                 Actor::agent(1),
                 Change::MessageAdded {
+                    time_spent_seconds: None,
                     message_id: 2,
                     public: true,
                 },

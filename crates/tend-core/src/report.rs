@@ -372,6 +372,7 @@ pub enum MetricGroup {
     OneTouch,
     Reopens,
     Replies,
+    HandleTime,
     Sla,
     Csat,
     Nps,
@@ -379,7 +380,7 @@ pub enum MetricGroup {
 }
 
 impl MetricGroup {
-    pub const ALL: [MetricGroup; 12] = [
+    pub const ALL: [MetricGroup; 13] = [
         MetricGroup::Volume,
         MetricGroup::Frt,
         MetricGroup::Nrt,
@@ -388,6 +389,7 @@ impl MetricGroup {
         MetricGroup::OneTouch,
         MetricGroup::Reopens,
         MetricGroup::Replies,
+        MetricGroup::HandleTime,
         MetricGroup::Sla,
         MetricGroup::Csat,
         MetricGroup::Nps,
@@ -404,6 +406,7 @@ impl MetricGroup {
             MetricGroup::OneTouch => "one_touch",
             MetricGroup::Reopens => "reopens",
             MetricGroup::Replies => "replies",
+            MetricGroup::HandleTime => "handle_time",
             MetricGroup::Sla => "sla",
             MetricGroup::Csat => "csat",
             MetricGroup::Nps => "nps",
@@ -974,6 +977,8 @@ pub enum Source {
     Share(usize, usize),
     /// `a / b`.
     PerTicket(usize, usize),
+    /// `a / b` seconds, rounded to whole seconds.
+    MeanSeconds(usize, usize),
     /// `100 · met / (met + breached)` for an SLA metric index.
     Sla(usize),
     /// `met + breached` for an SLA metric index.
@@ -1098,7 +1103,7 @@ const FULL_RES: [MetricDef; 6] = time_metrics!(
     "Full resolution time: from creation to the last solve, for tickets solved now (a reopened ticket counts again when it is solved again, with the whole time since creation); merged tickets excluded. Counted in the period of the last solve."
 );
 
-const OTHER: [MetricDef; 24] = [
+const OTHER: [MetricDef; 27] = [
     MetricDef { key: "created", group: MetricGroup::Volume, label: "Created", unit: Unit::Count, source: Source::Counter(counter::CREATED), definition: "Tickets created in the period (by any channel, including tickets agents created for customers)." },
     MetricDef { key: "solved", group: MetricGroup::Volume, label: "Solves", unit: Unit::Count, source: Source::Counter(counter::SOLVES), definition: "Changes from an open status (new, open, pending, on-hold) to solved or closed in the period; a ticket created solved counts at creation. Solved → closed is not a new solve; a reopened ticket solved again counts again." },
     MetricDef { key: "reopened", group: MetricGroup::Volume, label: "Reopens", unit: Unit::Count, source: Source::Counter(counter::REOPENS), definition: "Changes from solved or closed back to an open status in the period." },
@@ -1107,6 +1112,9 @@ const OTHER: [MetricDef; 24] = [
     MetricDef { key: "one_touch_rate", group: MetricGroup::OneTouch, label: "One-touch", unit: Unit::Percent, source: Source::Share(counter::ONE_TOUCH_RESOLVED, counter::ONE_TOUCH_TICKETS), definition: "Like first-contact resolution, but over every solved ticket, merged ones included: solved with exactly one public agent reply and never reopened." },
     MetricDef { key: "reopen_rate", group: MetricGroup::Reopens, label: "Reopen rate", unit: Unit::Percent, source: Source::Share(counter::REOPENED_SOLVED, counter::ONE_TOUCH_TICKETS), definition: "Of the tickets whose last solve fell in the period and that are solved now, the share that was reopened at least once." },
     MetricDef { key: "replies_per_ticket", group: MetricGroup::Replies, label: "Agent replies per solved ticket", unit: Unit::Ratio, source: Source::PerTicket(counter::SOLVED_REPLIES, counter::ONE_TOUCH_TICKETS), definition: "Public agent replies (internal notes excluded) per ticket, over the tickets whose last solve fell in the period and that are solved now." },
+    MetricDef { key: "handle_time_mean", group: MetricGroup::HandleTime, label: "Handle time per ticket", unit: Unit::Seconds, source: Source::MeanSeconds(counter::HANDLE_SECONDS, counter::HANDLED_TICKETS), definition: "Mean handle time of the tickets whose last solve fell in the period, that are solved now and have time logged: a ticket's handle time is the sum of the time agents logged on its replies and internal notes (customers' messages never carry time). Tickets without logged time are left out, not counted as zero." },
+    MetricDef { key: "handle_time", group: MetricGroup::HandleTime, label: "Handle time (total)", unit: Unit::Seconds, source: Source::Counter(counter::HANDLE_SECONDS), definition: "Sum of the handle time of the tickets whose last solve fell in the period, that are solved now and have time logged." },
+    MetricDef { key: "handled_tickets", group: MetricGroup::HandleTime, label: "Tickets with logged time", unit: Unit::Count, source: Source::Counter(counter::HANDLED_TICKETS), definition: "Tickets whose last solve fell in the period, that are solved now and have time logged: the base of handle time per ticket." },
     MetricDef { key: "agent_replies", group: MetricGroup::Replies, label: "Agent replies", unit: Unit::Count, source: Source::Counter(counter::AGENT_REPLIES), definition: "Public agent replies posted in the period (internal notes and the opening message of an agent-created ticket excluded)." },
     MetricDef { key: "sla_first_reply", group: MetricGroup::Sla, label: "SLA first reply met", unit: Unit::Percent, source: Source::Sla(0), definition: "Of the first-reply targets that were met (counted when met) or breached (counted at their due time) in the period, the share met. Targets come from the SLA policy that matches each ticket; running and paused clocks are not counted." },
     MetricDef { key: "sla_next_reply", group: MetricGroup::Sla, label: "SLA next reply met", unit: Unit::Percent, source: Source::Sla(1), definition: "The same share for next-reply targets (each run counts once)." },
@@ -1252,6 +1260,9 @@ fn value(
         Source::Share(a, b) => share(c(a), c(b)),
         Source::PerTicket(a, b) => {
             (c(b) > 0).then(|| Value::Dec(round(c(a) as f64 / c(b) as f64, 2)))
+        }
+        Source::MeanSeconds(a, b) => {
+            (c(b) > 0).then(|| Value::Int((c(a) as f64 / c(b) as f64).round() as i64))
         }
         Source::Sla(i) => {
             let met = c(counter::SLA_MET + i);
@@ -1847,6 +1858,7 @@ mod tests {
             at,
             Actor::agent(1),
             Change::MessageAdded {
+                time_spent_seconds: None,
                 message_id: 0,
                 public: true,
             },
@@ -2172,7 +2184,7 @@ mod tests {
             assert!(keys.insert(m.key), "duplicate {}", m.key);
             assert!(m.definition.len() > 20, "{}", m.key);
         }
-        assert_eq!(METRICS.len(), 48);
+        assert_eq!(METRICS.len(), 51);
         for g in MetricGroup::ALL {
             assert!(METRICS.iter().any(|m| m.group == g), "{g:?}");
         }

@@ -237,6 +237,7 @@ mod tests {
         );
         assert_eq!(
             describe(&Change::MessageAdded {
+                time_spent_seconds: None,
                 message_id: 1,
                 public: true
             }),

@@ -107,6 +107,10 @@ pub enum Change {
     MessageAdded {
         message_id: i64,
         public: bool,
+        /// Time the agent logged on this reply or note (like Zendesk's time tracking), in
+        /// seconds, 1 s ..= 24 h; agents' messages only. Absent in old events.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_spent_seconds: Option<u32>,
     },
     SubjectChanged {
         from: String,
@@ -204,6 +208,27 @@ pub enum Change {
 /// How much of a survey comment a `SurveyAnswered` event keeps (the whole answer is in
 /// `/api/v1/surveys/{id}/responses`).
 pub const SURVEY_EVENT_COMMENT_MAX: usize = 1000;
+
+/// The most time one message may log: 24 hours.
+pub const MAX_TIME_SPENT_SECONDS: u32 = 86_400;
+
+/// Checks time logged on a message (`field` names it in the error): a whole number of
+/// seconds, 1 s ..= 24 h.
+pub fn check_time_spent(field: &str, v: &serde_json::Value) -> Result<u32, crate::Invalid> {
+    let bad = || {
+        crate::Invalid::new(
+            field,
+            format!(
+                "must be a whole number of seconds from 1 to {MAX_TIME_SPENT_SECONDS} (24 hours)"
+            ),
+        )
+    };
+    let n = v.as_i64().ok_or_else(bad)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_TIME_SPENT_SECONDS).contains(n))
+        .ok_or_else(bad)
+}
 
 impl Change {
     /// The event kind, as webhooks subscribe to it: `ticket.created`, `ticket.status_changed`, …
@@ -534,12 +559,44 @@ mod tests {
     }
 
     #[test]
+    fn time_spent_is_1_s_to_24_h_in_whole_seconds() {
+        use serde_json::json;
+        assert_eq!(check_time_spent("t", &json!(1)).unwrap(), 1);
+        assert_eq!(check_time_spent("t", &json!(86_400)).unwrap(), 86_400);
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!(86_401),
+            json!(1.5),
+            json!("60"),
+            json!(null),
+        ] {
+            let e = check_time_spent("t", &bad).unwrap_err();
+            assert_eq!(e.field, "t", "{bad}");
+        }
+        // Old events without the field still read; None is not written.
+        let old: Change =
+            serde_json::from_str(r#"{"type":"message_added","message_id":3,"public":false}"#)
+                .unwrap();
+        assert_eq!(
+            old,
+            Change::MessageAdded {
+                message_id: 3,
+                public: false,
+                time_spent_seconds: None
+            }
+        );
+        assert!(!serde_json::to_string(&old).unwrap().contains("time_spent"));
+    }
+
+    #[test]
     fn change_kinds_are_listed() {
         for c in [
             created(),
             Change::MessageAdded {
                 message_id: 1,
                 public: true,
+                time_spent_seconds: None,
             },
         ] {
             assert!(Change::KINDS.contains(&c.kind()));

@@ -538,6 +538,7 @@ fn script(tz: Tz, text: &str) -> Vec<Event> {
         let at = when(tz, &time, date);
         date = Some(at.with_timezone(&tz).date_naive());
         let msg = |public| Change::MessageAdded {
+            time_spent_seconds: None,
             message_id: i as i64,
             public,
         };
@@ -697,6 +698,7 @@ fn evaluation_of_odd_input_does_not_panic() {
             now - Duration::hours(1),
             Actor::customer(1),
             Change::MessageAdded {
+                time_spent_seconds: None,
                 message_id: 1,
                 public: true,
             },
@@ -705,6 +707,7 @@ fn evaluation_of_odd_input_does_not_panic() {
             now - Duration::hours(3),
             Actor::agent(1),
             Change::MessageAdded {
+                time_spent_seconds: None,
                 message_id: 2,
                 public: true,
             },
@@ -905,6 +908,7 @@ fn arb_ticket() -> impl Strategy<Value = Ticket> {
             for (i, (gap, what)) in steps.into_iter().enumerate() {
                 t += Duration::minutes(gap);
                 let msg = |public| Change::MessageAdded {
+                    time_spent_seconds: None,
                     message_id: i as i64,
                     public,
                 };

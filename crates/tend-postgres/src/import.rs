@@ -298,6 +298,7 @@ fn build_rows(
                         created_at: m.created_at,
                     });
                     Change::MessageAdded {
+                        time_spent_seconds: None,
                         message_id: mid,
                         public,
                     }

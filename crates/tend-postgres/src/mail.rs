@@ -350,6 +350,7 @@ async fn deliver_tx(tx: &Transaction<'_>, mut d: MailDelivery, now: Now) -> Resu
             let mut events = vec![(
                 author,
                 Change::MessageAdded {
+                    time_spent_seconds: None,
                     message_id: msg.id,
                     public: message.public,
                 },
@@ -402,6 +403,7 @@ async fn deliver_tx(tx: &Transaction<'_>, mut d: MailDelivery, now: Now) -> Resu
                     with_intake(&mut note, intake_id);
                     let msg = insert_message(tx, tid, Actor::SYSTEM, &note, now).await?;
                     let added = Change::MessageAdded {
+                        time_spent_seconds: None,
                         message_id: msg.id,
                         public: false,
                     };

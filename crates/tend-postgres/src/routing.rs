@@ -169,6 +169,7 @@ async fn set_assignee<C: GenericClient>(
         t.id,
         by,
         &NewMessage {
+            time_spent_seconds: None,
             public: false,
             body_text: note.to_string(),
             body_html: tend_core::html::text_to_html(note),
@@ -182,6 +183,7 @@ async fn set_assignee<C: GenericClient>(
     events.push((
         by,
         Change::MessageAdded {
+            time_spent_seconds: None,
             message_id: msg.id,
             public: false,
         },

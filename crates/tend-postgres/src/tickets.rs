@@ -421,6 +421,7 @@ pub(crate) async fn create_ticket_tx(
             Change::MessageAdded {
                 message_id: msg.id,
                 public: m.public,
+                time_spent_seconds: agent_time(author, m),
             },
             now,
         ));
@@ -708,6 +709,12 @@ pub(crate) async fn update_ticket(
     Ok(t)
 }
 
+/// Logged time is kept on agents' messages only (customers' messages never carry it).
+fn agent_time(author: Actor, m: &NewMessage) -> Option<u32> {
+    m.time_spent_seconds
+        .filter(|_| author.kind == tend_core::ActorKind::Agent)
+}
+
 pub(crate) async fn add_message(
     s: &PgStore,
     ticket_id: i64,
@@ -724,6 +731,7 @@ pub(crate) async fn add_message(
     let change = Change::MessageAdded {
         message_id: msg.id,
         public: new.public,
+        time_spent_seconds: agent_time(actor, &new),
     };
     let kind = change.kind();
     let seqs = insert_events(&tx, ticket_id, &[(actor, change, now)]).await?;

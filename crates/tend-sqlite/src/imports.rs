@@ -304,6 +304,7 @@ fn import_tx(
                         *author,
                         *at,
                         &tend_core::Change::MessageAdded {
+                            time_spent_seconds: None,
                             message_id: msg.id,
                             public: *public,
                         },

@@ -66,6 +66,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (26, include_str!("../migrations/0026_org_indexes.sql")),
     (27, include_str!("../migrations/0027_sla_check_column.sql")),
+    (29, include_str!("../migrations/0029_handle_time.sql")),
 ];
 
 /// Largest number of write requests folded into one commit.

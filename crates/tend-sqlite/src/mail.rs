@@ -265,6 +265,7 @@ fn deliver_tx(c: &Connection, mut d: MailDelivery, now: DateTime<Utc>) -> Result
                 author,
                 now,
                 &Change::MessageAdded {
+                    time_spent_seconds: None,
                     message_id: msg.id,
                     public: message.public,
                 },
@@ -308,6 +309,7 @@ fn deliver_tx(c: &Connection, mut d: MailDelivery, now: DateTime<Utc>) -> Result
                         Actor::SYSTEM,
                         now,
                         &Change::MessageAdded {
+                            time_spent_seconds: None,
                             message_id: msg.id,
                             public: false,
                         },

@@ -157,6 +157,7 @@ fn note(c: &Connection, ticket_id: i64, text: &str, by: Actor, now: DateTime<Utc
         ticket_id,
         by,
         &NewMessage {
+            time_spent_seconds: None,
             public: false,
             body_text: text.to_string(),
             body_html: tend_core::html::text_to_html(text),
@@ -172,6 +173,7 @@ fn note(c: &Connection, ticket_id: i64, text: &str, by: Actor, now: DateTime<Utc
         by,
         now,
         &Change::MessageAdded {
+            time_spent_seconds: None,
             message_id: msg.id,
             public: false,
         },

@@ -305,6 +305,7 @@ pub(crate) fn create_ticket_tx(
             &Change::MessageAdded {
                 message_id: msg.id,
                 public: m.public,
+                time_spent_seconds: agent_time(author, m),
             },
             true,
         )?;
@@ -352,6 +353,12 @@ pub(crate) fn update_ticket_tx(
     Ok(t)
 }
 
+/// Logged time is kept on agents' messages only (customers' messages never carry it).
+fn agent_time(author: Actor, m: &NewMessage) -> Option<u32> {
+    m.time_spent_seconds
+        .filter(|_| author.kind == tend_core::ActorKind::Agent)
+}
+
 fn add_message_tx(
     c: &Connection,
     id: i64,
@@ -370,6 +377,7 @@ fn add_message_tx(
         &Change::MessageAdded {
             message_id: msg.id,
             public: m.public,
+            time_spent_seconds: agent_time(by, &m),
         },
         true,
     )?;

@@ -230,6 +230,9 @@ pub struct NewMessage {
     /// Mail it to the requester (a public agent reply): the store enqueues
     /// [`crate::MAIL_REPLY_JOB`] in the same transaction.
     pub notify: bool,
+    /// Time an agent logged on this message, in seconds (validated by the caller: 1 s ..=
+    /// 24 h, agents only); carried in the `message_added` event.
+    pub time_spent_seconds: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -234,6 +234,7 @@ async fn apply(
             }
         };
         let msg = NewMessage {
+            time_spent_seconds: None,
             public: m.public,
             body_html: tend_core::html::text_to_html(&text),
             body_text: text,

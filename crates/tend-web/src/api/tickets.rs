@@ -63,6 +63,10 @@ pub struct MessageIn {
     /// Mail a public agent message to the requester (default true; false records it only).
     #[serde(default)]
     notify: Option<bool>,
+    /// Time the agent spent on this reply or note, in seconds (1 ..= 86 400); agents only.
+    /// Checked by hand (not typed) so that any wrong value is a 422 naming the field.
+    #[serde(default)]
+    time_spent_seconds: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +108,11 @@ async fn check_fields(s: &AppState, fields: &Fields) -> ApiResult<()> {
 }
 
 fn message_from(m: MessageIn, default_public: bool) -> ApiResult<NewMessage> {
+    let time_spent_seconds = m
+        .time_spent_seconds
+        .as_ref()
+        .map(|v| tend_core::ticket::check_time_spent("time_spent_seconds", v))
+        .transpose()?;
     let body = m.body.unwrap_or_default();
     tend_core::check_len("body", &body, limits::BODY_MAX)?;
     if let Some(h) = &m.html {
@@ -169,6 +178,7 @@ fn message_from(m: MessageIn, default_public: bool) -> ApiResult<NewMessage> {
     }
     let public = m.public.unwrap_or(default_public);
     Ok(NewMessage {
+        time_spent_seconds,
         public,
         body_text,
         body_html,
@@ -240,6 +250,12 @@ pub async fn create(
         Some(c) => {
             let author = c.author.unwrap_or_default();
             let mut m = message_from(c, true)?;
+            if author == AuthorIn::Requester && m.time_spent_seconds.is_some() {
+                return Err(AppError::invalid(
+                    "comment.time_spent_seconds",
+                    "only an agent's message can log time (this comment is the requester's)",
+                ));
+            }
             // The customer's own words are not mailed back to them.
             m.notify &= author == AuthorIn::Agent;
             (Some(m), author == AuthorIn::Requester)

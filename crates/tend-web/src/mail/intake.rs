@@ -164,6 +164,7 @@ fn message_of(mail: &Inbound, public: bool) -> NewMessage {
         .clone()
         .unwrap_or_else(|| tend_core::html::text_to_html(&mail.body_text));
     NewMessage {
+        time_spent_seconds: None,
         public,
         body_text: mail.body_text.clone(),
         body_html,

@@ -281,6 +281,9 @@ struct TicketPage {
     kb_suggestions: Vec<crate::helpcenter::deflect::AgentSuggestion>,
     /// The requester's survey answers, newest first.
     satisfaction: Vec<super::satisfaction::Answer>,
+    /// Why the reply form was refused (shown above it), and the time typed into it.
+    reply_error: Option<String>,
+    time_spent_min: String,
 }
 
 #[derive(Deserialize)]
@@ -421,7 +424,9 @@ async fn timeline_items(
     let mut items = Vec::new();
     for e in &events.items {
         match &e.change {
-            tend_core::Change::MessageAdded { message_id, public } => {
+            tend_core::Change::MessageAdded {
+                message_id, public, ..
+            } => {
                 if let Some(m) = by_id.get(message_id) {
                     let (html, folded) = mail_view(m);
                     items.push(Item {
@@ -502,6 +507,15 @@ pub async fn ticket(
     crate::extract::Id(id): crate::extract::Id,
     Query(params): Query<TicketParams>,
 ) -> Result<Response, AppError> {
+    Ok(render(&ticket_page(&s, &sess, id, params.macro_id).await?))
+}
+
+async fn ticket_page(
+    s: &AppState,
+    sess: &Session,
+    id: i64,
+    macro_id: Option<i64>,
+) -> Result<TicketPage, AppError> {
     let t = s.store.get_ticket(id, &sess.viewer).await?;
     let requester = s.store.get_customer(t.requester_id).await?;
     // Agents and groups are read once: for the timeline and for the field pickers.
@@ -511,7 +525,7 @@ pub async fn ticket(
         agent_list.iter().map(|a| (a.id, a.name.clone())).collect(),
         group_list.iter().map(|g| (g.id, g.name.clone())).collect(),
     );
-    let items = timeline_items(&s, &sess, &t, &requester, &name_maps).await?;
+    let items = timeline_items(s, sess, &t, &requester, &name_maps).await?;
     let q = TicketQuery {
         requester_id: Some(t.requester_id),
         limit: 10,
@@ -526,10 +540,10 @@ pub async fn ticket(
         .filter(|o| o.id != t.id)
         .map(|o| (o.id, o.subject, o.status.to_string()))
         .collect();
-    let nav = nav(&s, &sess, "").await?;
+    let nav = nav(s, sess, "").await?;
     let me = s.store.get_agent(sess.viewer.agent_id).await?;
     let macros = s.store.list_macros(me.id).await?;
-    let (applied, prefill, prefill_note) = match params.macro_id {
+    let (applied, prefill, prefill_note) = match macro_id {
         Some(mid) => {
             let m = s.store.get_macro(mid, me.id).await?;
             let text = crate::api::macros::render_for(&m, &t, &requester, &me)?;
@@ -562,7 +576,7 @@ pub async fn ticket(
         }
         None => (None, String::new(), false),
     };
-    let sla = crate::api::sla::for_ticket(&s, &sess.viewer, &t)
+    let sla = crate::api::sla::for_ticket(s, &sess.viewer, &t)
         .await?
         .map(|(policy, targets)| {
             let rows = targets
@@ -583,8 +597,8 @@ pub async fn ticket(
                 .collect();
             (policy, rows)
         });
-    let kb_suggestions = crate::helpcenter::deflect::for_ticket(&s, &sess.viewer, &t).await;
-    let satisfaction = super::satisfaction::history(&s, t.requester_id).await?;
+    let kb_suggestions = crate::helpcenter::deflect::for_ticket(s, &sess.viewer, &t).await;
+    let satisfaction = super::satisfaction::history(s, t.requester_id).await?;
     let page = TicketPage {
         kb_suggestions,
         satisfaction,
@@ -609,9 +623,27 @@ pub async fn ticket(
         groups: group_list.iter().map(|g| (g.id, g.name.clone())).collect(),
         statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
         priorities: Priority::ALL.iter().map(|p| p.as_str()).collect(),
+        reply_error: None,
+        time_spent_min: String::new(),
         t,
     };
-    Ok(render(&page))
+    Ok(page)
+}
+
+/// The reply form's "Time spent (min)": empty for none, else whole minutes, 1 ..= 1440
+/// (stored in seconds, checked by [`tend_core::ticket::check_time_spent`]).
+fn form_time_spent(v: &str) -> Result<Option<u32>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let bad =
+        || "Time spent must be a whole number of minutes from 1 to 1440 (24 hours).".to_string();
+    let min: i64 = v.parse().map_err(|_| bad())?;
+    let secs = serde_json::Value::from(min.saturating_mul(60));
+    tend_core::ticket::check_time_spent("time_spent_min", &secs)
+        .map(Some)
+        .map_err(|_| bad())
 }
 
 #[derive(Deserialize)]
@@ -625,6 +657,9 @@ pub struct ReplyForm {
     /// The macro applied to this reply: its field changes are made with it.
     #[serde(default)]
     macro_id: String,
+    /// Time spent on this reply or note, in minutes (optional).
+    #[serde(default)]
+    time_spent_min: String,
 }
 
 pub async fn reply(
@@ -642,7 +677,22 @@ pub async fn reply(
     }
     tend_core::check_len("body", &body, tend_core::limits::BODY_MAX)?;
     let public = f.kind != "note";
+    let time_spent_seconds = match form_time_spent(&f.time_spent_min) {
+        Ok(t) => t,
+        Err(msg) => {
+            // Shown on the page, with what was typed kept.
+            let mut page = ticket_page(&s, &sess, id, None).await?;
+            page.reply_error = Some(msg);
+            page.time_spent_min = f.time_spent_min.clone();
+            page.prefill = f.body.clone();
+            page.prefill_note = !public;
+            let mut res = render(&page);
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(res);
+        }
+    };
     let m = NewMessage {
+        time_spent_seconds,
         public,
         body_html: html::text_to_html(&body),
         body_text: body,

@@ -11,7 +11,7 @@ use tend_core::Role;
 /// (period, group values joined by `|`, metric key) → value ("" = none).
 pub(crate) type Numbers = BTreeMap<(String, String, String), String>;
 
-const Q: &str = "from=2026-03-01&to=2026-03-07&tz=Europe%2FBerlin&interval=day&group_by=group&metrics=volume,frt,resolution,fcr,one_touch,reopens,replies,csat";
+const Q: &str = "from=2026-03-01&to=2026-03-07&tz=Europe%2FBerlin&interval=day&group_by=group&metrics=volume,frt,resolution,fcr,one_touch,reopens,replies,handle_time,csat";
 
 fn norm(v: &str) -> String {
     // Compare numbers as numbers (JSON writes 50.0, CSV and HTML 50).
@@ -130,7 +130,7 @@ async fn page_csv_and_api_give_the_same_numbers() {
     let r = app
         .post(
             &at(&a, "/messages"),
-            json!({"body": "checked the ledger", "public": false}),
+            json!({"body": "checked the ledger", "public": false, "time_spent_seconds": 600}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
@@ -169,7 +169,7 @@ async fn page_csv_and_api_give_the_same_numbers() {
     app.patch(&at(&c, ""), json!({"status": "open"})).await;
     app.post(
         &at(&c, "/messages"),
-        json!({"body": "Now really.", "public": true}),
+        json!({"body": "Now really.", "public": true, "time_spent_seconds": 300}),
     )
     .await;
     app.patch(&at(&c, ""), json!({"status": "solved"})).await;
@@ -196,6 +196,10 @@ async fn page_csv_and_api_give_the_same_numbers() {
     let median = t["frt_median"].as_f64().unwrap();
     assert!((median - 3600.0).abs() <= 36.0, "{median}");
     assert_eq!(t["frt_mean"], 4200);
+    // Handle time: A 600 s (on the note), C 300 s; B (open, no time) is not counted.
+    assert_eq!(t["handle_time"], 900, "{t}");
+    assert_eq!(t["handled_tickets"], 2);
+    assert_eq!(t["handle_time_mean"], 450);
     assert!(
         t["frt_bh_median"].is_null(),
         "no business calendar configured"
@@ -242,7 +246,7 @@ async fn page_csv_and_api_give_the_same_numbers() {
     assert_eq!(from_api, from_csv, "JSON and CSV");
     assert_eq!(from_api, from_page, "JSON and the page");
     // The same for the per-tag and per-language roll-ups (issue 8; more in metrics_dims).
-    for by in ["tag", "language"] {
+    for by in ["tag", "language", "assignee"] {
         let q = Q.replace("group_by=group", &format!("by={by}"));
         let api = app.get(&format!("/api/v1/reports/tickets?{q}")).await;
         assert_eq!(api.status, StatusCode::OK, "{api:?}");
@@ -352,4 +356,125 @@ async fn bad_report_queries_are_4xx_problems() {
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(String::from_utf8(page.raw).unwrap().contains("IANA"));
+}
+
+/// Issue 8, handle time: time logged on replies and notes (API and the reply form),
+/// validated, kept off customers' messages, and reported per ticket and per agent (the
+/// ticket's assignee) the same in the API and the CSV.
+#[tokio::test]
+async fn handle_time_is_validated_logged_and_reported() {
+    let app = TestApp::spawn().await;
+    let (bea, bea_token) = app.agent("bea@example.com", Role::Agent, &[]).await;
+    let t = app.ticket(json!({"subject": "Crash", "assignee_id": bea, "requester": {"email": "c@example.com"}, "comment": {"body": "it crashes"}})).await;
+    let msgs = format!("/api/v1/tickets/{}/messages", t["id"]);
+    // Not a whole number of seconds from 1 s to 24 h: 422 naming the field.
+    for bad in [json!(0), json!(-60), json!(86_401), json!(1.5), json!("60")] {
+        let r = app
+            .post(&msgs, json!({"body": "x", "time_spent_seconds": bad}))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {r:?}");
+        assert_eq!(r.headers["content-type"], "application/problem+json");
+        assert_eq!(r.body["field"], "time_spent_seconds", "{bad}");
+    }
+    // The requester's opening message cannot carry time.
+    let r = app
+        .post(
+            "/api/v1/tickets",
+            json!({"subject": "x", "requester": {"email": "d@example.com"}, "comment": {"body": "hi", "time_spent_seconds": 60}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    assert_eq!(r.body["field"], "comment.time_spent_seconds");
+    // Logged: the admin's note (10 min), Bea's reply (the full 24 h bound).
+    let r = app
+        .post(
+            &msgs,
+            json!({"body": "looked at logs", "public": false, "time_spent_seconds": 600}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = app
+        .call(
+            axum::http::Method::POST,
+            &msgs,
+            &bea_token,
+            Some(json!({"body": "Fixed.", "time_spent_seconds": 86_400})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    // The reply form: minutes; a bad value is shown on the page (nothing posted).
+    let cookie = format!("tend_session={}", app.admin_token());
+    let page = app
+        .get_with_cookie(&format!("/tickets/{}", t["id"]), &cookie)
+        .await;
+    let html = String::from_utf8(page.raw).unwrap();
+    assert!(html.contains("name=\"time_spent_min\""));
+    let csrf = crate::harness::csrf_of(&html);
+    let reply = format!("/tickets/{}/reply", t["id"]);
+    // A note saying "more" with these extra fields.
+    let note = |extra: &[(&str, &str)]| {
+        let mut f: Vec<(&str, &str)> = vec![("csrf", &csrf), ("body", "more"), ("kind", "note")];
+        f.extend_from_slice(extra);
+        app.post_form(&reply, crate::harness::form(&f), Some(&cookie))
+    };
+    let r = note(&[("time_spent_min", "0")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{r:?}");
+    let html = String::from_utf8(r.raw).unwrap();
+    assert!(html.contains("id=\"reply-error\""), "{html}");
+    assert!(html.contains("whole number of minutes from 1 to 1440"));
+    assert!(html.contains(">more</textarea>"), "what was typed is kept");
+    let r = note(&[("time_spent_min", "5"), ("then_status", "solved")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{r:?}");
+    let events = app
+        .get(&format!("/api/v1/tickets/{}/events", t["id"]))
+        .await;
+    let logged: Vec<i64> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["change"]["time_spent_seconds"].as_i64())
+        .collect();
+    let mut sorted = logged.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![300, 600, 86_400], "{}", events.body);
+    tail(&app).await;
+    // Per agent = per assignee: all of the ticket's time under Bea.
+    let q = "from=2026-03-01&to=2026-03-07&group_by=assignee&metrics=handle_time";
+    let api = app.get(&format!("/api/v1/reports/tickets?{q}")).await;
+    assert_eq!(api.status, StatusCode::OK, "{api:?}");
+    let total = 600 + 86_400 + 300;
+    assert_eq!(
+        api.body["total"]["values"]["handle_time"], total,
+        "{}",
+        api.body
+    );
+    assert_eq!(api.body["total"]["values"]["handled_tickets"], 1);
+    assert_eq!(api.body["total"]["values"]["handle_time_mean"], total);
+    let bea_row = api.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"]["assignee_id"] == bea)
+        .unwrap_or_else(|| panic!("{}", api.body));
+    assert_eq!(bea_row["values"]["handle_time"], total);
+    let csv = app
+        .get(&format!("/api/v1/reports/tickets?{q}&format=csv"))
+        .await;
+    let from_csv = csv_numbers(&String::from_utf8(csv.raw).unwrap(), 1);
+    assert_eq!(
+        from_csv[&(
+            "total".to_string(),
+            bea.to_string(),
+            "handle_time".to_string()
+        )],
+        total.to_string()
+    );
+    assert_eq!(json_numbers(&api.body), from_csv);
+    // A rebuild gives the same numbers.
+    let mut progress = |_p: tend_store::metrics::RebuildProgress| {};
+    tend_store::metrics::rebuild(&*app.store, app.now(), &mut progress)
+        .await
+        .unwrap();
+    let again = app.get(&format!("/api/v1/reports/tickets?{q}")).await;
+    assert_eq!(json_numbers(&again.body), json_numbers(&api.body));
 }

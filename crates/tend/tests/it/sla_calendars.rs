@@ -249,6 +249,7 @@ async fn varied_history(app: &TestApp, tickets: usize) -> (i64, Vec<i64>) {
         let k = rng.below(ids.len() as u64) as usize;
         let id = ids[k];
         let msg = |public: bool| NewMessage {
+            time_spent_seconds: None,
             public,
             body_text: "x".into(),
             body_html: "<p>x</p>".into(),
