@@ -538,9 +538,19 @@ pub(crate) async fn metric_rebuild_finish(
     generation: i64,
     last_seq: i64,
 ) -> Result<()> {
-    let c = s.conn().await?;
+    // The drill-down indexes and the end of the rebuild in one transaction (PostgreSQL DDL is
+    // transactional): a failure or a crash in between never leaves "rebuilt" without them.
+    let mut c = s.conn().await?;
+    let tx = c.transaction().await.db()?;
+    for (name, cols) in DRILL_INDEXES {
+        tx.batch_execute(&format!(
+            "CREATE INDEX IF NOT EXISTS {name} ON metric_tickets({cols})"
+        ))
+        .await
+        .db()?;
+    }
     let n = execute(
-        &c,
+        &tx,
         "UPDATE metric_state SET last_seq = $1, rebuilding = false WHERE id = 1 AND generation = $2 AND rebuilding",
         &[&last_seq, &generation],
     )
@@ -550,14 +560,7 @@ pub(crate) async fn metric_rebuild_finish(
             "another metrics rebuild started; this one stops".into(),
         ));
     }
-    for (name, cols) in DRILL_INDEXES {
-        c.batch_execute(&format!(
-            "CREATE INDEX IF NOT EXISTS {name} ON metric_tickets({cols})"
-        ))
-        .await
-        .db()?;
-    }
-    Ok(())
+    tx.commit().await.db()
 }
 
 pub(crate) async fn metric_rollups(s: &PgStore, q: RollupQuery) -> Result<Vec<StoredRollup>> {

@@ -19,7 +19,8 @@ pub(crate) async fn sla_clock_page(
     let c = s.conn().await?;
     let rows = query(
         &c,
-        "SELECT id, priority, channel, group_id, brand_id, tags, fields, sla_due_us, sla_check_us, last_seq FROM tickets \
+        "SELECT id, priority, channel, group_id, brand_id, tags, fields, sla_due_us, \
+           CASE WHEN sla_lease_us IS NULL THEN sla_check_us END, last_seq FROM tickets \
          WHERE id > $1 AND status IN ('new','open','pending','on_hold') ORDER BY id LIMIT $2",
         &[&after_id.max(0), &limit.max(0)],
     )
@@ -99,8 +100,10 @@ pub(crate) async fn set_sla_dues(s: &PgStore, updates: Vec<SlaDueUpdate>) -> Res
     execute(
         &c,
         "UPDATE tickets t SET sla_due_us = COALESCE(u.due, t.sla_due_us), \
-           sla_check_us = CASE WHEN u.chk IS NOT NULL AND (t.sla_check_us IS NULL OR t.sla_check_us > u.chk) \
-                               THEN u.chk ELSE t.sla_check_us END \
+           sla_check_us = CASE WHEN u.chk IS NOT NULL AND (t.sla_check_us IS NULL OR t.sla_check_us > \
+                                 (CASE WHEN t.sla_lease_us IS NOT NULL AND u.chk >= t.sla_lease_us THEN t.sla_lease_us - 1 ELSE u.chk END)) \
+                               THEN (CASE WHEN t.sla_lease_us IS NOT NULL AND u.chk >= t.sla_lease_us THEN t.sla_lease_us - 1 ELSE u.chk END) \
+                               ELSE t.sla_check_us END \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, seq, due, chk) \
          WHERE t.id = u.id AND t.last_seq = u.seq",
         &[&ids, &seqs, &dues, &checks],
@@ -118,7 +121,12 @@ pub(crate) async fn schedule_check<C: GenericClient>(
 ) -> Result<()> {
     execute(
         c,
-        "UPDATE tickets SET sla_check_us = $2 WHERE id = $1 AND (sla_check_us IS NULL OR sla_check_us > $2)",
+        // While a check is claimed, a time at or after its lease's end is stored as one
+        // microsecond before that end (docs/sla.md, "How checks are scheduled").
+        "UPDATE tickets SET sla_check_us = \
+           CASE WHEN sla_lease_us IS NOT NULL AND $2::bigint >= sla_lease_us THEN sla_lease_us - 1 ELSE $2::bigint END \
+         WHERE id = $1 AND (sla_check_us IS NULL OR sla_check_us > \
+           CASE WHEN sla_lease_us IS NOT NULL AND $2::bigint >= sla_lease_us THEN sla_lease_us - 1 ELSE $2::bigint END)",
         &[&id, &at.timestamp_micros()],
     )
     .await?;

@@ -20,7 +20,8 @@ impl SqliteStore {
         self.read(move |c| {
             let mut tickets: Vec<SlaClockTicket> = c
                 .prepare_cached(&format!(
-                    "SELECT id, priority, channel, group_id, brand_id, tags, fields, sla_due_us, sla_check_us, last_seq FROM tickets \
+                    "SELECT id, priority, channel, group_id, brand_id, tags, fields, sla_due_us, \
+                       CASE WHEN sla_lease_us IS NULL THEN sla_check_us END, last_seq FROM tickets \
                      WHERE id > ?1 AND +status IN ({OPEN}) ORDER BY id LIMIT ?2"
                 ))
                 .map_err(db)?
@@ -97,8 +98,9 @@ impl SqliteStore {
             // last_seq is the one the page read.
             let mut both = c
                 .prepare_cached(&format!(
-                    "UPDATE tickets SET sla_due_us = ?3, sla_check_us = {EARLIER} \
-                     WHERE id = ?1 AND last_seq = ?2"
+                    "UPDATE tickets SET sla_due_us = ?3, sla_check_us = {} \
+                     WHERE id = ?1 AND last_seq = ?2",
+                    earlier()
                 ))
                 .map_err(db)?;
             let mut due = c
@@ -108,7 +110,8 @@ impl SqliteStore {
                 .map_err(db)?;
             let mut check = c
                 .prepare_cached(&format!(
-                    "UPDATE tickets SET sla_check_us = {EARLIER} WHERE id = ?1 AND last_seq = ?2"
+                    "UPDATE tickets SET sla_check_us = {} WHERE id = ?1 AND last_seq = ?2",
+                    earlier()
                 ))
                 .map_err(db)?;
             for u in &updates {
@@ -194,16 +197,27 @@ impl SqliteStore {
     }
 }
 
+/// The check time a schedule for `at` stores (docs/sla.md, "How checks are scheduled"): `at`,
+/// or, while a check is claimed and `at` is not before its lease's end, one microsecond
+/// before that end — which differs from the value the claim set, so the finishing check
+/// knows something was scheduled meanwhile and does not replace it with its own (older) next.
+fn target(at: &str) -> String {
+    format!("(CASE WHEN sla_lease_us IS NOT NULL AND {at} >= sla_lease_us THEN sla_lease_us - 1 ELSE {at} END)")
+}
+
 /// `sla_check_us` moved to the check time `?4` unless it is already earlier.
-const EARLIER: &str =
-    "CASE WHEN sla_check_us IS NULL OR sla_check_us > ?4 THEN ?4 ELSE sla_check_us END";
+fn earlier() -> String {
+    let t = target("?4");
+    format!("CASE WHEN sla_check_us IS NULL OR sla_check_us > {t} THEN {t} ELSE sla_check_us END")
+}
 
 /// Schedules the ticket's SLA check at `at` unless one is already due earlier (in the
 /// caller's transaction: every ticket write does this when SLAs are configured).
 pub(crate) fn schedule_check(c: &Connection, id: i64, at: DateTime<Utc>) -> Result<()> {
-    c.prepare_cached(
-        "UPDATE tickets SET sla_check_us = ?2 WHERE id = ?1 AND (sla_check_us IS NULL OR sla_check_us > ?2)",
-    )
+    let t = target("?2");
+    c.prepare_cached(&format!(
+        "UPDATE tickets SET sla_check_us = {t} WHERE id = ?1 AND (sla_check_us IS NULL OR sla_check_us > {t})"
+    ))
     .map_err(db)?
     .execute(params![id, us(at)])
     .map_err(db)?;

@@ -232,7 +232,17 @@ pub async fn run_due_checks(
 ) -> Result<usize, tend_store::StoreError> {
     let lease_until = now + chrono::Duration::seconds(CHECK_LEASE_SECONDS);
     let ids = store.claim_sla_checks(now, lease_until, max).await?;
+    let started = std::time::Instant::now();
     for &id in &ids {
+        // The claims' time moved on by what the earlier checks took (a stalled writer can make
+        // that long); past half the lease, the rest are handed back due now, for the next
+        // tick to claim afresh, instead of running on a lease that may end mid-check.
+        let elapsed = chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+        let now = now + elapsed;
+        if elapsed > chrono::Duration::seconds(CHECK_LEASE_SECONDS / 2) {
+            store.finish_sla_check(id, lease_until, Some(now)).await?;
+            continue;
+        }
         // A check that panics fails like one that returns an error; it never takes the
         // worker down.
         let result = match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(check(

@@ -233,3 +233,44 @@ async fn the_bulk_write_leaves_a_ticket_that_changed_since_its_page_was_read() {
     let (changed, writes) = tend_store::sla_bulk::due_writes(&page, updates);
     assert_eq!((changed, writes.len()), (0, 0), "{writes:?}");
 }
+
+#[tokio::test]
+async fn a_schedule_during_a_claimed_check_is_never_replaced_by_the_checks_own_next() {
+    let app = TestApp::spawn().await;
+    setup(&app).await;
+    let id = new_ticket(&app, 1).await;
+    let w = Worker::new(app.store.clone(), Arc::new(app.clock.clone()));
+    drain(&w).await;
+    let next = app.store.sla_check_at(id).await.unwrap().unwrap();
+    let lease = next + Duration::seconds(60);
+    assert_eq!(
+        app.store.claim_sla_checks(next, lease, 10).await.unwrap(),
+        vec![id]
+    );
+    // While the check runs: a schedule after the lease's end (a recompute under a new
+    // configuration, a write after the lease ran out) …
+    app.store
+        .schedule_sla_check(id, lease + Duration::minutes(10))
+        .await
+        .unwrap();
+    // … and the check, which worked from older facts, finds nothing more to do.
+    app.store.finish_sla_check(id, lease, None).await.unwrap();
+    let kept = app.store.sla_check_at(id).await.unwrap();
+    assert!(
+        kept.is_some_and(|t| t < lease),
+        "the ticket is checked again, not left without a check: {kept:?}"
+    );
+    // Without a schedule meanwhile, the check's own next time is what stays.
+    let again = kept.unwrap();
+    let lease2 = again + Duration::seconds(60);
+    assert_eq!(
+        app.store.claim_sla_checks(again, lease2, 10).await.unwrap(),
+        vec![id]
+    );
+    let later = lease2 + Duration::hours(1);
+    app.store
+        .finish_sla_check(id, lease2, Some(later))
+        .await
+        .unwrap();
+    assert_eq!(app.store.sla_check_at(id).await.unwrap(), Some(later));
+}
