@@ -81,8 +81,16 @@ impl Part {
         crate::analysis::register(index.tokenizers());
         let threads = threads.clamp(1, 8);
         let memory = memory.max(threads * 20_000_000);
+        // As many merge threads as indexing threads (tantivy's default is four): every thread
+        // keeps a stack and, with glibc, memory it freed (bench/RESULTS.md, S6).
         let writer = index
-            .writer_with_num_threads(threads, memory)
+            .writer_with_options(
+                tantivy::indexer::IndexWriterOptions::builder()
+                    .num_worker_threads(threads)
+                    .memory_budget_per_thread(memory / threads)
+                    .num_merge_threads(threads)
+                    .build(),
+            )
             .map_err(err(name))?;
         let reader = index
             .reader_builder()

@@ -115,7 +115,7 @@ impl Options {
     /// under a create load and was a quarter of the server's memory, bench/RESULTS.md S6).
     pub fn serving() -> Self {
         Options {
-            writer_cache_kib: 8_000,
+            writer_cache_kib: 4_000,
             reader_cache_kib: 2_000,
         }
     }
@@ -311,9 +311,17 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
+        // Before starting, let the threads that are about to send their writes run: on a busy
+        // core this turns many one-write commits into one commit of several. Yield again as
+        // long as a yield brought more work; an idle machine pays one yield.
+        let mut before_yield = 0;
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => batch.push(j),
+                Err(mpsc::TryRecvError::Empty) if batch.len() > before_yield => {
+                    before_yield = batch.len();
+                    std::thread::yield_now();
+                }
                 Err(_) => break,
             }
         }
