@@ -273,6 +273,41 @@ impl SqliteStore {
             .map_err(|_| StoreError::Backend("writer stopped".into()))?
     }
 
+    /// Runs a point read (a few index probes into small, hot tables, such as the token lookup
+    /// every API request makes) on the calling thread when a reader is free at once, and like
+    /// [`Self::read`] otherwise. Handing such a read to a blocking thread and back cost more
+    /// than the read: two thread switches per request, a tenth of the server's time under a
+    /// create load on one core (bench/RESULTS.md, S1). Only for reads of tens of microseconds:
+    /// the calling async worker waits for it.
+    pub(crate) async fn read_point<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let permit = match self.inner.permits.try_acquire() {
+            Ok(p) => p,
+            Err(tokio::sync::TryAcquireError::NoPermits) => return self.read(f).await,
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(StoreError::Backend("store is closed".into()))
+            }
+        };
+        let conn = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .ok_or_else(|| StoreError::Backend("no reader".into()))?;
+        let res = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn)))
+            .unwrap_or_else(|_| Err(StoreError::Backend("a read panicked".into())));
+        self.inner
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        drop(permit);
+        res
+    }
+
     /// Runs `f` on a pooled read-only connection.
     pub(crate) async fn read<R: Send + 'static>(
         &self,

@@ -470,7 +470,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn viewer_by_token_impl(&self, hash: Vec<u8>) -> Result<Option<Viewer>> {
-        self.read(move |c| {
+        self.read_point(move |c| {
             let row: Option<(i64, String)> = c
                 .prepare_cached("SELECT a.id, a.role FROM api_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.token_hash = ?1 AND a.active = 1")
                 .map_err(db)?
