@@ -290,20 +290,7 @@ impl SqliteStore {
                 return Err(StoreError::Backend("store is closed".into()))
             }
         };
-        let conn = self
-            .inner
-            .readers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .ok_or_else(|| StoreError::Backend("no reader".into()))?;
-        let res = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn)))
-            .unwrap_or_else(|_| Err(StoreError::Backend("a read panicked".into())));
-        self.inner
-            .readers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
+        let res = self.inner.with_reader(f);
         drop(permit);
         res
     }
@@ -320,24 +307,29 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::Backend("store is closed".into()))?;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = inner
-                .readers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop()
-                .ok_or_else(|| StoreError::Backend("no reader".into()))?;
-            let res = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn)))
-                .unwrap_or_else(|_| Err(StoreError::Backend("a read panicked".into())));
-            inner
-                .readers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(conn);
-            res
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        tokio::task::spawn_blocking(move || inner.with_reader(f))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+impl Inner {
+    /// Runs `f` on a pooled reader (the caller holds a permit, so one is free) and puts the
+    /// reader back, also when `f` panicked.
+    fn with_reader<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
+        let conn = self
+            .readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .ok_or_else(|| StoreError::Backend("no reader".into()))?;
+        let res = std::panic::catch_unwind(AssertUnwindSafe(|| f(&conn)))
+            .unwrap_or_else(|_| Err(StoreError::Backend("a read panicked".into())));
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        res
     }
 }
 
