@@ -11,6 +11,13 @@ use tend_core::{Clock, Role, Viewer};
 use tend_store::{Job, Store, WEBHOOK_JOB};
 
 pub const LEASE: i64 = 60;
+/// While serving, the metric roll-ups follow the event sequence at most once per this span.
+/// A batch rewrites every roll-up row its tickets touch (one per grain and dimension
+/// combination), so the cost lies in the number of batches more than in their size: when
+/// jobs keep the worker ticking back to back (mail, triggers, SLA checks), a tail on every
+/// tick would apply a handful of tickets per batch. Reports are at most this span (plus one
+/// batch) behind the tickets.
+pub const METRICS_TAIL_GAP: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct Worker {
@@ -89,24 +96,21 @@ impl Worker {
         self
     }
 
-    /// Runs every job due now; returns how many ran.
+    /// Runs every job due now, after bringing the metric roll-ups up to date; returns how
+    /// many ran.
     pub async fn tick(&self) -> Result<usize, tend_store::StoreError> {
+        self.tick_with(true).await
+    }
+
+    async fn tick_with(&self, metrics: bool) -> Result<usize, tend_store::StoreError> {
         let now = self.clock.now();
         // Solves since the last tick become scheduled survey sends (one read when no survey
         // is active).
         if let Err(e) = crate::surveys::scan(&*self.store, now).await {
             tracing::error!(error = %e, "survey scan failed");
         }
-        // Metric roll-ups follow the event sequence (a bounded number of batches per tick).
-        match tend_store::metrics::tail(&*self.store, now, 8).await {
-            Ok(o) if o.skipped > 0 => {
-                tracing::warn!(
-                    skipped = o.skipped,
-                    "metrics: histories without a Created event"
-                )
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "metrics tail failed"),
+        if metrics {
+            self.tail_metrics(now).await;
         }
         let jobs = self
             .store
@@ -146,10 +150,30 @@ impl Worker {
         Ok(n + checks)
     }
 
-    /// Ticks until `stop` resolves; idles briefly when nothing is due.
+    /// Metric roll-ups follow the event sequence (a bounded number of batches per call).
+    async fn tail_metrics(&self, now: DateTime<Utc>) {
+        match tend_store::metrics::tail(&*self.store, now, 8).await {
+            Ok(o) if o.skipped > 0 => {
+                tracing::warn!(
+                    skipped = o.skipped,
+                    "metrics: histories without a Created event"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "metrics tail failed"),
+        }
+    }
+
+    /// Ticks until `stop` resolves; idles briefly when nothing is due. The metric roll-ups
+    /// are brought up to date at most once per [`METRICS_TAIL_GAP`].
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut last_tail: Option<std::time::Instant> = None;
         loop {
-            let idle = match self.tick().await {
+            let metrics = last_tail.is_none_or(|t| t.elapsed() >= METRICS_TAIL_GAP);
+            if metrics {
+                last_tail = Some(std::time::Instant::now());
+            }
+            let idle = match self.tick_with(metrics).await {
                 Ok(0) => true,
                 Ok(_) => false,
                 Err(e) => {
