@@ -333,6 +333,13 @@ impl Inner {
     }
 }
 
+/// Runs one of the writer's transaction-control statements from the statement cache:
+/// `execute_batch` parsed and planned each of them again, up to two per write and two per
+/// batch, a noticeable share of a small write's cost.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
@@ -352,14 +359,14 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(db);
+        let began = control(&conn, "BEGIN IMMEDIATE").map_err(db);
         if let Err(e) = began {
             tracing::error!(error = %e, "BEGIN failed");
             for job in batch.drain(..) {
                 let (_, reply) = job(None);
                 reply(Err(StoreError::Backend(e.to_string())));
             }
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = control(&conn, "ROLLBACK");
             continue;
         }
         // A batch of one needs no savepoint: a failing job rolls the transaction back. This
@@ -371,35 +378,35 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>) {
             let job = batch.pop().expect("one job");
             let (ok, reply) = job(Some(&conn));
             let done = if ok {
-                conn.execute_batch("COMMIT").map_err(db)
+                control(&conn, "COMMIT").map_err(db)
             } else {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = control(&conn, "ROLLBACK");
                 Ok(())
             };
             if let Err(e) = &done {
                 tracing::error!(error = %e, "COMMIT failed");
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = control(&conn, "ROLLBACK");
             }
             reply(done.map_err(|e| StoreError::Backend(format!("commit failed: {e}"))));
             continue;
         }
         for job in batch.drain(..) {
-            if let Err(e) = conn.execute_batch("SAVEPOINT w") {
+            if let Err(e) = control(&conn, "SAVEPOINT w") {
                 let (_, reply) = job(None);
                 reply(Err(db(e)));
                 continue;
             }
             let (ok, reply) = job(Some(&conn));
             if !ok {
-                let _ = conn.execute_batch("ROLLBACK TO w");
+                let _ = control(&conn, "ROLLBACK TO w");
             }
-            let _ = conn.execute_batch("RELEASE w");
+            let _ = control(&conn, "RELEASE w");
             replies.push(reply);
         }
-        let committed = conn.execute_batch("COMMIT").map_err(db);
+        let committed = control(&conn, "COMMIT").map_err(db);
         if let Err(e) = &committed {
             tracing::error!(error = %e, "COMMIT failed");
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = control(&conn, "ROLLBACK");
         }
         for reply in replies.drain(..) {
             reply(match &committed {

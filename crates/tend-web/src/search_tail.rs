@@ -15,11 +15,11 @@ use tend_search::SearchError;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::watch;
 
-/// Events per index commit while catching up: the most `catch_up_tickets` takes, so that
-/// the changes of one [`MIN_COMMIT_GAP`] share one commit even under thousands of writes a
-/// second (at 1,000 a busy server committed a dozen small segments a second, each with its
-/// fsyncs, reader reload and later merges).
-pub const BATCH: usize = 10_000;
+/// Events per index commit while catching up. Bigger batches mean fewer commits (segment
+/// files, fsyncs, reader reload, later merges) but more tickets and index buffers in memory
+/// at once: on one core, 10,000 gave 5–10 % more creates/s than 2,000 and 10–20 MiB more
+/// peak PSS (bench S1/S6, 2026-11-24), which the memory target cannot afford.
+pub const BATCH: usize = 2_000;
 /// An empty index over more events than this is rebuilt in bulk instead of replayed.
 pub const BULK_REBUILD_ABOVE: i64 = 20_000;
 /// The longest the index waits for a change it was not told about.
