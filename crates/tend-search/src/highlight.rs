@@ -5,6 +5,7 @@
 use crate::analysis::Lang;
 use crate::query::{fuzzy_distance, Analyzed, Parsed};
 use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
 use tantivy::tokenizer::TextAnalyzer;
 
 /// Bytes of a text scanned for hits (longer texts are highlighted in their first part).
@@ -144,6 +145,7 @@ pub fn escape_into(out: &mut String, s: &str) {
 /// each distinct word analyzed to and whether it is a hit: the words of a page of results
 /// repeat, and stemming and the typo check are most of a snippet's cost.
 pub struct Marker {
+    lang: Lang,
     split: TextAnalyzer,
     finish: TextAnalyzer,
     /// lowercased word → its analyzed form when it is a hit
@@ -156,6 +158,7 @@ const MARKER_MEMORY: usize = 50_000;
 impl Marker {
     pub fn new(lang: Lang) -> Marker {
         Marker {
+            lang,
             split: lang.split_analyzer(),
             finish: lang.finish_analyzer(),
             seen: HashMap::new(),
@@ -166,13 +169,38 @@ impl Marker {
         if let Some(known) = self.seen.get(word) {
             return known.clone();
         }
-        let analyzed = crate::analysis::analyze_word(&mut self.finish, word);
+        let analyzed = analyzed_form(self.lang, &mut self.finish, word);
         let hit = analyzed.filter(|t| h.matches(t));
         if self.seen.len() < MARKER_MEMORY {
             self.seen.insert(word.to_string(), hit.clone());
         }
         hit
     }
+}
+
+/// Words analyzed per process, by language: a word's analyzed form does not depend on the
+/// query, and the words of a help desk's texts repeat from search to search, so every search
+/// after the first few skips most of the stemming and folding (S3: a snippet for each of 25
+/// hits was ~28 % of a search's CPU time, nearly all of it analyzing words seen before).
+/// Bounded: once full, further words are analyzed each time and not kept.
+type Forms = Mutex<HashMap<Box<str>, Option<Box<str>>>>;
+static FORMS: OnceLock<Vec<Forms>> = OnceLock::new();
+/// Words kept per language (a few MiB at most).
+const FORMS_MAX: usize = 20_000;
+
+fn analyzed_form(lang: Lang, finish: &mut TextAnalyzer, word: &str) -> Option<String> {
+    let all = FORMS.get_or_init(|| Lang::ALL.iter().map(|_| Mutex::default()).collect());
+    let slot = Lang::ALL.iter().position(|l| *l == lang).unwrap_or(0);
+    let forms = &all[slot];
+    if let Some(known) = forms.lock().unwrap_or_else(|e| e.into_inner()).get(word) {
+        return known.as_deref().map(str::to_string);
+    }
+    let analyzed = crate::analysis::analyze_word(finish, word);
+    let mut f = forms.lock().unwrap_or_else(|e| e.into_inner());
+    if f.len() < FORMS_MAX {
+        f.insert(word.into(), analyzed.as_deref().map(Box::from));
+    }
+    analyzed
 }
 
 /// The snippet of `text` for the hits `h` finds, reading `text` as `marker`'s language.
@@ -280,6 +308,19 @@ mod tests {
         }
         assert_eq!(hits, via_marker, "{q:?} in {text:?}");
         s
+    }
+
+    #[test]
+    fn kept_word_forms_are_per_language_and_the_same_on_every_read() {
+        for word in ["bestellungen", "remboursé", "running", "niños", "größe"] {
+            for lang in Lang::ALL {
+                let fresh = crate::analysis::analyze_word(&mut lang.finish_analyzer(), word);
+                for _ in 0..2 {
+                    let kept = analyzed_form(lang, &mut lang.finish_analyzer(), word);
+                    assert_eq!(kept, fresh, "{word} in {lang:?}");
+                }
+            }
+        }
     }
 
     #[test]
