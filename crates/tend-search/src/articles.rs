@@ -161,7 +161,7 @@ fn primary(locale: &str) -> &str {
 impl KbIndex {
     pub(crate) fn open(dir: Option<&Path>, threads: usize, memory: usize) -> Result<KbIndex> {
         let (schema, f) = schema();
-        let part = Part::open("kb", dir, schema, threads, memory)?;
+        let part = Part::open("kb", dir, schema, threads, memory, true)?;
         Ok(KbIndex {
             inner: Arc::new(Inner { part, f }),
         })

@@ -64,33 +64,64 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| SearchError::Index("tickets", format!("indexing task failed: {e}")))?
 }
 
-/// Applies every event after the index's checkpoint, `batch` events per commit (at most
-/// [`MAX_ROUNDS`] commits per call); returns the number of events applied. A ticket that no
-/// longer exists is removed from the index.
+/// Events read per store call while catching up.
+pub const READ_PAGE: i64 = 2_000;
+/// Tickets loaded and handed to the index writer at a time while catching up: the most
+/// tickets (with their messages) a catch-up holds in memory.
+pub const LOAD_CHUNK: usize = 500;
+
+/// Applies every event after the index's checkpoint, up to `batch` events per commit (at
+/// most [`MAX_ROUNDS`] commits per call); returns the number of events applied. Each commit
+/// reads its events ([`READ_PAGE`] at a time) and keeps only the ids of the tickets they
+/// touch, then loads those tickets [`LOAD_CHUNK`] at a time into the writer and commits
+/// once: a ticket touched by many of the events is indexed once, and only one chunk of
+/// tickets is in memory. A ticket that no longer exists is removed from the index.
 pub async fn catch_up_tickets(
     store: &dyn Store,
     search: &Search,
     batch: usize,
 ) -> Result<u64, SearchError> {
-    let batch = batch.clamp(1, 10_000) as i64;
+    let batch = batch.max(1) as u64;
     let mut applied = 0u64;
     for _ in 0..MAX_ROUNDS {
-        let after = search.tickets().checkpoint();
-        let events = store.events_since(after, batch).await?;
-        let Some(upto) = events.last().map(|e| e.seq) else {
+        let mut cursor = search.tickets().checkpoint();
+        let mut ids = BTreeSet::new();
+        let mut events = 0u64;
+        let mut drained = false;
+        while events < batch {
+            let want = (batch - events).min(READ_PAGE as u64) as i64;
+            let page = store.events_since(cursor, want).await?;
+            let Some(last) = page.last().map(|e| e.seq) else {
+                drained = true;
+                break;
+            };
+            cursor = last;
+            events += page.len() as u64;
+            // Survey marks change nothing the index holds.
+            ids.extend(
+                page.iter()
+                    .filter(|e| !e.change.is_survey())
+                    .map(|e| e.ticket_id),
+            );
+            if (page.len() as i64) < want {
+                drained = true;
+                break;
+            }
+        }
+        if events == 0 {
             break;
-        };
-        // Survey marks change nothing the index holds.
-        let ids: BTreeSet<i64> = events
-            .iter()
-            .filter(|e| !e.change.is_survey())
-            .map(|e| e.ticket_id)
-            .collect();
-        let ops = load_many(store, ids).await?;
+        }
         let ix = search.tickets().clone();
-        blocking(move || ix.apply(ops, upto)).await?;
-        applied += events.len() as u64;
-        if (events.len() as i64) < batch {
+        let mut staged = crate::TicketBatch::default();
+        let ids: Vec<i64> = ids.into_iter().collect();
+        for chunk in ids.chunks(LOAD_CHUNK) {
+            let ops = load_many(store, chunk.iter().copied().collect()).await?;
+            let ix = ix.clone();
+            staged = blocking(move || ix.stage(&mut staged, ops).map(|_| staged)).await?;
+        }
+        blocking(move || ix.commit_batch(staged, cursor)).await?;
+        applied += events;
+        if drained {
             break;
         }
     }

@@ -28,7 +28,9 @@ mod tickets;
 
 pub use articles::{ArticleDoc, ArticleOp, KbIndex, KbQuery, KbRebuild};
 pub use text::html_to_text;
-pub use tickets::{TicketDoc, TicketIndex, TicketOp, TicketQuery, TicketRebuild, MAX_BODY_BYTES};
+pub use tickets::{
+    TicketBatch, TicketDoc, TicketIndex, TicketOp, TicketQuery, TicketRebuild, MAX_BODY_BYTES,
+};
 
 use serde::Serialize;
 use std::path::Path;

@@ -24,12 +24,29 @@ struct Payload {
 }
 
 struct WriterState {
-    writer: IndexWriter<TantivyDocument>,
+    /// Opened at the first write when the part is lazy (see [`Part::open`]).
+    writer: Option<IndexWriter<TantivyDocument>>,
     rebuilding: bool,
+    /// Operations of a staged batch are in the writer, not yet committed.
+    staged: bool,
+    /// Bumped whenever staged operations are dropped (rolled back), so that the owner of a
+    /// staged batch finds out before it commits the rest under a checkpoint that would skip
+    /// what was dropped.
+    generation: u64,
+}
+
+/// A batch of operations added over several calls and committed once
+/// ([`Part::stage`], [`Part::commit_staged`]).
+#[derive(Debug, Default)]
+pub(crate) struct Staged {
+    generation: Option<u64>,
 }
 
 pub(crate) struct Part {
     pub name: &'static str,
+    index: Index,
+    threads: usize,
+    memory: usize,
     reader: IndexReader,
     state: Mutex<WriterState>,
     checkpoint: AtomicI64,
@@ -69,29 +86,47 @@ fn open_index(name: &'static str, dir: Option<&Path>, schema: &Schema) -> Result
     }
 }
 
+fn new_writer(
+    name: &'static str,
+    index: &Index,
+    threads: usize,
+    memory: usize,
+) -> Result<IndexWriter<TantivyDocument>> {
+    // As many merge threads as indexing threads (tantivy's default is four): every thread
+    // keeps a stack and, with glibc, memory it freed (bench/RESULTS.md, S6).
+    index
+        .writer_with_options(
+            tantivy::indexer::IndexWriterOptions::builder()
+                .num_worker_threads(threads)
+                .memory_budget_per_thread(memory / threads)
+                .num_merge_threads(threads)
+                .build(),
+        )
+        .map_err(err(name))
+}
+
 impl Part {
+    /// Opens the index. Its writer (which takes the directory's write lock, two threads and
+    /// ~2.5 MB for tantivy's document queue even when idle) opens here, or with `lazy` at the
+    /// first write: the help-center index of a server whose articles do not change never
+    /// needs one.
     pub fn open(
         name: &'static str,
         dir: Option<&Path>,
         schema: Schema,
         threads: usize,
         memory: usize,
+        lazy: bool,
     ) -> Result<Part> {
         let index = open_index(name, dir, &schema)?;
         crate::analysis::register(index.tokenizers());
         let threads = threads.clamp(1, 8);
         let memory = memory.max(threads * 20_000_000);
-        // As many merge threads as indexing threads (tantivy's default is four): every thread
-        // keeps a stack and, with glibc, memory it freed (bench/RESULTS.md, S6).
-        let writer = index
-            .writer_with_options(
-                tantivy::indexer::IndexWriterOptions::builder()
-                    .num_worker_threads(threads)
-                    .memory_budget_per_thread(memory / threads)
-                    .num_merge_threads(threads)
-                    .build(),
-            )
-            .map_err(err(name))?;
+        let writer = if lazy {
+            None
+        } else {
+            Some(new_writer(name, &index, threads, memory)?)
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -106,13 +141,39 @@ impl Part {
             .unwrap_or(0);
         Ok(Part {
             name,
+            index,
+            threads,
+            memory,
             reader,
             state: Mutex::new(WriterState {
                 writer,
                 rebuilding: false,
+                staged: false,
+                generation: 0,
             }),
             checkpoint: AtomicI64::new(checkpoint),
         })
+    }
+
+    /// The writer, opened now if it is not yet.
+    fn writer<'a>(&self, st: &'a mut WriterState) -> Result<&'a mut IndexWriter<TantivyDocument>> {
+        if st.writer.is_none() {
+            st.writer = Some(new_writer(
+                self.name,
+                &self.index,
+                self.threads,
+                self.memory,
+            )?);
+        }
+        st.writer
+            .as_mut()
+            .ok_or_else(|| SearchError::Index(self.name, "no index writer".into()))
+    }
+
+    fn rollback(st: &mut WriterState) {
+        if let Some(w) = st.writer.as_mut() {
+            let _ = w.rollback();
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, WriterState> {
@@ -133,16 +194,25 @@ impl Part {
             v: FORMAT_VERSION,
         })
         .unwrap_or_default();
-        let res = st.writer.prepare_commit().and_then(|mut pc| {
+        let res = self.writer(st)?.prepare_commit().and_then(|mut pc| {
             pc.set_payload(&payload);
             pc.commit()
         });
         if let Err(e) = res {
-            let _ = st.writer.rollback();
+            Self::rollback(st);
             return Err(err(self.name)(e));
         }
         self.checkpoint.store(upto_seq, Ordering::SeqCst);
         self.reader.reload().map_err(err(self.name))
+    }
+
+    /// Drops uncommitted staged operations, if any (their owner's commit will fail).
+    fn drop_staged(st: &mut WriterState) {
+        if st.staged {
+            Self::rollback(st);
+            st.staged = false;
+            st.generation += 1;
+        }
     }
 
     /// Runs `ops` on the writer and commits them with `upto_seq` as the new checkpoint, all or
@@ -156,10 +226,60 @@ impl Part {
         if st.rebuilding {
             return Err(SearchError::Rebuilding(self.name));
         }
-        if let Err(e) = ops(&st.writer) {
-            let _ = st.writer.rollback();
+        Self::drop_staged(&mut st);
+        if let Err(e) = ops(self.writer(&mut st)?) {
+            Self::rollback(&mut st);
             return Err(e);
         }
+        self.commit(&mut st, upto_seq)
+    }
+
+    /// Adds `ops` to the staged batch `batch` without committing (the first call starts the
+    /// batch, dropping whatever another, abandoned batch left). Nothing is searchable or
+    /// durable before [`Part::commit_staged`]. Fails with `Rebuilding` — and the batch is
+    /// void — when a rebuild began or an operation failed since the batch started.
+    pub fn stage(
+        &self,
+        batch: &mut Staged,
+        ops: impl FnOnce(&IndexWriter<TantivyDocument>) -> Result<()>,
+    ) -> Result<()> {
+        let mut st = self.lock();
+        if st.rebuilding {
+            return Err(SearchError::Rebuilding(self.name));
+        }
+        match batch.generation {
+            None => {
+                Self::drop_staged(&mut st);
+                st.staged = true;
+                batch.generation = Some(st.generation);
+            }
+            Some(g) if g != st.generation || !st.staged => {
+                return Err(SearchError::Rebuilding(self.name))
+            }
+            Some(_) => {}
+        }
+        if let Err(e) = ops(self.writer(&mut st)?) {
+            Self::drop_staged(&mut st);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Commits the staged batch with `upto_seq` as the new checkpoint (a batch with nothing
+    /// staged commits just the checkpoint). Fails with `Rebuilding` when the batch is void.
+    pub fn commit_staged(&self, batch: Staged, upto_seq: i64) -> Result<()> {
+        let mut st = self.lock();
+        if st.rebuilding {
+            return Err(SearchError::Rebuilding(self.name));
+        }
+        match batch.generation {
+            None => Self::drop_staged(&mut st),
+            Some(g) if g != st.generation || !st.staged => {
+                return Err(SearchError::Rebuilding(self.name))
+            }
+            Some(_) => {}
+        }
+        st.staged = false;
         self.commit(&mut st, upto_seq)
     }
 
@@ -170,7 +290,10 @@ impl Part {
         if st.rebuilding {
             return Err(SearchError::Rebuilding(self.name));
         }
-        st.writer.delete_all_documents().map_err(err(self.name))?;
+        Self::drop_staged(&mut st);
+        self.writer(&mut st)?
+            .delete_all_documents()
+            .map_err(err(self.name))?;
         st.rebuilding = true;
         Ok(())
     }
@@ -179,14 +302,14 @@ impl Part {
         &self,
         ops: impl FnOnce(&IndexWriter<TantivyDocument>) -> Result<()>,
     ) -> Result<()> {
-        let st = self.lock();
+        let mut st = self.lock();
         if !st.rebuilding {
             return Err(SearchError::Index(
                 self.name,
                 "no rebuild is running".into(),
             ));
         }
-        ops(&st.writer)
+        ops(self.writer(&mut st)?)
     }
 
     pub fn rebuild_finish(&self, upto_seq: i64) -> Result<()> {
@@ -204,7 +327,7 @@ impl Part {
     pub fn rebuild_abort(&self) {
         let mut st = self.lock();
         if st.rebuilding {
-            let _ = st.writer.rollback();
+            Self::rollback(&mut st);
             st.rebuilding = false;
         }
     }

@@ -154,7 +154,7 @@ pub struct TicketIndex {
 impl TicketIndex {
     pub(crate) fn open(dir: Option<&Path>, threads: usize, memory: usize) -> Result<TicketIndex> {
         let (schema, f) = schema();
-        let part = Part::open("tickets", dir, schema, threads, memory)?;
+        let part = Part::open("tickets", dir, schema, threads, memory, false)?;
         Ok(TicketIndex {
             inner: Arc::new(Inner { part, f }),
         })
@@ -227,6 +227,30 @@ impl TicketIndex {
             }
             Ok(())
         })
+    }
+
+    /// Adds `ops` to `batch` without committing them: a catch-up that spans many store reads
+    /// loads and adds its tickets a chunk at a time and commits once
+    /// ([`TicketIndex::commit_batch`]), so the tickets of only one chunk are in memory and
+    /// the index gets one segment per catch-up instead of one per chunk. Nothing is
+    /// searchable or durable before the commit. Fails with `Rebuilding` (the batch is then
+    /// void: start over from the checkpoint) when a rebuild or an `apply` came in between.
+    pub fn stage(
+        &self,
+        batch: &mut TicketBatch,
+        ops: impl IntoIterator<Item = TicketOp>,
+    ) -> Result<()> {
+        self.inner.part.stage(&mut batch.0, |w| {
+            for op in ops {
+                self.run(w, op)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Commits what `batch` staged, all or nothing, with `upto_seq` as the checkpoint.
+    pub fn commit_batch(&self, batch: TicketBatch, upto_seq: i64) -> Result<()> {
+        self.inner.part.commit_staged(batch.0, upto_seq)
     }
 
     /// Starts a full rebuild: the index is emptied and refilled through the returned handle;
@@ -343,6 +367,10 @@ impl TicketIndex {
         Ok(SearchResults { hits, total })
     }
 }
+
+/// Operations staged for one commit ([`TicketIndex::stage`]).
+#[derive(Debug, Default)]
+pub struct TicketBatch(crate::part::Staged);
 
 /// A running rebuild of the ticket index (see [`TicketIndex::rebuild_begin`]).
 pub struct TicketRebuild {

@@ -2,7 +2,8 @@
 //! filters and authorization, hostile queries, checkpoints on disk, deletes and rebuilds.
 
 use tend_search::{
-    ArticleDoc, ArticleOp, KbQuery, Search, SearchError, TicketDoc, TicketOp, TicketQuery,
+    ArticleDoc, ArticleOp, KbQuery, Search, SearchError, TicketBatch, TicketDoc, TicketOp,
+    TicketQuery,
 };
 
 fn art(id: i64, locale: &str, title: &str, body: &str) -> ArticleDoc {
@@ -544,6 +545,73 @@ fn upserts_replace_and_deletes_remove() {
     let r = s.tickets().search(&TicketQuery::new("theremin")).unwrap();
     assert_eq!(r.hits.len(), 1);
     assert_eq!(r.hits[0].status.as_deref(), Some("solved"));
+}
+
+#[test]
+fn a_staged_batch_shows_up_whole_at_its_commit() {
+    let s = Search::open_in_ram().unwrap();
+    let ix = s.tickets();
+    let up = |id: i64, text: &str| TicketOp::Upsert(ticket(id, Some(1), None, "open", text));
+    let mut b = TicketBatch::default();
+    ix.stage(&mut b, vec![up(1, "wombat"), up(2, "wombat")])
+        .unwrap();
+    // A later chunk of the same batch replaces a ticket of an earlier one and removes another.
+    ix.stage(
+        &mut b,
+        vec![up(1, "numbat"), TicketOp::Delete(2), up(3, "wombat")],
+    )
+    .unwrap();
+    assert!(
+        tids(&s, &TicketQuery::new("wombat")).is_empty(),
+        "nothing before the commit"
+    );
+    assert_eq!(ix.checkpoint(), 0);
+    ix.commit_batch(b, 17).unwrap();
+    assert_eq!(ix.checkpoint(), 17);
+    assert_eq!(tids(&s, &TicketQuery::new("wombat")), vec![3]);
+    assert_eq!(tids(&s, &TicketQuery::new("numbat")), vec![1]);
+    assert_eq!(ix.num_docs(), 2);
+
+    // A batch that an `apply` overtakes is void: its staged ticket never shows up and its
+    // commit (which would move the checkpoint past the dropped ticket) fails.
+    let mut b = TicketBatch::default();
+    ix.stage(&mut b, vec![up(4, "quokka")]).unwrap();
+    ix.apply(vec![up(5, "dingo")], 18).unwrap();
+    let err = ix.stage(&mut b, vec![up(6, "quokka")]).unwrap_err();
+    assert!(matches!(err, SearchError::Rebuilding(_)), "{err}");
+    let err = ix.commit_batch(b, 30).unwrap_err();
+    assert!(matches!(err, SearchError::Rebuilding(_)), "{err}");
+    assert_eq!(ix.checkpoint(), 18);
+    assert!(tids(&s, &TicketQuery::new("quokka")).is_empty());
+    assert_eq!(tids(&s, &TicketQuery::new("dingo")), vec![5]);
+
+    // So is one that a rebuild overtakes, even after the rebuild finished.
+    let mut b = TicketBatch::default();
+    ix.stage(&mut b, vec![up(7, "quokka")]).unwrap();
+    let mut rb = ix.rebuild_begin().unwrap();
+    let err = ix.stage(&mut b, vec![up(8, "quokka")]).unwrap_err();
+    assert!(matches!(err, SearchError::Rebuilding(_)), "{err}");
+    rb.add(vec![ticket(9, Some(1), None, "open", "koala")])
+        .unwrap();
+    rb.finish(40).unwrap();
+    let err = ix.commit_batch(b, 50).unwrap_err();
+    assert!(matches!(err, SearchError::Rebuilding(_)), "{err}");
+    assert_eq!(ix.checkpoint(), 40);
+    assert!(tids(&s, &TicketQuery::new("quokka")).is_empty());
+    assert_eq!(tids(&s, &TicketQuery::new("koala")), vec![9]);
+
+    // A new batch after an abandoned one starts clean; an empty batch commits the checkpoint.
+    {
+        let mut abandoned = TicketBatch::default();
+        ix.stage(&mut abandoned, vec![up(10, "quokka")]).unwrap();
+    }
+    let mut b = TicketBatch::default();
+    ix.stage(&mut b, vec![up(11, "platypus")]).unwrap();
+    ix.commit_batch(b, 60).unwrap();
+    assert!(tids(&s, &TicketQuery::new("quokka")).is_empty());
+    assert_eq!(tids(&s, &TicketQuery::new("platypus")), vec![11]);
+    ix.commit_batch(TicketBatch::default(), 61).unwrap();
+    assert_eq!(ix.checkpoint(), 61);
 }
 
 #[test]

@@ -15,11 +15,12 @@ use tend_search::SearchError;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::watch;
 
-/// Events per index commit while catching up. Bigger batches mean fewer commits (segment
-/// files, fsyncs, reader reload, later merges) but more tickets and index buffers in memory
-/// at once: on one core, 10,000 gave 4–17 % more creates/s than 2,000 and 7–18 MiB more
-/// peak PSS (S1 at 8 and 64 clients, two runs each, 2026-11-24), which the memory target
-/// (bench S6) cannot afford.
+/// Events per index commit while catching up (their tickets are loaded and indexed
+/// `tend_search::feed::LOAD_CHUNK` at a time, so this bounds the segment, not how many tickets
+/// are in memory). Bigger batches mean fewer commits (segment files, fsyncs, reader reload,
+/// later merges) but bigger in-memory segments and merges: on one core, 10,000 and 20,000
+/// gave 3–10 % more creates/s than 2,000 and 5–20 MiB more peak PSS (S1 at 8 and 64 clients,
+/// 2026-11-24 and -25), which the memory target (bench S6) cannot afford.
 pub const BATCH: usize = 2_000;
 /// An empty index over more events than this is rebuilt in bulk instead of replayed.
 pub const BULK_REBUILD_ABOVE: i64 = 20_000;
