@@ -275,6 +275,9 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
         .timeout(Duration::from_secs(300))
         .build()?;
     let path = query.as_ref().map(|q| path_of(&t, q));
+    // The memory sampler's first reading (a walk over the server's memory map) comes before
+    // the warm-up, so the warm-up, not the first timed request, runs after it.
+    let sampler = o.server_pid.map(Sampler::start);
     // Warm-up (not timed); also the answer's counts.
     let mut matches = None;
     let mut rows = None;
@@ -301,7 +304,6 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
             }
         }
     }
-    let sampler = o.server_pid.map(Sampler::start);
     let issued = Arc::new(AtomicU64::new(0));
     let seq0 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

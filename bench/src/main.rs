@@ -176,8 +176,10 @@ enum Cmd {
         requests: u64,
         #[arg(long, default_value_t = 30.0)]
         max_seconds: f64,
-        /// Untimed requests first.
-        #[arg(long, default_value_t = 1)]
+        /// Untimed requests first (every system gets the same). On an otherwise idle core
+        /// the first requests after a pause run slower while caches warm up (the first
+        /// after one warm-up took ~1.5× the median of the rest; bench/README.md).
+        #[arg(long, default_value_t = 3)]
         warmup: u64,
     },
 }
