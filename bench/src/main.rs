@@ -214,8 +214,29 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     http::pct(sorted, p)
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// Output piped into a reader that stops early (`| head`) ends this process quietly, as it
+/// ends any Unix filter, instead of a panic in `println!` (Rust ignores SIGPIPE by default).
+/// Sockets are unaffected: the standard library sends on them with `MSG_NOSIGNAL`.
+#[cfg(unix)]
+fn default_sigpipe() {
+    // SAFETY: restores the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn default_sigpipe() {}
+
+fn main() -> Result<()> {
+    default_sigpipe();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<()> {
     let cli = Cli::parse();
     if !loopback(&cli.url) {
         bail!(
