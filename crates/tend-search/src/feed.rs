@@ -37,17 +37,16 @@ pub fn ticket_doc(t: &Ticket, messages: Vec<String>) -> TicketDoc {
     }
 }
 
-/// Index operations for these tickets, read in one store call: an upsert for each ticket
-/// that exists, a delete for each that does not (any more).
-async fn load_many(store: &dyn Store, ids: BTreeSet<i64>) -> Result<Vec<TicketOp>, SearchError> {
+/// Index operations for these tickets (ascending ids, no repeats), read in one store call: an
+/// upsert for each ticket that exists, a delete for each that does not (any more).
+async fn load_many(store: &dyn Store, ids: &[i64]) -> Result<Vec<TicketOp>, SearchError> {
     let mut ops = Vec::with_capacity(ids.len());
-    let wanted: Vec<i64> = ids.iter().copied().collect();
     let mut found = store
-        .tickets_for_index_by_id(wanted)
+        .tickets_for_index_by_id(ids.to_vec())
         .await?
         .into_iter()
         .peekable();
-    for id in ids {
+    for &id in ids {
         match found.next_if(|(t, _)| t.id == id) {
             Some((t, messages)) => ops.push(TicketOp::Upsert(ticket_doc(&t, messages))),
             None => ops.push(TicketOp::Delete(id)),
@@ -115,7 +114,7 @@ pub async fn catch_up_tickets(
         let mut staged = crate::TicketBatch::default();
         let ids: Vec<i64> = ids.into_iter().collect();
         for chunk in ids.chunks(LOAD_CHUNK) {
-            let ops = load_many(store, chunk.iter().copied().collect()).await?;
+            let ops = load_many(store, chunk).await?;
             let ix = ix.clone();
             staged = blocking(move || ix.stage(&mut staged, ops).map(|_| staged)).await?;
         }

@@ -27,19 +27,19 @@ struct WriterState {
     /// Opened at the first write when the part is lazy (see [`Part::open`]).
     writer: Option<IndexWriter<TantivyDocument>>,
     rebuilding: bool,
-    /// Operations of a staged batch are in the writer, not yet committed.
-    staged: bool,
-    /// Bumped whenever staged operations are dropped (rolled back), so that the owner of a
-    /// staged batch finds out before it commits the rest under a checkpoint that would skip
-    /// what was dropped.
-    generation: u64,
+    /// The number of the staged batch whose operations are in the writer, not yet committed.
+    /// Cleared when they are dropped (rolled back), so that the batch's owner finds out before
+    /// it commits the rest under a checkpoint that would skip what was dropped.
+    live: Option<u64>,
+    /// The last batch number handed out.
+    batches: u64,
 }
 
 /// A batch of operations added over several calls and committed once
 /// ([`Part::stage`], [`Part::commit_staged`]).
 #[derive(Debug, Default)]
 pub(crate) struct Staged {
-    generation: Option<u64>,
+    number: Option<u64>,
 }
 
 pub(crate) struct Part {
@@ -148,8 +148,8 @@ impl Part {
             state: Mutex::new(WriterState {
                 writer,
                 rebuilding: false,
-                staged: false,
-                generation: 0,
+                live: None,
+                batches: 0,
             }),
             checkpoint: AtomicI64::new(checkpoint),
         })
@@ -157,17 +157,11 @@ impl Part {
 
     /// The writer, opened now if it is not yet.
     fn writer<'a>(&self, st: &'a mut WriterState) -> Result<&'a mut IndexWriter<TantivyDocument>> {
-        if st.writer.is_none() {
-            st.writer = Some(new_writer(
-                self.name,
-                &self.index,
-                self.threads,
-                self.memory,
-            )?);
-        }
-        st.writer
-            .as_mut()
-            .ok_or_else(|| SearchError::Index(self.name, "no index writer".into()))
+        let w = match st.writer.take() {
+            Some(w) => w,
+            None => new_writer(self.name, &self.index, self.threads, self.memory)?,
+        };
+        Ok(st.writer.insert(w))
     }
 
     fn rollback(st: &mut WriterState) {
@@ -208,10 +202,16 @@ impl Part {
 
     /// Drops uncommitted staged operations, if any (their owner's commit will fail).
     fn drop_staged(st: &mut WriterState) {
-        if st.staged {
+        if st.live.take().is_some() {
             Self::rollback(st);
-            st.staged = false;
-            st.generation += 1;
+        }
+    }
+
+    /// Fails with `Rebuilding` unless `batch`, if started, is the live one.
+    fn check_live(&self, st: &WriterState, batch: &Staged) -> Result<()> {
+        match batch.number {
+            Some(n) if st.live != Some(n) => Err(SearchError::Rebuilding(self.name)),
+            _ => Ok(()),
         }
     }
 
@@ -247,16 +247,12 @@ impl Part {
         if st.rebuilding {
             return Err(SearchError::Rebuilding(self.name));
         }
-        match batch.generation {
-            None => {
-                Self::drop_staged(&mut st);
-                st.staged = true;
-                batch.generation = Some(st.generation);
-            }
-            Some(g) if g != st.generation || !st.staged => {
-                return Err(SearchError::Rebuilding(self.name))
-            }
-            Some(_) => {}
+        self.check_live(&st, batch)?;
+        if batch.number.is_none() {
+            Self::drop_staged(&mut st);
+            st.batches += 1;
+            st.live = Some(st.batches);
+            batch.number = st.live;
         }
         if let Err(e) = ops(self.writer(&mut st)?) {
             Self::drop_staged(&mut st);
@@ -272,14 +268,11 @@ impl Part {
         if st.rebuilding {
             return Err(SearchError::Rebuilding(self.name));
         }
-        match batch.generation {
-            None => Self::drop_staged(&mut st),
-            Some(g) if g != st.generation || !st.staged => {
-                return Err(SearchError::Rebuilding(self.name))
-            }
-            Some(_) => {}
+        self.check_live(&st, &batch)?;
+        if batch.number.is_none() {
+            Self::drop_staged(&mut st);
         }
-        st.staged = false;
+        st.live = None;
         self.commit(&mut st, upto_seq)
     }
 
