@@ -278,31 +278,8 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
     // The memory sampler's first reading (a walk over the server's memory map) comes before
     // the warm-up, so the warm-up, not the first timed request, runs after it.
     let sampler = o.server_pid.map(Sampler::start);
-    // Warm-up (not timed); also the answer's counts.
-    let mut matches = None;
-    let mut rows = None;
-    if let Some(p) = &path {
-        for _ in 0..o.warmup.max(1) {
-            let r = client
-                .get(format!("{}{p}", t.base))
-                .headers((*headers).clone())
-                .send()
-                .await?;
-            let st = r.status();
-            let body = r.bytes().await?;
-            if !st.is_success() {
-                bail!(
-                    "{} GET {p} -> {st}: {}",
-                    t.system.name(),
-                    String::from_utf8_lossy(&body[..body.len().min(300)])
-                );
-            }
-            if let Ok(v) = serde_json::from_slice::<Value>(&body) {
-                let (m, n) = counts(t.system, &v);
-                matches = m;
-                rows = Some(n);
-            }
-        }
+    if let Some(p) = path {
+        return gets(&t, &p, &headers, &o, sampler).await;
     }
     let issued = Arc::new(AtomicU64::new(0));
     let seq0 = std::time::SystemTime::now()
@@ -314,13 +291,8 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..o.clients {
-        let (client, issued, t, headers, path) = (
-            client.clone(),
-            issued.clone(),
-            t.clone(),
-            headers.clone(),
-            path.clone(),
-        );
+        let (client, issued, t, headers) =
+            (client.clone(), issued.clone(), t.clone(), headers.clone());
         let requests = o.requests;
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -332,12 +304,7 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
                     break;
                 }
                 let tm = Instant::now();
-                let req = match &path {
-                    None => create_request(&client, &t, &headers, seq0 + n, c),
-                    Some(p) => client
-                        .get(format!("{}{p}", t.base))
-                        .headers((*headers).clone()),
-                };
+                let req = create_request(&client, &t, &headers, seq0 + n, c);
                 match req.send().await {
                     Ok(resp) if resp.status().is_success() => {
                         let _ = resp.bytes().await;
@@ -375,8 +342,32 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
     }
     let secs = start.elapsed().as_secs_f64();
     let mem = sampler.map(|s| s.stop());
+    Ok(summary(
+        &t,
+        &o,
+        lat,
+        errors,
+        first_error,
+        secs,
+        (None, None),
+        mem,
+    ))
+}
+
+/// The JSON line of one run.
+#[allow(clippy::too_many_arguments)]
+fn summary(
+    t: &Target,
+    o: &RunOpts,
+    mut lat: Vec<f64>,
+    errors: u64,
+    first_error: Option<String>,
+    secs: f64,
+    (matches, rows): (Option<i64>, Option<usize>),
+    mem: Option<Value>,
+) -> Value {
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    Ok(json!({
+    json!({
         "scenario": o.scenario, "system": t.system.name(), "clients": o.clients,
         "ok": lat.len(), "errors": errors, "first_error": first_error,
         "seconds": (secs * 1000.0).round() / 1000.0,
@@ -384,5 +375,101 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
         "p50_ms": r2(pct(&lat, 50.0)), "p95_ms": r2(pct(&lat, 95.0)), "p99_ms": r2(pct(&lat, 99.0)),
         "matches": matches, "rows": rows,
         "mem": mem,
-    }))
+    })
+}
+
+/// A GET run (S2, S3, S7): each client on its own plain keep-alive connection
+/// ([`crate::plain`]) in a thread of its own; warm-up GETs (untimed) on the first client's
+/// connection, which then carries that client's timed GETs.
+async fn gets(
+    t: &Target,
+    path: &str,
+    headers: &HeaderMap,
+    o: &RunOpts,
+    sampler: Option<Sampler>,
+) -> Result<Value> {
+    let hs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| Ok((k.as_str().to_string(), v.to_str()?.to_string())))
+        .collect::<Result<_>>()?;
+    let mut conns = (0..o.clients.max(1))
+        .map(|_| crate::plain::Conn::new(&t.base, &hs))
+        .collect::<Result<Vec<_>>>()?;
+    let mut counted = (None, None);
+    for _ in 0..o.warmup.max(1) {
+        let a = conns[0].get(path)?;
+        if !(200..300).contains(&a.status) {
+            bail!(
+                "{} GET {path} -> {}: {}",
+                t.system.name(),
+                a.status,
+                String::from_utf8_lossy(&a.body[..a.body.len().min(300)])
+            );
+        }
+        if let Ok(v) = serde_json::from_slice::<Value>(&a.body) {
+            let (m, n) = counts(t.system, &v);
+            counted = (m, Some(n));
+        }
+    }
+    let issued = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(o.max_seconds);
+    let requests = o.requests;
+    let start = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            let (issued, path) = (issued.clone(), path.to_string());
+            tokio::task::spawn_blocking(move || {
+                let mut lat = Vec::new();
+                let mut errors = 0u64;
+                let mut first_error = None;
+                loop {
+                    let n = issued.fetch_add(1, Ordering::Relaxed);
+                    if n >= requests || Instant::now() >= deadline {
+                        break;
+                    }
+                    let tm = Instant::now();
+                    match conn.get(&path) {
+                        Ok(a) if (200..300).contains(&a.status) => {
+                            lat.push(tm.elapsed().as_secs_f64() * 1000.0)
+                        }
+                        Ok(a) => {
+                            errors += 1;
+                            first_error.get_or_insert_with(|| {
+                                let b = String::from_utf8_lossy(&a.body[..a.body.len().min(200)]);
+                                format!("{}: {b}", a.status)
+                            });
+                        }
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert_with(|| e.to_string());
+                        }
+                    }
+                }
+                (lat, errors, first_error)
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for task in tasks {
+        let (l, e, f) = task.await?;
+        lat.extend(l);
+        errors += e;
+        if first_error.is_none() {
+            first_error = f;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    if std::env::var_os("TEND_BENCH_TRACE").is_some() {
+        eprintln!(
+            "{:?}",
+            lat.iter()
+                .map(|x| (x * 100.0).round() / 100.0)
+                .collect::<Vec<_>>()
+        );
+    }
+    let mem = sampler.map(|s| s.stop());
+    Ok(summary(t, o, lat, errors, first_error, secs, counted, mem))
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 mod generate;
 mod http;
 mod mem;
+mod plain;
 mod reports;
 mod search;
 mod sla_recompute;
