@@ -159,7 +159,6 @@ fn read_answer(r: &mut impl BufRead) -> Result<(Answer, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read as _;
 
     fn answer(raw: &str) -> (Answer, bool) {
         read_answer(&mut std::io::Cursor::new(raw.as_bytes().to_vec())).unwrap()
