@@ -270,10 +270,6 @@ fn r2(x: f64) -> f64 {
 /// One bounded run: `query` None = creates, else GETs. Returns one JSON object.
 pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Value> {
     let headers = Arc::new(login(&t).await?);
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .timeout(Duration::from_secs(300))
-        .build()?;
     let path = query.as_ref().map(|q| path_of(&t, q));
     // The memory sampler's first reading (a walk over the server's memory map) comes before
     // the warm-up, so the warm-up, not the first timed request, runs after it.
@@ -281,6 +277,10 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
     if let Some(p) = path {
         return gets(&t, &p, &headers, &o, sampler).await;
     }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(300))
+        .build()?;
     let issued = Arc::new(AtomicU64::new(0));
     let seq0 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -295,9 +295,7 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
             (client.clone(), issued.clone(), t.clone(), headers.clone());
         let requests = o.requests;
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0u64;
-            let mut first_error = None;
+            let mut tally = Tally::default();
             loop {
                 let n = issued.fetch_add(1, Ordering::Relaxed);
                 if n >= requests || Instant::now() >= deadline {
@@ -308,64 +306,80 @@ pub async fn run(t: Arc<Target>, query: Option<Query>, o: RunOpts) -> Result<Val
                 match req.send().await {
                     Ok(resp) if resp.status().is_success() => {
                         let _ = resp.bytes().await;
-                        lat.push(tm.elapsed().as_secs_f64() * 1000.0);
+                        tally.ok(tm);
                     }
                     Ok(resp) => {
-                        errors += 1;
-                        if first_error.is_none() {
-                            let st = resp.status();
-                            let b = resp.text().await.unwrap_or_default();
-                            first_error = Some(format!("{st}: {}", &b[..b.len().min(200)]));
-                        }
+                        let why = match tally.first_error {
+                            None => {
+                                let st = resp.status();
+                                let b = resp.text().await.unwrap_or_default();
+                                Some(format!("{st}: {}", &b[..b.len().min(200)]))
+                            }
+                            Some(_) => None,
+                        };
+                        tally.fail(why);
                     }
-                    Err(e) => {
-                        errors += 1;
-                        if first_error.is_none() {
-                            first_error = Some(e.to_string());
-                        }
-                    }
+                    Err(e) => tally.fail(Some(e.to_string())),
                 }
             }
-            (lat, errors, first_error)
+            tally
         }));
     }
-    let mut lat = Vec::new();
-    let mut errors = 0;
-    let mut first_error = None;
-    for task in tasks {
-        let (l, e, f) = task.await?;
-        lat.extend(l);
-        errors += e;
-        if first_error.is_none() {
-            first_error = f;
-        }
-    }
+    let tally = gather(tasks).await?;
     let secs = start.elapsed().as_secs_f64();
     let mem = sampler.map(|s| s.stop());
-    Ok(summary(
-        &t,
-        &o,
-        lat,
-        errors,
-        first_error,
-        secs,
-        (None, None),
-        mem,
-    ))
+    Ok(summary(&t, &o, tally, secs, (None, None), mem))
+}
+
+/// What one client of a run saw: latencies of the successful requests (ms, in order), the
+/// failures and the first failure's message.
+#[derive(Default)]
+struct Tally {
+    lat: Vec<f64>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn ok(&mut self, since: Instant) {
+        self.lat.push(since.elapsed().as_secs_f64() * 1000.0);
+    }
+    fn fail(&mut self, why: Option<String>) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = why;
+        }
+    }
+}
+
+/// Waits for a run's clients and adds up what they saw.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Result<Tally> {
+    let mut all = Tally::default();
+    for task in tasks {
+        let t = task.await?;
+        all.lat.extend(t.lat);
+        all.errors += t.errors;
+        if all.first_error.is_none() {
+            all.first_error = t.first_error;
+        }
+    }
+    Ok(all)
 }
 
 /// The JSON line of one run.
-#[allow(clippy::too_many_arguments)]
 fn summary(
     t: &Target,
     o: &RunOpts,
-    mut lat: Vec<f64>,
-    errors: u64,
-    first_error: Option<String>,
+    tally: Tally,
     secs: f64,
     (matches, rows): (Option<i64>, Option<usize>),
     mem: Option<Value>,
 ) -> Value {
+    let Tally {
+        mut lat,
+        errors,
+        first_error,
+    } = tally;
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     json!({
         "scenario": o.scenario, "system": t.system.name(), "clients": o.clients,
@@ -420,9 +434,7 @@ async fn gets(
         .map(|mut conn| {
             let (issued, path) = (issued.clone(), path.to_string());
             tokio::task::spawn_blocking(move || {
-                let mut lat = Vec::new();
-                let mut errors = 0u64;
-                let mut first_error = None;
+                let mut tally = Tally::default();
                 loop {
                     let n = issued.fetch_add(1, Ordering::Relaxed);
                     if n >= requests || Instant::now() >= deadline {
@@ -430,46 +442,24 @@ async fn gets(
                     }
                     let tm = Instant::now();
                     match conn.get(&path) {
-                        Ok(a) if (200..300).contains(&a.status) => {
-                            lat.push(tm.elapsed().as_secs_f64() * 1000.0)
-                        }
+                        Ok(a) if (200..300).contains(&a.status) => tally.ok(tm),
                         Ok(a) => {
-                            errors += 1;
-                            first_error.get_or_insert_with(|| {
-                                let b = String::from_utf8_lossy(&a.body[..a.body.len().min(200)]);
-                                format!("{}: {b}", a.status)
-                            });
+                            let b = String::from_utf8_lossy(&a.body[..a.body.len().min(200)]);
+                            tally.fail(Some(format!("{}: {b}", a.status)));
                         }
-                        Err(e) => {
-                            errors += 1;
-                            first_error.get_or_insert_with(|| e.to_string());
-                        }
+                        Err(e) => tally.fail(Some(e.to_string())),
                     }
                 }
-                (lat, errors, first_error)
+                tally
             })
         })
         .collect();
-    let mut lat = Vec::new();
-    let mut errors = 0;
-    let mut first_error = None;
-    for task in tasks {
-        let (l, e, f) = task.await?;
-        lat.extend(l);
-        errors += e;
-        if first_error.is_none() {
-            first_error = f;
-        }
-    }
+    let tally = gather(tasks).await?;
     let secs = start.elapsed().as_secs_f64();
     if std::env::var_os("TEND_BENCH_TRACE").is_some() {
-        eprintln!(
-            "{:?}",
-            lat.iter()
-                .map(|x| (x * 100.0).round() / 100.0)
-                .collect::<Vec<_>>()
-        );
+        let ms: Vec<f64> = tally.lat.iter().map(|x| r2(*x)).collect();
+        eprintln!("{ms:?}");
     }
     let mem = sampler.map(|s| s.stop());
-    Ok(summary(t, o, lat, errors, first_error, secs, counted, mem))
+    Ok(summary(t, o, tally, secs, counted, mem))
 }
